@@ -1,0 +1,269 @@
+//! The two engines behind one small interface: statements are built once with sea-query
+//! and rendered for the backend at hand; rows are decoded through `Row`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_query::{PostgresQueryBuilder, QueryStatementWriter, SqliteQueryBuilder, Values};
+use sea_query_binder::{SqlxBinder, SqlxValues};
+use serde_json::Value as Json;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{PgPool, Postgres, Row as _, Sqlite, SqlitePool, Transaction};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Connection settings: a URL (`sqlite://path` or `postgres://…`) and the pool size.
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+impl Pool {
+    /// Opens a pool. SQLite runs in WAL mode with `synchronous = FULL`: every acknowledged
+    /// commit is fsynced, so it survives a killed process and a power cut alike; the cost
+    /// (one fsync per write transaction) is measured in BENCHMARKS.md. Foreign keys are on
+    /// and writers wait up to 10 s for the lock instead of failing.
+    pub async fn connect(cfg: &DbConfig) -> anyhow::Result<Pool> {
+        if cfg.url.starts_with("postgres://") || cfg.url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(&cfg.url).context("bad PostgreSQL URL")?;
+            let pool = PgPoolOptions::new()
+                .max_connections(cfg.max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await
+                .context("cannot connect to PostgreSQL")?;
+            Ok(Pool::Postgres(pool))
+        } else {
+            let path = cfg.url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+            if let Some(dir) = std::path::Path::new(path).parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                }
+            }
+            let opts = SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .pragma("cache_size", "-32000")
+                .pragma("temp_store", "memory");
+            let pool = SqlitePoolOptions::new()
+                .max_connections(cfg.max_connections)
+                .acquire_timeout(Duration::from_secs(15))
+                .connect_with(opts)
+                .await
+                .with_context(|| format!("cannot open SQLite database {path}"))?;
+            Ok(Pool::Sqlite(pool))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub async fn begin(&self) -> anyhow::Result<Tx> {
+        Ok(match self {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// SQLite takes its write lock lazily, which turns a read-then-write transaction into
+    /// a deadlock-prone upgrade under concurrency; write transactions take it up front.
+    pub async fn begin_write(&self) -> anyhow::Result<Tx> {
+        Ok(match self {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+            Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Readiness: the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        match self {
+            Pool::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
+            Pool::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
+        }
+    }
+}
+
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// A statement rendered for one backend.
+fn render<S: QueryStatementWriter + SqlxBinder>(backend: Backend, stmt: &S) -> (String, SqlxValues) {
+    match backend {
+        Backend::Sqlite => stmt.build_sqlx(SqliteQueryBuilder),
+        Backend::Postgres => stmt.build_sqlx(PostgresQueryBuilder),
+    }
+}
+
+impl Tx {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub async fn commit(self) -> anyhow::Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn fetch_all<S: QueryStatementWriter + SqlxBinder>(
+        &mut self,
+        stmt: &S,
+    ) -> Result<Vec<Row>, sqlx::Error> {
+        let (sql, values) = render(self.backend(), stmt);
+        self.fetch_all_sql(&sql, values).await
+    }
+
+    pub async fn fetch_optional<S: QueryStatementWriter + SqlxBinder>(
+        &mut self,
+        stmt: &S,
+    ) -> Result<Option<Row>, sqlx::Error> {
+        Ok(self.fetch_all(stmt).await?.into_iter().next())
+    }
+
+    pub async fn execute<S: QueryStatementWriter + SqlxBinder>(
+        &mut self,
+        stmt: &S,
+    ) -> Result<u64, sqlx::Error> {
+        let (sql, values) = render(self.backend(), stmt);
+        self.execute_sql(&sql, values).await
+    }
+
+    /// Runs an INSERT and returns the new row's id (`RETURNING id` works on both).
+    pub async fn insert_id(
+        &mut self,
+        stmt: &mut sea_query::InsertStatement,
+    ) -> Result<i64, sqlx::Error> {
+        stmt.returning_col(sea_query::Alias::new("id"));
+        let row = self.fetch_all(&*stmt).await?.into_iter().next().ok_or(sqlx::Error::RowNotFound)?;
+        row.i64("id")?.ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// Hand-written SQL for what differs between engines; `?` placeholders on SQLite,
+    /// `$n` on PostgreSQL, as the caller wrote them.
+    pub async fn fetch_all_sql(
+        &mut self,
+        sql: &str,
+        values: SqlxValues,
+    ) -> Result<Vec<Row>, sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => Ok(sqlx::query_with(sql, values)
+                .fetch_all(&mut **t)
+                .await?
+                .into_iter()
+                .map(Row::Sqlite)
+                .collect()),
+            Tx::Postgres(t) => Ok(sqlx::query_with(sql, values)
+                .fetch_all(&mut **t)
+                .await?
+                .into_iter()
+                .map(Row::Postgres)
+                .collect()),
+        }
+    }
+
+    pub async fn execute_sql(&mut self, sql: &str, values: SqlxValues) -> Result<u64, sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => {
+                Ok(sqlx::query_with(sql, values).execute(&mut **t).await?.rows_affected())
+            }
+            Tx::Postgres(t) => {
+                Ok(sqlx::query_with(sql, values).execute(&mut **t).await?.rows_affected())
+            }
+        }
+    }
+
+    pub async fn raw(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+        self.execute_sql(sql, SqlxValues(Values(Vec::new()))).await
+    }
+}
+
+/// A result row of either engine.
+pub enum Row {
+    Sqlite(SqliteRow),
+    Postgres(PgRow),
+}
+
+macro_rules! get {
+    ($row:expr, $t:ty, $col:expr) => {
+        match $row {
+            Row::Sqlite(r) => r.try_get::<$t, _>($col),
+            Row::Postgres(r) => r.try_get::<$t, _>($col),
+        }
+    };
+}
+
+impl Row {
+    pub fn i64(&self, col: &str) -> Result<Option<i64>, sqlx::Error> {
+        get!(self, Option<i64>, col)
+    }
+    pub fn text(&self, col: &str) -> Result<Option<String>, sqlx::Error> {
+        get!(self, Option<String>, col)
+    }
+    pub fn bool(&self, col: &str) -> Result<bool, sqlx::Error> {
+        Ok(get!(self, Option<bool>, col)?.unwrap_or(false))
+    }
+    pub fn datetime(&self, col: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        get!(self, Option<DateTime<Utc>>, col)
+    }
+    pub fn date(&self, col: &str) -> Result<Option<NaiveDate>, sqlx::Error> {
+        get!(self, Option<NaiveDate>, col)
+    }
+    pub fn json(&self, col: &str) -> Result<Option<Json>, sqlx::Error> {
+        Ok(get!(self, Option<sqlx::types::Json<Json>>, col)?.map(|j| j.0))
+    }
+    pub fn f64(&self, col: &str) -> Result<Option<f64>, sqlx::Error> {
+        get!(self, Option<f64>, col)
+    }
+}
+
+/// Row values for `values_panic`, which takes expressions.
+pub fn vals<const N: usize>(values: [sea_query::Value; N]) -> Vec<sea_query::SimpleExpr> {
+    values.into_iter().map(sea_query::SimpleExpr::Value).collect()
+}

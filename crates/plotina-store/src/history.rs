@@ -1,0 +1,151 @@
+//! Field-level history, written in the same transaction as the change it describes.
+
+use chrono::{DateTime, Utc};
+use plotina_core::schema::Entity;
+use sea_query::{Alias, Order, Query};
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::db::Tx;
+use crate::error::Result;
+use crate::filter_sql::col;
+use crate::rows::Record;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HistoryEntry {
+    pub id: i64,
+    pub action: String,
+    pub field: Option<String>,
+    pub old_value: Json,
+    pub new_value: Json,
+    pub changed_at: String,
+    pub changed_by: Option<i64>,
+}
+
+/// Columns that change with every write and would only add noise to the history.
+const NOISE: &[&str] = &["id", "version", "updated_at", "updated_by", "created_at", "created_by"];
+
+/// One history row per changed field (custom fields as `custom.<key>`).
+pub fn diff(old: Option<&Record>, new: &Record) -> Vec<(String, Json, Json)> {
+    let mut out = Vec::new();
+    let empty = Record::new();
+    let old = old.unwrap_or(&empty);
+    for (k, v) in new {
+        if NOISE.contains(&k.as_str()) {
+            continue;
+        }
+        if k == "custom" {
+            let empty_obj = serde_json::Map::new();
+            let old_c = old.get("custom").and_then(Json::as_object).unwrap_or(&empty_obj);
+            let new_c = v.as_object().unwrap_or(&empty_obj);
+            let keys: std::collections::BTreeSet<&String> = old_c.keys().chain(new_c.keys()).collect();
+            for key in keys {
+                let a = old_c.get(key).cloned().unwrap_or(Json::Null);
+                let b = new_c.get(key).cloned().unwrap_or(Json::Null);
+                if a != b {
+                    out.push((format!("custom.{key}"), a, b));
+                }
+            }
+            continue;
+        }
+        let before = old.get(k).cloned().unwrap_or(Json::Null);
+        if &before != v && !(is_empty(&before) && is_empty(v)) {
+            out.push((k.clone(), before, v.clone()));
+        }
+    }
+    out
+}
+
+fn is_empty(v: &Json) -> bool {
+    match v {
+        Json::Null => true,
+        Json::Array(a) => a.is_empty(),
+        Json::Object(o) => o.is_empty(),
+        Json::Bool(false) => true,
+        _ => false,
+    }
+}
+
+pub async fn write(
+    tx: &mut Tx,
+    entity: Entity,
+    id: i64,
+    action: &str,
+    changes: &[(String, Json, Json)],
+    at: DateTime<Utc>,
+    by: i64,
+) -> Result<()> {
+    let mut insert = Query::insert();
+    insert.into_table(Alias::new("history")).columns(
+        ["entity", "record_id", "action", "field", "old_value", "new_value", "changed_at", "changed_by"]
+            .map(Alias::new),
+    );
+    let json = |v: &Json| -> sea_query::Value {
+        if v.is_null() {
+            sea_query::Value::Json(None)
+        } else {
+            sea_query::Value::Json(Some(Box::new(v.clone())))
+        }
+    };
+    if changes.is_empty() {
+        insert.values_panic(crate::db::vals([
+            entity.code().into(),
+            id.into(),
+            action.into(),
+            sea_query::Value::String(None),
+            json(&Json::Null),
+            json(&Json::Null),
+            at.into(),
+            by.into(),
+        ]));
+    }
+    for (field, old, new) in changes {
+        insert.values_panic(crate::db::vals([
+            entity.code().into(),
+            id.into(),
+            action.into(),
+            field.clone().into(),
+            json(old),
+            json(new),
+            at.into(),
+            by.into(),
+        ]));
+    }
+    tx.execute(&insert).await?;
+    Ok(())
+}
+
+pub async fn read(
+    tx: &mut Tx,
+    entity: Entity,
+    id: i64,
+    before_id: Option<i64>,
+    limit: u64,
+) -> Result<Vec<HistoryEntry>> {
+    let mut q = Query::select();
+    q.columns(
+        ["id", "action", "field", "old_value", "new_value", "changed_at", "changed_by"].map(Alias::new),
+    )
+    .from(Alias::new("history"))
+    .and_where(col("entity").eq(entity.code()))
+    .and_where(col("record_id").eq(id))
+    .order_by(Alias::new("id"), Order::Desc)
+    .limit(limit);
+    if let Some(b) = before_id {
+        q.and_where(col("id").lt(b));
+    }
+    let rows = tx.fetch_all(&q).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push(HistoryEntry {
+            id: r.i64("id")?.unwrap_or_default(),
+            action: r.text("action")?.unwrap_or_default(),
+            field: r.text("field")?,
+            old_value: r.json("old_value")?.unwrap_or(Json::Null),
+            new_value: r.json("new_value")?.unwrap_or(Json::Null),
+            changed_at: r.datetime("changed_at")?.map(plotina_core::value::format_datetime).unwrap_or_default(),
+            changed_by: r.i64("changed_by")?,
+        });
+    }
+    Ok(out)
+}

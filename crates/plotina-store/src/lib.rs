@@ -1,0 +1,23 @@
+//! Plotina's persistence on SQLite and PostgreSQL: one record engine over sea-query,
+//! permissions applied in every query, history in the same transaction as the change.
+
+pub mod auth;
+pub mod db;
+pub mod error;
+pub mod filter_sql;
+pub mod history;
+pub mod listing;
+pub mod lookup;
+pub mod records;
+pub mod rows;
+pub mod rules;
+pub mod scope;
+pub mod search;
+mod store;
+
+pub use db::{Backend, DbConfig, Pool, Tx};
+pub use error::{Result, StoreError};
+pub use listing::{ListParams, Page};
+pub use records::IdempotencyKey;
+pub use rows::Record;
+pub use store::{eq_filter, SearchHit, Store};

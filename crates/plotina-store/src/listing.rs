@@ -1,0 +1,341 @@
+//! Lists: filter, scope, sort and keyset (cursor) pagination. No OFFSET and no COUNT on
+//! list pages: a page costs the same at row 10 and at row 1,000,000.
+
+use base64::Engine as _;
+use plotina_core::error::{DomainError, FieldError};
+use plotina_core::filter::{self, Expr};
+use plotina_core::policy::{Action, Actor};
+use plotina_core::record::CustomFieldDef;
+use plotina_core::schema::{Entity, FieldKind};
+use sea_query::{Alias, Cond, Expr as SqlExpr, Order, Query, SelectStatement, SimpleExpr, Value as SqlValue};
+use serde_json::{json, Value as Json};
+
+use crate::db::{Backend, Row};
+use crate::error::{fail, Result};
+use crate::filter_sql::{col, FilterCtx};
+use crate::rows::{record_from_row, Record};
+use crate::scope::visible;
+
+pub const MAX_LIMIT: u64 = 500;
+pub const DEFAULT_LIMIT: u64 = 50;
+
+#[derive(Debug, Clone, Default)]
+pub struct ListParams {
+    pub filter: Option<String>,
+    pub sort: Option<String>,
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+    /// List the trash (soft-deleted records) instead of live records.
+    pub trash: bool,
+    /// Free-text search (name, INN, phone, e-mail).
+    pub q: Option<String>,
+    /// Extra conditions added by the caller (related lists, kanban columns).
+    pub and: Vec<Expr>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Page {
+    pub data: Vec<Record>,
+    pub next_cursor: Option<String>,
+}
+
+/// One key of the ORDER BY, with what is needed to resume after a row.
+struct SortKey {
+    expr: SqlExpr,
+    desc: bool,
+    kind: KeyKind,
+    name: String,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum KeyKind {
+    Int,
+    Text,
+    Date,
+    DateTime,
+    Bool,
+    /// `CASE WHEN x IS NULL THEN 1 ELSE 0 END`, so NULLs sort last in both engines.
+    NullFlag,
+    CustomNumber,
+    CustomText,
+}
+
+fn key_kind(kind: FieldKind) -> Option<KeyKind> {
+    Some(match kind {
+        FieldKind::Id | FieldKind::Int { .. } | FieldKind::Ref(_) | FieldKind::Money => KeyKind::Int,
+        FieldKind::Date => KeyKind::Date,
+        FieldKind::DateTime => KeyKind::DateTime,
+        FieldKind::Bool => KeyKind::Bool,
+        k if k.is_json() => return None,
+        _ => KeyKind::Text,
+    })
+}
+
+pub fn bad(field: &str, code: &'static str) -> DomainError {
+    DomainError::BadRequest(FieldError::new(field, code))
+}
+
+fn custom_expr(backend: Backend, def: &CustomFieldDef) -> (SqlExpr, KeyKind) {
+    let numeric = matches!(def.kind.as_str(), "number" | "money" | "link");
+    let expr = match (backend, numeric) {
+        (Backend::Postgres, true) => SqlExpr::cust_with_values("((custom->>?)::numeric)", [def.key.clone()]),
+        (Backend::Postgres, false) => SqlExpr::cust_with_values("(custom->>?)", [def.key.clone()]),
+        (Backend::Sqlite, true) => {
+            SqlExpr::cust_with_values("CAST(json_extract(custom, ?) AS REAL)", [format!("$.{}", def.key)])
+        }
+        (Backend::Sqlite, false) => SqlExpr::cust_with_values("json_extract(custom, ?)", [format!("$.{}", def.key)]),
+    };
+    (SqlExpr::expr(expr), if numeric { KeyKind::CustomNumber } else { KeyKind::CustomText })
+}
+
+fn sort_keys(
+    backend: Backend,
+    entity: Entity,
+    custom: &[CustomFieldDef],
+    sort: Option<&str>,
+) -> Result<Vec<SortKey>> {
+    let spec = sort.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("-updated_at");
+    let mut keys = Vec::new();
+    let mut first_desc = None;
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (desc, name) = match part.strip_prefix('-') {
+            Some(n) => (true, n),
+            None => (false, part.strip_prefix('+').unwrap_or(part)),
+        };
+        first_desc.get_or_insert(desc);
+        if keys.len() >= 8 {
+            return fail(bad("sort", "sort_too_many"));
+        }
+        let (expr, kind, nullable) = if let Some(key) = name.strip_prefix("custom.") {
+            let def = custom.iter().find(|d| d.key == key).ok_or_else(|| bad("sort", "sort_unknown_field"))?;
+            let (e, k) = custom_expr(backend, def);
+            (e, k, true)
+        } else {
+            let def = entity.field(name).ok_or_else(|| bad("sort", "sort_unknown_field"))?;
+            let kind = key_kind(def.kind).ok_or_else(|| bad("sort", "sort_unknown_field"))?;
+            let nullable = !matches!(def.name, "id" | "created_at" | "updated_at" | "version")
+                && !matches!(def.kind, FieldKind::Bool)
+                && !def.required;
+            (col(def.name), kind, nullable)
+        };
+        if name == "id" {
+            keys.push(SortKey { expr, desc, kind, name: name.into() });
+            return Ok(keys);
+        }
+        if nullable {
+            keys.push(SortKey {
+                expr: SqlExpr::expr(SqlExpr::case(expr.clone().is_null(), 1).finally(0)),
+                desc: false,
+                kind: KeyKind::NullFlag,
+                name: format!("{name}#null"),
+            });
+        }
+        keys.push(SortKey { expr, desc, kind, name: name.into() });
+    }
+    // The id makes the order total, which keyset pagination needs.
+    keys.push(SortKey { expr: col("id"), desc: first_desc.unwrap_or(true), kind: KeyKind::Int, name: "id".into() });
+    Ok(keys)
+}
+
+/// Reads a sort key's value from a fetched row, as it will be written into the cursor.
+fn key_value(key: &SortKey, row: &Row, rec: &Record) -> Result<Json> {
+    let name = key.name.trim_end_matches("#null");
+    Ok(match key.kind {
+        KeyKind::NullFlag => {
+            let v = if let Some(k) = name.strip_prefix("custom.") {
+                rec.get("custom").and_then(|c| c.get(k)).cloned().unwrap_or(Json::Null)
+            } else {
+                rec.get(name).cloned().unwrap_or(Json::Null)
+            };
+            json!(i64::from(v.is_null()))
+        }
+        KeyKind::Int => json!(row.i64(name)?),
+        KeyKind::CustomNumber | KeyKind::CustomText => {
+            let k = name.trim_start_matches("custom.");
+            rec.get("custom").and_then(|c| c.get(k)).cloned().unwrap_or(Json::Null)
+        }
+        _ => rec.get(name).cloned().unwrap_or(Json::Null),
+    })
+}
+
+fn cursor_value(backend: Backend, key: &SortKey, v: &Json) -> Option<SqlValue> {
+    if v.is_null() {
+        return None;
+    }
+    Some(match key.kind {
+        KeyKind::Int | KeyKind::NullFlag => v.as_i64()?.into(),
+        KeyKind::Bool => v.as_bool()?.into(),
+        KeyKind::Date => plotina_core::value::parse_date(v.as_str()?).ok()?.into(),
+        KeyKind::DateTime => plotina_core::value::parse_datetime(v.as_str()?).ok()?.into(),
+        KeyKind::Text => v.as_str()?.to_string().into(),
+        KeyKind::CustomText => match v {
+            Json::String(s) => s.clone().into(),
+            other => other.to_string().into(),
+        },
+        KeyKind::CustomNumber => {
+            let d: rust_decimal::Decimal = match v {
+                Json::String(s) => s.parse().ok()?,
+                Json::Number(n) => n.to_string().parse().ok()?,
+                _ => return None,
+            };
+            match backend {
+                Backend::Sqlite => rust_decimal::prelude::ToPrimitive::to_f64(&d)?.into(),
+                Backend::Postgres => d.into(),
+            }
+        }
+    })
+}
+
+/// `(k1 > v1) OR (k1 = v1 AND k2 > v2) OR …` in each key's direction. A NULL value can
+/// only follow an equal null-flag, so it counts as equal and is never "after".
+fn after_cursor(backend: Backend, keys: &[SortKey], values: &[Json]) -> Result<SimpleExpr> {
+    if values.len() != keys.len() {
+        return fail(bad("cursor", "cursor_invalid"));
+    }
+    let mut any = Cond::any();
+    for i in 0..keys.len() {
+        let Some(v) = cursor_value(backend, &keys[i], &values[i]) else {
+            if values[i].is_null() {
+                continue;
+            }
+            return fail(bad("cursor", "cursor_invalid"));
+        };
+        let mut all = Cond::all();
+        for j in 0..i {
+            if let Some(eq) = cursor_value(backend, &keys[j], &values[j]) {
+                all = all.add(keys[j].expr.clone().eq(eq));
+            } else if !values[j].is_null() {
+                return fail(bad("cursor", "cursor_invalid"));
+            }
+        }
+        let step = if keys[i].desc { keys[i].expr.clone().lt(v) } else { keys[i].expr.clone().gt(v) };
+        any = any.add(all.add(step));
+    }
+    Ok(any.into())
+}
+
+fn encode_cursor(sort: &str, values: Vec<Json>) -> String {
+    let payload = json!({"s": sort, "v": values});
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload.to_string())
+}
+
+fn decode_cursor(cursor: &str, sort: &str) -> Result<Vec<Json>> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .map_err(|_| bad("cursor", "cursor_invalid"))?;
+    let v: Json = serde_json::from_slice(&bytes).map_err(|_| bad("cursor", "cursor_invalid"))?;
+    if v["s"].as_str() != Some(sort) {
+        return fail(bad("cursor", "cursor_sort_mismatch"));
+    }
+    v["v"].as_array().cloned().ok_or_else(|| bad("cursor", "cursor_invalid").into())
+}
+
+/// Everything a query over one entity needs to know about the request.
+pub struct QueryCtx<'a> {
+    pub backend: Backend,
+    pub actor: &'a Actor,
+    pub custom: &'a dyn Fn(Entity) -> Vec<CustomFieldDef>,
+}
+
+impl QueryCtx<'_> {
+    pub fn filter_ctx<'b>(&'b self, input: &'b str) -> FilterCtx<'b> {
+        FilterCtx { backend: self.backend, actor: self.actor, input, custom: self.custom }
+    }
+
+    /// The WHERE of a list: scope, trash, filter text, caller's extra conditions, search.
+    pub fn conditions(
+        &self,
+        entity: Entity,
+        action: Action,
+        params: &ListParams,
+    ) -> Result<Cond> {
+        let mut cond = Cond::all();
+        if let Some(scope) = visible(self.actor, entity, action) {
+            cond = cond.add(scope);
+        }
+        cond = cond.add(if params.trash { col("deleted_at").is_not_null() } else { col("deleted_at").is_null() });
+        if let Some(text) = params.filter.as_deref() {
+            if let Some(expr) = filter::parse(text).map_err(DomainError::BadFilter)? {
+                cond = cond.add(self.filter_ctx(text).compile(entity, &expr).map_err(DomainError::BadFilter)?);
+            }
+        }
+        for expr in &params.and {
+            cond = cond.add(self.filter_ctx("").compile(entity, expr).map_err(DomainError::BadFilter)?);
+        }
+        if let Some(q) = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            cond = cond.add(crate::search::condition(self.backend, entity, q));
+        }
+        Ok(cond)
+    }
+
+    pub fn select(&self, entity: Entity, cond: Cond) -> SelectStatement {
+        let mut q = Query::select();
+        q.from(Alias::new(entity.table()));
+        for f in entity.fields() {
+            q.column(Alias::new(f.name));
+        }
+        if entity.is_business() {
+            q.column(Alias::new("custom"));
+        }
+        q.cond_where(cond);
+        q
+    }
+}
+
+pub async fn list(
+    tx: &mut crate::db::Tx,
+    ctx: &QueryCtx<'_>,
+    entity: Entity,
+    action: Action,
+    params: &ListParams,
+) -> Result<Page> {
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return fail(bad("limit", "limit_range"));
+    }
+    let customs = (ctx.custom)(entity);
+    let sort_text = params.sort.clone().unwrap_or_default();
+    let keys = sort_keys(ctx.backend, entity, &customs, params.sort.as_deref())?;
+    let mut cond = ctx.conditions(entity, action, params)?;
+    if let Some(c) = params.cursor.as_deref().filter(|c| !c.is_empty()) {
+        let values = decode_cursor(c, &sort_text)?;
+        cond = cond.add(after_cursor(ctx.backend, &keys, &values)?);
+    }
+    let mut q = ctx.select(entity, cond);
+    for k in &keys {
+        q.order_by_expr(k.expr.clone().into(), if k.desc { Order::Desc } else { Order::Asc });
+    }
+    q.limit(limit + 1);
+    let rows = tx.fetch_all(&q).await?;
+    let more = rows.len() as u64 > limit;
+    let mut data = Vec::with_capacity(rows.len().min(limit as usize));
+    let mut next_cursor = None;
+    for (i, row) in rows.iter().enumerate().take(limit as usize) {
+        let rec = record_from_row(entity, row)?;
+        if more && i + 1 == limit as usize {
+            let values = keys.iter().map(|k| key_value(k, row, &rec)).collect::<Result<Vec<_>>>()?;
+            next_cursor = Some(encode_cursor(&sort_text, values));
+        }
+        data.push(rec);
+    }
+    Ok(Page { data, next_cursor })
+}
+
+/// Counts matching records, stopping at `cap`: a badge needs "999+", not a full scan.
+pub async fn count(
+    tx: &mut crate::db::Tx,
+    ctx: &QueryCtx<'_>,
+    entity: Entity,
+    params: &ListParams,
+    cap: u64,
+) -> Result<u64> {
+    let cond = ctx.conditions(entity, Action::Read, params)?;
+    let mut inner = Query::select();
+    inner.expr(SqlExpr::val(1)).from(Alias::new(entity.table())).cond_where(cond).limit(cap);
+    let q = Query::select()
+        .expr_as(SqlExpr::cust("COUNT(*)"), Alias::new("n"))
+        .from_subquery(inner, Alias::new("matching"))
+        .to_owned();
+    let row = tx.fetch_optional(&q).await?;
+    Ok(row.and_then(|r| r.i64("n").ok().flatten()).unwrap_or(0) as u64)
+}

@@ -1,0 +1,115 @@
+//! Search by what people actually type: a name in any grammatical form, an INN, an
+//! e-mail, or a phone in any format.
+//!
+//! Names: each query word is reduced to its Snowball stem (Russian or English) and must
+//! occur in the record's `search_text` (lower-cased, ё→е), so «поставки» finds
+//! «Поставка». Phones and e-mails go through `record_lookup`.
+
+use plotina_core::schema::{Entity, FieldKind};
+use plotina_core::types::{search_text, Phone};
+use rust_stemmers::{Algorithm, Stemmer};
+use sea_query::{Alias, Cond, LikeExpr, Query, SimpleExpr};
+
+use crate::db::Backend;
+use crate::filter_sql::{col, escape_like};
+
+/// The stem of one lower-cased word; short words are kept whole (stemming "ип" or "ао"
+/// would match everything).
+pub fn stem(word: &str) -> String {
+    if word.chars().count() <= 3 {
+        return word.to_string();
+    }
+    let cyrillic = word.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c));
+    let algo = if cyrillic { Algorithm::Russian } else { Algorithm::English };
+    let s = Stemmer::create(algo).stem(word).into_owned();
+    if s.chars().count() < 3 {
+        word.to_string()
+    } else {
+        s
+    }
+}
+
+fn phone_fields(entity: Entity) -> bool {
+    entity.fields().any(|f| matches!(f.kind, FieldKind::Phones | FieldKind::Phone))
+}
+
+fn lookup_match(entity: Entity, kind: &str, value_cond: SimpleExpr) -> SimpleExpr {
+    let sub = Query::select()
+        .column(Alias::new("record_id"))
+        .from(Alias::new("record_lookup"))
+        .and_where(col("entity").eq(entity.code()))
+        .and_where(col("kind").eq(kind))
+        .and_where(value_cond)
+        .to_owned();
+    col("id").in_subquery(sub)
+}
+
+/// The condition for a free-text query on one entity.
+pub fn condition(_backend: Backend, entity: Entity, q: &str) -> SimpleExpr {
+    let q = q.trim();
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let phone_like = !digits.is_empty()
+        && q.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c))
+        && digits.len() >= 5;
+    let mut any = Cond::any();
+    if phone_like {
+        if entity.field("inn").is_some() && (digits.len() == 10 || digits.len() == 12) && digits == q {
+            any = any.add(col("inn").eq(digits.clone()));
+        }
+        if phone_fields(entity) {
+            if let Ok(p) = Phone::parse(q) {
+                any = any.add(lookup_match(entity, "phone", col("value").eq(p.as_str())));
+            }
+            // A fragment of a number ("345-67-89") matches by its digits.
+            let tail = if digits.len() > 10 { &digits[digits.len() - 10..] } else { &digits[..] };
+            let pattern = format!("%{}%", escape_like(tail));
+            any = any.add(lookup_match(entity, "phone", col("value").like(LikeExpr::new(pattern).escape('\\'))));
+        }
+        if entity.field("inn").is_some() && digits.len() < 10 {
+            any = any.add(col("inn").like(LikeExpr::new(format!("{}%", escape_like(&digits))).escape('\\')));
+        }
+        return any.into();
+    }
+    if q.contains('@') && entity.fields().any(|f| matches!(f.kind, FieldKind::Emails | FieldKind::Email)) {
+        let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
+        any = any.add(lookup_match(entity, "email", col("value").like(LikeExpr::new(pattern).escape('\\'))));
+    }
+    let normalized = search_text(&[q]);
+    let words: Vec<String> = normalized.split_whitespace().take(8).map(stem).collect();
+    if !words.is_empty() {
+        let column = if entity.has_search_text() { "search_text" } else { entity.title_field() };
+        let mut all = Cond::all();
+        for w in words {
+            all = all.add(col(column).like(LikeExpr::new(format!("%{}%", escape_like(&w))).escape('\\')));
+        }
+        any = any.add(all);
+    }
+    any.into()
+}
+
+/// The text a record is found by (its `search_text` column).
+pub fn record_search_text(entity: Entity, rec: &crate::rows::Record) -> String {
+    let field = |name: &str| rec.get(name).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let parts: Vec<String> = match entity {
+        Entity::Company => vec![field("name"), field("legal_name"), field("inn"), field("industry")],
+        Entity::Contact => vec![field("full_name"), field("position")],
+        Entity::Lead => vec![field("title"), field("contact_name"), field("company_name"), field("inn")],
+        Entity::Deal => vec![field("title")],
+        _ => vec![field(entity.title_field())],
+    };
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    search_text(&refs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn russian_forms_share_a_stem() {
+        assert_eq!(stem("поставки"), stem("поставка"));
+        assert_eq!(stem("поставки"), stem("поставкам"));
+        assert!("поставка оборудования".contains(&stem("поставки")));
+        assert_eq!(stem("ип"), "ип");
+    }
+}

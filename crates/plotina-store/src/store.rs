@@ -1,0 +1,233 @@
+//! `Store`: the facade handlers use. Each method is one transaction.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use plotina_core::filter::{CmpOp, Condition, Expr, Literal, Path, Test};
+use plotina_core::policy::{Action, Actor};
+use plotina_core::record::CustomFieldDef;
+use plotina_core::schema::Entity;
+use serde_json::{Map, Value as Json};
+
+use crate::db::{Backend, Pool};
+use crate::error::Result;
+use crate::history::HistoryEntry;
+use crate::listing::{self, ListParams, Page, QueryCtx};
+use crate::records::{self, IdempotencyKey};
+use crate::rows::Record;
+use crate::rules;
+
+type CustomMap = BTreeMap<Entity, Vec<CustomFieldDef>>;
+
+pub struct Store {
+    pool: Pool,
+    customs: RwLock<Option<Arc<CustomMap>>>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SearchHit {
+    pub entity: Entity,
+    pub id: i64,
+    pub title: String,
+    pub subtitle: Option<String>,
+}
+
+/// `field = id` as a filter expression, for related lists.
+pub fn eq_filter(field: &str, id: i64) -> Expr {
+    Expr::Cond(Condition {
+        path: Path { segments: vec![field.to_string()], pos: 0 },
+        test: Test::Cmp(CmpOp::Eq, Literal::Num(id.into(), 0)),
+    })
+}
+
+impl Store {
+    pub fn new(pool: Pool) -> Store {
+        Store { pool, customs: RwLock::new(None) }
+    }
+
+    pub async fn open(cfg: &crate::DbConfig) -> anyhow::Result<Store> {
+        let pool = Pool::connect(cfg).await?;
+        pool.migrate().await?;
+        Ok(Store::new(pool))
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.pool.backend()
+    }
+
+    /// Custom-field definitions, cached until a definition changes.
+    pub async fn customs(&self) -> Result<Arc<CustomMap>> {
+        if let Some(c) = self.customs.read().ok().and_then(|g| g.clone()) {
+            return Ok(c);
+        }
+        let mut tx = self.pool.begin().await?;
+        let map = Arc::new(rules::load_custom_defs(&mut tx).await?);
+        tx.commit().await?;
+        if let Ok(mut g) = self.customs.write() {
+            *g = Some(map.clone());
+        }
+        Ok(map)
+    }
+
+    fn invalidate(&self, entity: Entity) {
+        if entity == Entity::CustomField {
+            if let Ok(mut g) = self.customs.write() {
+                *g = None;
+            }
+        }
+    }
+
+    pub async fn custom_defs(&self, entity: Entity) -> Result<Vec<CustomFieldDef>> {
+        Ok(self.customs().await?.get(&entity).cloned().unwrap_or_default())
+    }
+
+    fn ctx<'a>(&self, actor: &'a Actor, customs: &'a (dyn Fn(Entity) -> Vec<CustomFieldDef> + Sync)) -> QueryCtx<'a> {
+        QueryCtx { backend: self.backend(), actor, custom: customs }
+    }
+
+    pub async fn list(&self, actor: &Actor, entity: Entity, params: &ListParams) -> Result<Page> {
+        self.list_for(actor, entity, Action::Read, params).await
+    }
+
+    pub async fn list_for(&self, actor: &Actor, entity: Entity, action: Action, params: &ListParams) -> Result<Page> {
+        let map = self.customs().await?;
+        let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
+        let ctx = self.ctx(actor, &customs);
+        let mut tx = self.pool.begin().await?;
+        let page = listing::list(&mut tx, &ctx, entity, action, params).await?;
+        tx.commit().await?;
+        Ok(page)
+    }
+
+    pub async fn count(&self, actor: &Actor, entity: Entity, params: &ListParams, cap: u64) -> Result<u64> {
+        let map = self.customs().await?;
+        let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
+        let ctx = self.ctx(actor, &customs);
+        let mut tx = self.pool.begin().await?;
+        let n = listing::count(&mut tx, &ctx, entity, params, cap).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    pub async fn get(&self, actor: &Actor, entity: Entity, id: i64) -> Result<Record> {
+        self.get_in(actor, entity, id, false).await
+    }
+
+    pub async fn get_in(&self, actor: &Actor, entity: Entity, id: i64, trash: bool) -> Result<Record> {
+        let map = self.customs().await?;
+        let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
+        let ctx = self.ctx(actor, &customs);
+        let mut tx = self.pool.begin().await?;
+        let rec = records::fetch(&mut tx, &ctx, entity, id, Action::Read, trash).await?;
+        tx.commit().await?;
+        rec.ok_or_else(crate::StoreError::not_found)
+    }
+
+    /// Creates a record; the flag says whether an earlier request with the same
+    /// idempotency key had already created it.
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        entity: Entity,
+        body: &Map<String, Json>,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<(Record, bool)> {
+        let map = self.customs().await?;
+        let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
+        let ctx = self.ctx(actor, &customs);
+        let mut tx = self.pool.begin_write().await?;
+        let out = records::create(&mut tx, &ctx, entity, body, idempotency).await?;
+        tx.commit().await?;
+        self.invalidate(entity);
+        Ok(out)
+    }
+
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        entity: Entity,
+        id: i64,
+        body: &Map<String, Json>,
+        if_match: Option<i64>,
+    ) -> Result<Record> {
+        let map = self.customs().await?;
+        let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
+        let ctx = self.ctx(actor, &customs);
+        let mut tx = self.pool.begin_write().await?;
+        let rec = records::update(&mut tx, &ctx, entity, id, body, if_match).await?;
+        tx.commit().await?;
+        self.invalidate(entity);
+        Ok(rec)
+    }
+
+    pub async fn delete(&self, actor: &Actor, entity: Entity, id: i64, if_match: Option<i64>) -> Result<()> {
+        let map = self.customs().await?;
+        let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
+        let ctx = self.ctx(actor, &customs);
+        let mut tx = self.pool.begin_write().await?;
+        records::delete(&mut tx, &ctx, entity, id, if_match).await?;
+        tx.commit().await?;
+        self.invalidate(entity);
+        Ok(())
+    }
+
+    pub async fn restore(&self, actor: &Actor, entity: Entity, id: i64) -> Result<Record> {
+        let map = self.customs().await?;
+        let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
+        let ctx = self.ctx(actor, &customs);
+        let mut tx = self.pool.begin_write().await?;
+        let rec = records::restore(&mut tx, &ctx, entity, id).await?;
+        tx.commit().await?;
+        self.invalidate(entity);
+        Ok(rec)
+    }
+
+    /// The change history of a record the actor may read, newest first.
+    pub async fn history(
+        &self,
+        actor: &Actor,
+        entity: Entity,
+        id: i64,
+        before_id: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<HistoryEntry>> {
+        let map = self.customs().await?;
+        let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
+        let ctx = self.ctx(actor, &customs);
+        let mut tx = self.pool.begin().await?;
+        if !records::readable(&mut tx, &ctx, entity, id).await? {
+            return Err(crate::StoreError::not_found());
+        }
+        let out = crate::history::read(&mut tx, entity, id, before_id, limit).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Global search across companies, contacts, deals and leads, each within the
+    /// actor's scope.
+    pub async fn search(&self, actor: &Actor, q: &str, per_entity: u64) -> Result<Vec<SearchHit>> {
+        let mut hits = Vec::new();
+        for entity in [Entity::Company, Entity::Contact, Entity::Deal, Entity::Lead] {
+            if !actor.can(entity, Action::Read) {
+                continue;
+            }
+            let params = ListParams { q: Some(q.to_string()), limit: Some(per_entity), ..Default::default() };
+            let page = self.list(actor, entity, &params).await?;
+            for rec in page.data {
+                let title = rec.get(entity.title_field()).and_then(Json::as_str).unwrap_or("").to_string();
+                let subtitle = match entity {
+                    Entity::Company => rec.get("inn").and_then(Json::as_str).map(String::from),
+                    Entity::Contact => rec.get("position").and_then(Json::as_str).map(String::from),
+                    Entity::Deal => rec.get("amount").and_then(Json::as_str).map(|a| format!("{a} {}", rec.get("currency").and_then(Json::as_str).unwrap_or("RUB"))),
+                    _ => rec.get("status").and_then(Json::as_str).map(String::from),
+                };
+                hits.push(SearchHit { entity, id: rec.get("id").and_then(Json::as_i64).unwrap_or_default(), title, subtitle });
+            }
+        }
+        Ok(hits)
+    }
+}
