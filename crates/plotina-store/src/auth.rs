@@ -73,3 +73,193 @@ pub async fn actor_for(pool: &Pool, user_id: i64) -> Result<Option<Actor>> {
         time_zone: row.text("time_zone")?.and_then(|t| t.parse().ok()).unwrap_or(chrono_tz::Europe::Moscow),
     }))
 }
+
+fn random_secret(prefix: &str) -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("{prefix}{}", hex::encode(bytes))
+}
+
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))
+}
+
+fn verify_hash(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash)
+        .map(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
+}
+
+/// Checks a login and password; `None` for an unknown login, a wrong password or an
+/// inactive user alike (no hint which).
+pub async fn verify_password(pool: &Pool, login: &str, password: &str) -> Result<Option<i64>> {
+    let mut tx = pool.begin().await?;
+    let row = tx
+        .fetch_optional(
+            &Query::select()
+                .columns(["id", "password_hash", "active"].map(Alias::new))
+                .from(Alias::new("users"))
+                .and_where(col("login").eq(login.trim()))
+                .and_where(col("deleted_at").is_null())
+                .to_owned(),
+        )
+        .await?;
+    tx.commit().await?;
+    let Some(row) = row else {
+        // Spend the same time as a real check, so response times do not reveal logins.
+        let _ = verify_hash(password, "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$u7yU0Y1e0a0o8lqS9y1uLhJ6sM7lO3bZCm2n0nYk3W0");
+        return Ok(None);
+    };
+    let ok = row.bool("active")? && row.text("password_hash")?.is_some_and(|h| verify_hash(password, &h));
+    Ok(if ok { row.i64("id")? } else { None })
+}
+
+pub async fn set_password(pool: &Pool, user_id: i64, password: &str) -> Result<()> {
+    let hash = hash_password(password)?;
+    let mut tx = pool.begin_write().await?;
+    tx.execute(
+        &Query::update()
+            .table(Alias::new("users"))
+            .value(Alias::new("password_hash"), hash)
+            .and_where(col("id").eq(user_id))
+            .to_owned(),
+    )
+    .await?;
+    // A new password ends every open session of the user.
+    tx.execute(&Query::delete().from_table(Alias::new("sessions")).and_where(col("user_id").eq(user_id)).to_owned()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn user_id_by_login(pool: &Pool, login: &str) -> Result<Option<i64>> {
+    let mut tx = pool.begin().await?;
+    let row = tx
+        .fetch_optional(&Query::select().column(Alias::new("id")).from(Alias::new("users")).and_where(col("login").eq(login)).to_owned())
+        .await?;
+    tx.commit().await?;
+    Ok(match row {
+        Some(r) => r.i64("id")?,
+        None => None,
+    })
+}
+
+/// Creates an API token and returns it; only its hash is stored.
+pub async fn create_token(pool: &Pool, user_id: i64, name: &str) -> Result<(i64, String)> {
+    let token = random_secret("plt_");
+    let mut tx = pool.begin_write().await?;
+    let id = tx
+        .insert_id(
+            Query::insert()
+                .into_table(Alias::new("api_tokens"))
+                .columns(["user_id", "name", "token_hash", "created_at"].map(Alias::new))
+                .values_panic(crate::db::vals([
+                    user_id.into(),
+                    name.into(),
+                    hash_secret(&token).into(),
+                    plotina_core::value::now().into(),
+                ])),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok((id, token))
+}
+
+pub async fn revoke_token(pool: &Pool, token_id: i64) -> Result<bool> {
+    let mut tx = pool.begin_write().await?;
+    let n = tx
+        .execute(
+            &Query::update()
+                .table(Alias::new("api_tokens"))
+                .value(Alias::new("revoked_at"), plotina_core::value::now())
+                .and_where(col("id").eq(token_id))
+                .and_where(col("revoked_at").is_null())
+                .to_owned(),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(n > 0)
+}
+
+/// The user behind a bearer token, if the token is live.
+pub async fn token_user(pool: &Pool, token: &str) -> Result<Option<i64>> {
+    let mut tx = pool.begin().await?;
+    let row = tx
+        .fetch_optional(
+            &Query::select()
+                .column(Alias::new("user_id"))
+                .from(Alias::new("api_tokens"))
+                .and_where(col("token_hash").eq(hash_secret(token)))
+                .and_where(col("revoked_at").is_null())
+                .to_owned(),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(match row {
+        Some(r) => r.i64("user_id")?,
+        None => None,
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: i64,
+    pub csrf_token: String,
+}
+
+/// Opens a browser session; returns the cookie value and the CSRF token.
+pub async fn create_session(pool: &Pool, user_id: i64, ttl: chrono::Duration) -> Result<(String, String)> {
+    let id = random_secret("");
+    let csrf = random_secret("");
+    let now = plotina_core::value::now();
+    let mut tx = pool.begin_write().await?;
+    tx.execute(
+        Query::insert()
+            .into_table(Alias::new("sessions"))
+            .columns(["id_hash", "user_id", "csrf_token", "created_at", "expires_at"].map(Alias::new))
+            .values_panic(crate::db::vals([
+                hash_secret(&id).into(),
+                user_id.into(),
+                csrf.clone().into(),
+                now.into(),
+                (now + ttl).into(),
+            ])),
+    )
+    .await?;
+    // Expired sessions are swept on the way.
+    tx.execute(&Query::delete().from_table(Alias::new("sessions")).and_where(col("expires_at").lt(now)).to_owned()).await?;
+    tx.commit().await?;
+    Ok((id, csrf))
+}
+
+pub async fn session(pool: &Pool, cookie: &str) -> Result<Option<Session>> {
+    let mut tx = pool.begin().await?;
+    let row = tx
+        .fetch_optional(
+            &Query::select()
+                .columns(["user_id", "csrf_token"].map(Alias::new))
+                .from(Alias::new("sessions"))
+                .and_where(col("id_hash").eq(hash_secret(cookie)))
+                .and_where(col("expires_at").gt(plotina_core::value::now()))
+                .to_owned(),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(match row {
+        Some(r) => Some(Session { user_id: r.i64("user_id")?.unwrap_or_default(), csrf_token: r.text("csrf_token")?.unwrap_or_default() }),
+        None => None,
+    })
+}
+
+pub async fn delete_session(pool: &Pool, cookie: &str) -> Result<()> {
+    let mut tx = pool.begin_write().await?;
+    tx.execute(&Query::delete().from_table(Alias::new("sessions")).and_where(col("id_hash").eq(hash_secret(cookie))).to_owned()).await?;
+    tx.commit().await?;
+    Ok(())
+}

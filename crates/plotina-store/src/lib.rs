@@ -2,6 +2,7 @@
 //! permissions applied in every query, history in the same transaction as the change.
 
 pub mod auth;
+pub mod bootstrap;
 pub mod db;
 pub mod error;
 pub mod filter_sql;
