@@ -47,6 +47,9 @@ pub struct Changes {
     pub fields: Vec<(&'static FieldDef, Value)>,
     /// Custom values in their stored JSON form; `Null` removes the value.
     pub custom: BTreeMap<String, Json>,
+    /// Set by the system itself (lead conversion, imports), not parsed from a client:
+    /// rules that only guard against clients (e.g. "status is set by conversion") skip.
+    pub trusted: bool,
 }
 
 impl Changes {

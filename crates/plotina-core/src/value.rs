@@ -93,7 +93,7 @@ pub fn clean_text(s: &str, max: usize, multiline: bool) -> Result<Option<String>
     Ok((!t.is_empty()).then(|| t.to_string()))
 }
 
-fn as_text<'a>(v: &'a Json) -> Result<&'a str, ValueError> {
+fn as_text(v: &Json) -> Result<&str, ValueError> {
     v.as_str().ok_or_else(|| err("expected_string"))
 }
 

@@ -263,3 +263,73 @@ pub async fn delete_session(pool: &Pool, cookie: &str) -> Result<()> {
     tx.commit().await?;
     Ok(())
 }
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+pub async fn list_tokens(pool: &Pool, user_id: i64) -> Result<Vec<TokenInfo>> {
+    let mut tx = pool.begin().await?;
+    let rows = tx
+        .fetch_all(
+            &Query::select()
+                .columns(["id", "name", "created_at", "revoked_at"].map(Alias::new))
+                .from(Alias::new("api_tokens"))
+                .and_where(col("user_id").eq(user_id))
+                .order_by(Alias::new("id"), sea_query::Order::Desc)
+                .to_owned(),
+        )
+        .await?;
+    tx.commit().await?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(TokenInfo {
+            id: r.i64("id")?.unwrap_or_default(),
+            name: r.text("name")?.unwrap_or_default(),
+            created_at: r.datetime("created_at")?.map(plotina_core::value::format_datetime).unwrap_or_default(),
+            revoked_at: r.datetime("revoked_at")?.map(plotina_core::value::format_datetime),
+        });
+    }
+    Ok(out)
+}
+
+pub async fn token_owner(pool: &Pool, token_id: i64) -> Result<Option<i64>> {
+    let mut tx = pool.begin().await?;
+    let row = tx
+        .fetch_optional(&Query::select().column(Alias::new("user_id")).from(Alias::new("api_tokens")).and_where(col("id").eq(token_id)).to_owned())
+        .await?;
+    tx.commit().await?;
+    Ok(match row {
+        Some(r) => r.i64("user_id")?,
+        None => None,
+    })
+}
+
+/// The oldest active administrator (the CLI acts as them).
+pub async fn first_admin(pool: &Pool) -> Result<Option<i64>> {
+    let mut tx = pool.begin().await?;
+    let q = Query::select()
+        .expr_as(sea_query::Expr::col((Alias::new("u"), Alias::new("id"))), Alias::new("id"))
+        .from_as(Alias::new("users"), Alias::new("u"))
+        .join_as(
+            sea_query::JoinType::InnerJoin,
+            Alias::new("roles"),
+            Alias::new("r"),
+            sea_query::Expr::col((Alias::new("r"), Alias::new("id"))).equals((Alias::new("u"), Alias::new("role_id"))),
+        )
+        .and_where(sea_query::Expr::col((Alias::new("r"), Alias::new("is_admin"))).eq(true))
+        .and_where(sea_query::Expr::col((Alias::new("u"), Alias::new("active"))).eq(true))
+        .order_by((Alias::new("u"), Alias::new("id")), sea_query::Order::Asc)
+        .limit(1)
+        .to_owned();
+    let row = tx.fetch_optional(&q).await?;
+    tx.commit().await?;
+    Ok(match row {
+        Some(r) => r.i64("id")?,
+        None => None,
+    })
+}

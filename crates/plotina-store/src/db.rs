@@ -63,6 +63,7 @@ impl Pool {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
+                .with_regexp()
                 .busy_timeout(Duration::from_secs(10))
                 .pragma("cache_size", "-32000")
                 .pragma("temp_store", "memory");

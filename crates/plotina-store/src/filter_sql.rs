@@ -20,7 +20,7 @@ pub struct FilterCtx<'a> {
     pub actor: &'a Actor,
     pub input: &'a str,
     /// Custom-field definitions of every entity (related paths may reach another one).
-    pub custom: &'a dyn Fn(Entity) -> Vec<CustomFieldDef>,
+    pub custom: &'a (dyn Fn(Entity) -> Vec<CustomFieldDef> + Sync),
 }
 
 const MAX_RELATION_DEPTH: usize = 3;
@@ -94,13 +94,18 @@ impl FilterCtx<'_> {
         }
         if first == "children" && entity == Entity::Deal {
             let inner = self.condition(Entity::Deal, &segs[1..], c, depth + 1)?;
-            let sub = Query::select()
+            let mut sub = Query::select()
                 .column(Alias::new("parent_id"))
                 .from(Alias::new("deals"))
                 .and_where(col("parent_id").is_not_null())
                 .and_where(col("deleted_at").is_null())
                 .and_where(inner)
                 .to_owned();
+            // Conditions on related records only see what the caller may read, so a
+            // filter cannot probe hidden records.
+            if let Some(scope) = crate::scope::visible(self.actor, Entity::Deal, plotina_core::policy::Action::Read) {
+                sub.and_where(scope);
+            }
             return Ok(SqlExpr::col(Alias::new("id")).in_subquery(sub));
         }
         let rel = entity
@@ -110,12 +115,15 @@ impl FilterCtx<'_> {
             .ok_or_else(unknown)?;
         let FieldKind::Ref(target) = rel.kind else { return Err(unknown()) };
         let inner = self.condition(target, &segs[1..], c, depth + 1)?;
-        let sub = Query::select()
+        let mut sub = Query::select()
             .column(Alias::new("id"))
             .from(Alias::new(target.table()))
             .and_where(col("deleted_at").is_null())
             .and_where(inner)
             .to_owned();
+        if let Some(scope) = crate::scope::visible(self.actor, target, plotina_core::policy::Action::Read) {
+            sub.and_where(scope);
+        }
         Ok(SqlExpr::col(Alias::new(rel.name)).in_subquery(sub))
     }
 
@@ -186,6 +194,10 @@ impl FilterCtx<'_> {
                     _ => s.clone(),
                 };
                 match &c.test {
+                    // Phones are stored as E.164: the digits typed follow the `+`.
+                    Test::Cmp(CmpOp::StartsWith, _) if kind == FieldKind::Phone => {
+                        self.like(lhs, &format!("+{}%", escape_like(&s)))
+                    }
                     Test::Cmp(CmpOp::StartsWith, _) => self.like(lhs, &format!("{}%", escape_like(&s))),
                     Test::Cmp(CmpOp::NotContains, _) => nullable_ne(self.contains(lhs.clone(), &s).not()),
                     _ => self.contains(lhs, &s),
@@ -218,11 +230,18 @@ impl FilterCtx<'_> {
                 let mut plain = Vec::new();
                 let mut parts = Vec::new();
                 for lit in values {
-                    let fake = Condition { path: c.path.clone(), test: Test::Cmp(CmpOp::Eq, lit.clone()) };
-                    match (self.ref_by_name(lhs.clone(), kind, CmpOp::Eq, lit, ref_target)?, convert(lit)?) {
-                        (Some(e), _) => parts.push(e),
-                        (None, Scalar::Value(v)) => plain.push(v),
-                        (None, _) => parts.push(self.apply(lhs.clone(), kind, &fake, convert, ref_target)?),
+                    // A link matched by name is not a value of the column: convert only
+                    // what `ref_by_name` left.
+                    if let Some(e) = self.ref_by_name(lhs.clone(), kind, CmpOp::Eq, lit, ref_target)? {
+                        parts.push(e);
+                        continue;
+                    }
+                    match convert(lit)? {
+                        Scalar::Value(v) => plain.push(v),
+                        _ => {
+                            let fake = Condition { path: c.path.clone(), test: Test::Cmp(CmpOp::Eq, lit.clone()) };
+                            parts.push(self.apply(lhs.clone(), kind, &fake, convert, ref_target)?)
+                        }
                     }
                 }
                 let mut any = Cond::any();
@@ -282,26 +301,8 @@ impl FilterCtx<'_> {
         self.like(lhs, &format!("%{}%", escape_like(needle)))
     }
 
-    /// Case-insensitive LIKE. PostgreSQL's lower() knows Cyrillic; SQLite's only knows
-    /// ASCII, so there the pattern is tried as typed, in lower case, upper case and with a
-    /// capital first letter, which covers how names are really written.
     fn like(&self, lhs: SqlExpr, pattern: &str) -> SimpleExpr {
-        match self.backend {
-            Backend::Postgres => SqlExpr::expr(Func::lower(lhs))
-                .like(LikeExpr::new(pattern.to_lowercase()).escape('\\')),
-            Backend::Sqlite => {
-                let lower = pattern.to_lowercase();
-                let mut variants = vec![pattern.to_string(), lower.clone(), pattern.to_uppercase()];
-                variants.push(capitalize_words(&lower));
-                variants.sort();
-                variants.dedup();
-                let mut any = Cond::any();
-                for v in variants {
-                    any = any.add(lhs.clone().like(LikeExpr::new(v).escape('\\')));
-                }
-                any.into()
-            }
-        }
+        like_ci(self.backend, lhs, pattern)
     }
 
     fn list_field(
@@ -340,6 +341,7 @@ impl FilterCtx<'_> {
                     _ => s.to_lowercase(),
                 };
                 let pattern = match op {
+                    CmpOp::StartsWith if kind == FieldKind::Phones => format!("+{}%", escape_like(&needle)),
                     CmpOp::StartsWith => format!("{}%", escape_like(&needle)),
                     _ => format!("%{}%", escape_like(&needle)),
                 };
@@ -469,7 +471,7 @@ impl FilterCtx<'_> {
             _ => {
                 let day = self.date_literal(lit)?;
                 let next = day.succ_opt().unwrap_or(day);
-                Ok(Scalar::Day(self.today_start_utc(day), self.today_start_utc(next)))
+                Ok(Scalar::Day(self.today_start_utc(day).into(), self.today_start_utc(next).into()))
             }
         }
     }
@@ -485,15 +487,7 @@ impl FilterCtx<'_> {
         if def.kind == "multi_select" {
             return self.custom_multi(&key, c);
         }
-        let lhs = SqlExpr::expr(match self.backend {
-            Backend::Postgres => {
-                SqlExpr::cust_with_values(format!("((custom->>?){pg_cast})"), [key.clone()])
-            }
-            Backend::Sqlite => match sqlite_cast {
-                Some(t) => SqlExpr::cust_with_values(format!("CAST(json_extract(custom, ?) AS {t})"), [format!("$.{key}")]),
-                None => SqlExpr::cust_with_values("json_extract(custom, ?)", [format!("$.{key}")]),
-            },
-        });
+        let lhs = SqlExpr::expr(custom_value_sql(self.backend, &key, pg_cast, sqlite_cast));
         let kind = match def.kind.as_str() {
             "number" | "money" => FieldKind::Int { min: i64::MIN, max: i64::MAX },
             "bool" => FieldKind::Bool,
@@ -517,7 +511,7 @@ impl FilterCtx<'_> {
                     Scalar::Value(SqlValue::ChronoDateTimeUtc(Some(t))) => {
                         Ok(Scalar::Value(plotina_core::value::format_datetime(*t).into()))
                     }
-                    Scalar::Day(a, b) => Ok(Scalar::Day(a, b)),
+                    Scalar::Day(a, b) => Ok(Scalar::Day(rfc3339(a), rfc3339(b))),
                     other => Ok(other),
                 },
                 (false, _) if kind == FieldKind::Date => {
@@ -530,30 +524,35 @@ impl FilterCtx<'_> {
                 _ => self.scalar(kind, lit, &key),
             }
         };
-        let custom_dt = kind == FieldKind::DateTime;
-        let result = self.apply(lhs, kind, c, &convert, None)?;
-        let _ = custom_dt;
-        Ok(result)
+        self.apply(lhs, kind, c, &convert, None)
     }
 
     fn custom_multi(&self, key: &str, c: &Condition) -> Result<SimpleExpr, FilterError> {
-        let has = |v: &str| match self.backend {
-            Backend::Postgres => SqlExpr::cust_with_values(
-                "(custom->?) @> jsonb_build_array(CAST(? AS TEXT))",
-                [key.to_string(), v.to_string()],
-            ),
-            Backend::Sqlite => SqlExpr::cust_with_values(
-                "EXISTS (SELECT 1 FROM json_each(custom, ?) WHERE json_each.value = ?)",
-                [format!("$.{key}"), v.to_string()],
-            ),
+        let array = custom_value_sql(self.backend, key, "", None);
+        let has = |v: &str| -> SimpleExpr {
+            match self.backend {
+                Backend::Postgres => SqlExpr::expr(SqlExpr::cust(format!("(custom -> '{key}')")))
+                    .binary(sea_query::BinOper::Custom("@>"), Func::cust(Alias::new("jsonb_build_array")).arg(v.to_string())),
+                // The stored array's JSON text contains the quoted option exactly when the
+                // option is in it (json_quote escapes like the stored text does).
+                Backend::Sqlite => SqlExpr::expr(
+                    Func::cust(Alias::new("instr")).arg(array.clone()).arg(Func::cust(Alias::new("json_quote")).arg(v.to_string())),
+                )
+                .gt(0),
+            }
         };
         let text = |lit: &Literal| match lit {
             Literal::Str(s, _) => Ok(s.clone()),
             _ => Err(self.err(lit.pos(), "filter_bad_value")),
         };
+        // Like every other field, a record without a value satisfies `!=` and `not in`.
+        let missing = || SqlExpr::expr(array.clone()).is_null();
+        let or_missing = |e: SimpleExpr| -> SimpleExpr { Cond::any().add(e).add(missing()).into() };
         Ok(match &c.test {
+            Test::IsNull { negated: false } => missing(),
+            Test::IsNull { negated: true } => missing().not(),
             Test::Cmp(CmpOp::Eq, lit) => has(&text(lit)?),
-            Test::Cmp(CmpOp::Ne, lit) => has(&text(lit)?).not(),
+            Test::Cmp(CmpOp::Ne, lit) => or_missing(has(&text(lit)?).not()),
             Test::In { values, negated } => {
                 let mut any = Cond::any();
                 for v in values {
@@ -561,7 +560,7 @@ impl FilterCtx<'_> {
                 }
                 let e: SimpleExpr = any.into();
                 if *negated {
-                    e.not()
+                    or_missing(e.not())
                 } else {
                     e
                 }
@@ -575,10 +574,20 @@ enum Scalar {
     Null,
     Value(SqlValue),
     /// A whole local day as [start, end) in UTC.
-    Day(DateTime<Utc>, DateTime<Utc>),
+    /// (Instants; their RFC 3339 text for custom values, which are stored as text.)
+    Day(SqlValue, SqlValue),
 }
 
-fn day_range(lhs: SqlExpr, op: CmpOp, start: DateTime<Utc>, end: DateTime<Utc>) -> SimpleExpr {
+/// An instant as the RFC 3339 text custom datetimes are stored as (which sorts and
+/// compares chronologically, all being UTC with milliseconds).
+fn rfc3339(v: SqlValue) -> SqlValue {
+    match v {
+        SqlValue::ChronoDateTimeUtc(Some(t)) => plotina_core::value::format_datetime(*t).into(),
+        other => other,
+    }
+}
+
+fn day_range(lhs: SqlExpr, op: CmpOp, start: SqlValue, end: SqlValue) -> SimpleExpr {
     match op {
         CmpOp::Eq => lhs.clone().gte(start).and(lhs.lt(end)),
         CmpOp::Ne => Cond::any().add(lhs.clone().lt(start)).add(lhs.clone().gte(end)).add(lhs.is_null()).into(),
@@ -602,6 +611,46 @@ fn clamp_datetime(t: DateTime<Utc>) -> DateTime<Utc> {
     t.clamp(min, max)
 }
 
+/// Case-insensitive LIKE (`pattern` uses `%`, `_` and `\` escapes). PostgreSQL's lower()
+/// knows Cyrillic. SQLite's lower() and LIKE only know ASCII, so there the pattern becomes
+/// a Unicode case-insensitive regular expression for the REGEXP function the pool
+/// registers (`with_regexp`, Rust's `regex`), and «ооо ромашка» finds «ООО Ромашка».
+pub fn like_ci(backend: Backend, lhs: SqlExpr, pattern: &str) -> SimpleExpr {
+    match backend {
+        Backend::Postgres => SqlExpr::expr(Func::lower(lhs))
+            .like(LikeExpr::new(pattern.to_lowercase()).escape('\\')),
+        Backend::Sqlite => lhs.binary(sea_query::BinOper::Custom("REGEXP"), like_to_regex(pattern)),
+    }
+}
+
+/// `%ab_c%` → `(?is)^.*ab.c.*$`, with every literal character escaped.
+fn like_to_regex(pattern: &str) -> String {
+    let mut re = String::from("(?is)^");
+    let mut chars = pattern.chars();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '%' => re.push_str(".*"),
+            '_' => re.push('.'),
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    re.push_str(&regex_escape(next));
+                }
+            }
+            other => re.push_str(&regex_escape(other)),
+        }
+    }
+    re.push('$');
+    re
+}
+
+fn regex_escape(ch: char) -> String {
+    if "\\.+*?()|[]{}^$#&-~".contains(ch) {
+        format!("\\{ch}")
+    } else {
+        ch.to_string()
+    }
+}
+
 pub fn escape_like(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
@@ -613,19 +662,28 @@ pub fn escape_like(s: &str) -> String {
     out
 }
 
-fn capitalize_words(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut start = true;
-    for ch in s.chars() {
-        if start && ch.is_alphabetic() {
-            out.extend(ch.to_uppercase());
-            start = false;
-        } else {
-            if !ch.is_alphanumeric() {
-                start = true;
-            }
-            out.push(ch);
-        }
+
+/// The SQL of a custom value. Keys are identifiers (`valid_custom_key`), checked again
+/// here, so writing them into the SQL text is safe; values are always bound.
+pub fn custom_value_sql(backend: Backend, key: &str, pg_cast: &str, sqlite_cast: Option<&str>) -> SimpleExpr {
+    if !plotina_core::record::valid_custom_key(key) {
+        return always_false();
     }
-    out
+    match (backend, sqlite_cast) {
+        (Backend::Postgres, _) => SqlExpr::cust(format!("((custom ->> '{key}'){pg_cast})")),
+        (Backend::Sqlite, Some(t)) => SqlExpr::cust(format!("CAST(json_extract(custom, '$.{key}') AS {t})")),
+        (Backend::Sqlite, None) => SqlExpr::cust(format!("json_extract(custom, '$.{key}')")),
+    }
+}
+
+#[cfg(test)]
+mod like_tests {
+    use super::like_to_regex;
+
+    #[test]
+    fn like_patterns_become_anchored_case_insensitive_regexes() {
+        assert_eq!(like_to_regex("%ромашка%"), "(?is)^.*ромашка.*$");
+        assert_eq!(like_to_regex("a\\%b_c"), "(?is)^a%b.c$");
+        assert_eq!(like_to_regex("1.5+(x)"), "(?is)^1\\.5\\+\\(x\\)$");
+    }
 }

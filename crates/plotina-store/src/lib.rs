@@ -1,19 +1,27 @@
 //! Plotina's persistence on SQLite and PostgreSQL: one record engine over sea-query,
 //! permissions applied in every query, history in the same transaction as the change.
 
+pub mod attachments;
 pub mod auth;
+pub mod board;
 pub mod bootstrap;
+pub mod copy;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod filter_sql;
 pub mod history;
 pub mod listing;
 pub mod lookup;
+pub mod profile;
 pub mod records;
 pub mod rows;
 pub mod rules;
 pub mod scope;
+pub mod sales;
 pub mod search;
+pub mod testing;
+pub mod views;
 mod store;
 
 pub use db::{Backend, DbConfig, Pool, Tx};

@@ -58,6 +58,8 @@ enum KeyKind {
     NullFlag,
     CustomNumber,
     CustomText,
+    /// SQLite's JSON gives 1/0 and PostgreSQL's text 'true'/'false': compared as booleans.
+    CustomBool,
 }
 
 fn key_kind(kind: FieldKind) -> Option<KeyKind> {
@@ -76,16 +78,13 @@ pub fn bad(field: &str, code: &'static str) -> DomainError {
 }
 
 fn custom_expr(backend: Backend, def: &CustomFieldDef) -> (SqlExpr, KeyKind) {
-    let numeric = matches!(def.kind.as_str(), "number" | "money" | "link");
-    let expr = match (backend, numeric) {
-        (Backend::Postgres, true) => SqlExpr::cust_with_values("((custom->>?)::numeric)", [def.key.clone()]),
-        (Backend::Postgres, false) => SqlExpr::cust_with_values("(custom->>?)", [def.key.clone()]),
-        (Backend::Sqlite, true) => {
-            SqlExpr::cust_with_values("CAST(json_extract(custom, ?) AS REAL)", [format!("$.{}", def.key)])
-        }
-        (Backend::Sqlite, false) => SqlExpr::cust_with_values("json_extract(custom, ?)", [format!("$.{}", def.key)]),
+    let (pg_cast, sqlite_cast, kind) = match def.kind.as_str() {
+        "number" | "money" | "link" => ("::numeric", Some("REAL"), KeyKind::CustomNumber),
+        "bool" => ("::boolean", None, KeyKind::CustomBool),
+        _ => ("", None, KeyKind::CustomText),
     };
-    (SqlExpr::expr(expr), if numeric { KeyKind::CustomNumber } else { KeyKind::CustomText })
+    let expr = crate::filter_sql::custom_value_sql(backend, &def.key, pg_cast, sqlite_cast);
+    (SqlExpr::expr(expr), kind)
 }
 
 fn sort_keys(
@@ -107,7 +106,11 @@ fn sort_keys(
             return fail(bad("sort", "sort_too_many"));
         }
         let (expr, kind, nullable) = if let Some(key) = name.strip_prefix("custom.") {
-            let def = custom.iter().find(|d| d.key == key).ok_or_else(|| bad("sort", "sort_unknown_field"))?;
+            // Multi-selects are lists, which do not sort (like built-in list fields).
+            let def = custom
+                .iter()
+                .find(|d| d.key == key && d.kind != "multi_select")
+                .ok_or_else(|| bad("sort", "sort_unknown_field"))?;
             let (e, k) = custom_expr(backend, def);
             (e, k, true)
         } else {
@@ -150,7 +153,7 @@ fn key_value(key: &SortKey, row: &Row, rec: &Record) -> Result<Json> {
             json!(i64::from(v.is_null()))
         }
         KeyKind::Int => json!(row.i64(name)?),
-        KeyKind::CustomNumber | KeyKind::CustomText => {
+        KeyKind::CustomNumber | KeyKind::CustomText | KeyKind::CustomBool => {
             let k = name.trim_start_matches("custom.");
             rec.get("custom").and_then(|c| c.get(k)).cloned().unwrap_or(Json::Null)
         }
@@ -168,6 +171,7 @@ fn cursor_value(backend: Backend, key: &SortKey, v: &Json) -> Option<SqlValue> {
         KeyKind::Date => plotina_core::value::parse_date(v.as_str()?).ok()?.into(),
         KeyKind::DateTime => plotina_core::value::parse_datetime(v.as_str()?).ok()?.into(),
         KeyKind::Text => v.as_str()?.to_string().into(),
+        KeyKind::CustomBool => v.as_bool()?.into(),
         KeyKind::CustomText => match v {
             Json::String(s) => s.clone().into(),
             other => other.to_string().into(),
@@ -234,7 +238,7 @@ fn decode_cursor(cursor: &str, sort: &str) -> Result<Vec<Json>> {
 pub struct QueryCtx<'a> {
     pub backend: Backend,
     pub actor: &'a Actor,
-    pub custom: &'a dyn Fn(Entity) -> Vec<CustomFieldDef>,
+    pub custom: &'a (dyn Fn(Entity) -> Vec<CustomFieldDef> + Sync),
 }
 
 impl QueryCtx<'_> {

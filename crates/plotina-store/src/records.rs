@@ -76,8 +76,11 @@ pub async fn fetch_for(
     action: Action,
     trash: bool,
 ) -> Result<Record> {
+    // The action's scope is checked before the read scope: a record deleted in between
+    // is then missing from the second look too (404), never "visible but forbidden".
+    let allowed = action == Action::Read || fetch(tx, ctx, entity, id, action, trash).await?.is_some();
     let rec = fetch(tx, ctx, entity, id, Action::Read, trash).await?.ok_or(DomainError::NotFound)?;
-    if action != Action::Read && fetch(tx, ctx, entity, id, action, trash).await?.is_none() {
+    if !allowed {
         return fail(DomainError::Forbidden("forbidden_action"));
     }
     Ok(rec)
@@ -308,6 +311,7 @@ pub async fn update(
 
 async fn set_deleted(tx: &mut Tx, entity: Entity, rec: &Record, deleted: bool, by: i64) -> Result<Record> {
     let id = rec.get("id").and_then(Json::as_i64).unwrap_or_default();
+    let version = rec.get("version").and_then(Json::as_i64).unwrap_or(1);
     let now = plotina_core::value::now();
     let mut q = Query::update();
     q.table(Alias::new(entity.table()))
@@ -315,8 +319,13 @@ async fn set_deleted(tx: &mut Tx, entity: Entity, rec: &Record, deleted: bool, b
         .value(Alias::new("updated_at"), now)
         .value(Alias::new("updated_by"), by)
         .value(Alias::new("version"), SqlExpr::col(Alias::new("version")).add(1))
-        .and_where(col("id").eq(id));
-    tx.execute(&q).await?;
+        .and_where(col("id").eq(id))
+        .and_where(col("version").eq(version));
+    if tx.execute(&q).await? == 0 {
+        // Changed since it was read (and checked against If-Match): like `apply`.
+        let current = fetch_unscoped(tx, entity, id).await?;
+        return fail(DomainError::Stale { current: current.get("version").and_then(Json::as_i64).unwrap_or(version) });
+    }
     history::write(tx, entity, id, if deleted { "delete" } else { "restore" }, &[], now, by).await?;
     fetch_unscoped(tx, entity, id).await
 }

@@ -60,7 +60,8 @@ pub async fn prepare(
     match entity {
         Entity::Deal => effects.stage_change = deal(tx, old, changes).await?,
         Entity::Contact => contact(old, changes)?,
-        Entity::Lead => lead(old, changes)?,
+        Entity::Lead if !changes.trusted => lead(old, changes)?,
+        Entity::Lead => {}
         Entity::Activity => activity(actor, old, changes),
         Entity::Role => role(changes)?,
         Entity::CustomField => custom_field(old, changes)?,

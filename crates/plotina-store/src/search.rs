@@ -11,7 +11,7 @@ use rust_stemmers::{Algorithm, Stemmer};
 use sea_query::{Alias, Cond, LikeExpr, Query, SimpleExpr};
 
 use crate::db::Backend;
-use crate::filter_sql::{col, escape_like};
+use crate::filter_sql::{col, escape_like, like_ci};
 
 /// The stem of one lower-cased word; short words are kept whole (stemming "ип" or "ао"
 /// would match everything).
@@ -45,7 +45,7 @@ fn lookup_match(entity: Entity, kind: &str, value_cond: SimpleExpr) -> SimpleExp
 }
 
 /// The condition for a free-text query on one entity.
-pub fn condition(_backend: Backend, entity: Entity, q: &str) -> SimpleExpr {
+pub fn condition(backend: Backend, entity: Entity, q: &str) -> SimpleExpr {
     let q = q.trim();
     let digits: String = q.chars().filter(char::is_ascii_digit).collect();
     let phone_like = !digits.is_empty()
@@ -77,10 +77,16 @@ pub fn condition(_backend: Backend, entity: Entity, q: &str) -> SimpleExpr {
     let normalized = search_text(&[q]);
     let words: Vec<String> = normalized.split_whitespace().take(8).map(stem).collect();
     if !words.is_empty() {
-        let column = if entity.has_search_text() { "search_text" } else { entity.title_field() };
         let mut all = Cond::all();
         for w in words {
-            all = all.add(col(column).like(LikeExpr::new(format!("%{}%", escape_like(&w))).escape('\\')));
+            let pattern = format!("%{}%", escape_like(&w));
+            all = all.add(if entity.has_search_text() {
+                // Already lower-cased, like the stems.
+                col("search_text").like(LikeExpr::new(pattern).escape('\\'))
+            } else {
+                // A title as written: matched regardless of case.
+                like_ci(backend, col(entity.title_field()), &pattern)
+            });
         }
         any = any.add(all);
     }

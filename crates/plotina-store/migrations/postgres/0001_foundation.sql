@@ -132,7 +132,7 @@ CREATE TABLE contacts (
     middle_name TEXT,
     full_name TEXT,
     position TEXT,
-    companies TEXT NOT NULL DEFAULT '[]',
+    companies JSONB NOT NULL DEFAULT '[]',
     phones JSONB NOT NULL DEFAULT '[]',
     emails JSONB NOT NULL DEFAULT '[]',
     birthday DATE,

@@ -1,0 +1,21 @@
+//! The JSON API under `/api/v1`.
+
+pub mod attachments;
+pub mod input;
+pub mod openapi;
+pub mod records;
+pub mod sales;
+pub mod session;
+
+use axum::Router;
+
+use crate::state::AppState;
+
+pub fn router(max_upload: usize) -> Router<AppState> {
+    Router::new()
+        .merge(attachments::router(max_upload))
+        .merge(session::router())
+        .merge(sales::router())
+        .merge(records::router())
+        .merge(openapi::router())
+}

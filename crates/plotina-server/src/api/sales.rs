@@ -1,0 +1,76 @@
+//! Deal and lead flows: stage moves, stage history, child deals, lead conversion.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use plotina_core::schema::Entity;
+use plotina_core::DomainError;
+use plotina_store::sales::ConvertRequest;
+use plotina_store::{eq_filter, ListParams};
+use serde_json::{json, Map, Value};
+
+use crate::api::input;
+use crate::api::records::{record_response, ListQuery};
+use crate::auth::Auth;
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+/// `POST /api/v1/deals/{id}/move {"stage_id": 5, "lost_reason": "…"}`: the kanban's move,
+/// the same rules as a PATCH of `stage_id`.
+async fn move_deal(State(s): State<AppState>, auth: Auth, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+    let id = input::id(&id)?;
+    let obj = input::json_object(&headers, &body)?;
+    let mut changes = Map::new();
+    for (k, v) in obj {
+        match k.as_str() {
+            "stage_id" | "lost_reason" => {
+                changes.insert(k, v);
+            }
+            other => {
+                return Err(DomainError::Invalid(vec![plotina_core::FieldError::new(other, "unknown_field").with("name", other)]).into())
+            }
+        }
+    }
+    if !changes.contains_key("stage_id") {
+        return Err(DomainError::invalid("stage_id", "required").into());
+    }
+    let rec = s.store.update(&auth.actor, Entity::Deal, id, &changes, input::if_match(&headers)?).await?;
+    Ok(record_response(StatusCode::OK, rec))
+}
+
+async fn stage_history(State(s): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Response> {
+    let steps = s.store.stage_history(&auth.actor, input::id(&id)?).await?;
+    Ok(Json(json!({"data": steps})).into_response())
+}
+
+/// Child deals of a deal (in other departments' pipelines), within the caller's scope.
+async fn children(State(s): State<AppState>, auth: Auth, Path(id): Path<String>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
+    let id = input::id(&id)?;
+    s.store.get(&auth.actor, Entity::Deal, id).await?;
+    let q: ListQuery = input::query(raw.as_deref())?;
+    let mut params: ListParams = q.params();
+    params.and.push(eq_filter("parent_id", id));
+    let page = s.store.list(&auth.actor, Entity::Deal, &params).await?;
+    Ok(Json(page).into_response())
+}
+
+async fn convert_lead(State(s): State<AppState>, auth: Auth, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+    let id = input::id(&id)?;
+    let obj = input::json_object(&headers, &body)?;
+    let req: ConvertRequest = serde_json::from_value(Value::Object(obj)).map_err(|e| {
+        DomainError::BadRequest(plotina_core::FieldError::new("body", "bad_json").with("detail", e.to_string()))
+    })?;
+    let out = s.store.convert_lead(&auth.actor, id, req).await?;
+    Ok((StatusCode::OK, Json(out)).into_response())
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/deals/{id}/move", post(move_deal))
+        .route("/api/v1/deals/{id}/stage-history", get(stage_history))
+        .route("/api/v1/deals/{id}/children", get(children))
+        .route("/api/v1/leads/{id}/convert", post(convert_lead))
+}

@@ -1,0 +1,6 @@
+//! API tests through a spawned server, on SQLite and PostgreSQL.
+
+mod helpers;
+mod scope;
+mod validation;
+mod workflow;

@@ -1,0 +1,530 @@
+//! Sorting, cursor pagination, list parameters and search.
+
+use super::*;
+
+/// The value of a sort key in a record, for checking an order.
+fn sort_value(rec: &Record, name: &str) -> Option<f64> {
+    let v = match name.strip_prefix("custom.") {
+        Some(k) => rec["custom"].get(k).cloned().unwrap_or(Json::Null),
+        None => rec[name].clone(),
+    };
+    match v {
+        Json::Number(n) => n.as_f64(),
+        Json::String(s) => s
+            .parse()
+            .ok()
+            .or_else(|| Some(s.replace('-', "").parse::<f64>().unwrap_or(0.0))),
+        _ => None,
+    }
+}
+
+/// Every id of a list, page by page through the cursors.
+async fn walk(t: &T, a: &Actor, entity: Entity, sort: &str, limit: u64) -> Vec<i64> {
+    let sort = (!sort.is_empty()).then(|| sort.to_string());
+    let (mut seen, mut cursor, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let params = ListParams {
+            sort: sort.clone(),
+            limit: Some(limit),
+            cursor: cursor.clone(),
+            ..Default::default()
+        };
+        let page = t
+            .store
+            .list(a, entity, &params)
+            .await
+            .unwrap_or_else(|e| panic!("sort {sort:?} limit {limit}: {e:?}"));
+        assert!(page.data.len() as u64 <= limit);
+        seen.extend(page.data.iter().map(id));
+        pages += 1;
+        assert!(
+            pages <= 1000,
+            "sort {sort:?} limit {limit}: the walk does not end"
+        );
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return seen,
+        }
+    }
+}
+
+pub async fn cursor_pagination_visits_every_row_once(t: &T) {
+    let admin = &t.fx.admin;
+    t.create(
+        admin,
+        Entity::CustomField,
+        json!({"entity": "deal", "key": "size", "label": "Размер", "kind": "number"}),
+    )
+    .await;
+    t.create(
+        admin,
+        Entity::CustomField,
+        json!({"entity": "deal", "key": "vip", "label": "VIP", "kind": "bool"}),
+    )
+    .await;
+    t.create(admin, Entity::CustomField, json!({"entity": "deal", "key": "region", "label": "Регион", "kind": "select", "options": ["Урал", "Сибирь"]})).await;
+    let titles = ["Поставка", "Монтаж", "Аудит", "Сервис", "Обучение"];
+    let stages = ["Новая", "Квалификация", "Переговоры", "Договор"];
+    let total = 23;
+    let mut all = Vec::new();
+    for i in 0..total {
+        let mut body = json!({"title": titles[i % titles.len()], "pipeline_id": t.fx.pipeline, "stage_id": t.fx.stage(stages[i % stages.len()])});
+        if i % 4 != 0 {
+            body["amount"] = json!(format!("{}.50", (i % 5) * 1000));
+        }
+        if i % 3 != 0 {
+            body["close_date"] = json!(day((i % 7) as i64));
+        }
+        let mut custom = json!({"vip": i % 3 == 1});
+        if i % 4 != 1 {
+            custom["size"] = json!((i % 6) as f64 / 2.0);
+        }
+        if i % 5 != 2 {
+            custom["region"] = json!(["Урал", "Сибирь"][i % 2]);
+        }
+        body["custom"] = custom;
+        all.push(id(&t
+            .create(
+                if i % 2 == 0 { admin } else { &t.fx.m1 },
+                Entity::Deal,
+                body,
+            )
+            .await));
+    }
+    // Touch a few so that updated_at differs from creation order.
+    for &d in [all[3], all[17], all[8]].iter() {
+        t.update(
+            admin,
+            Entity::Deal,
+            d,
+            json!({"description": "тронута"}),
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    let everything: BTreeSet<i64> = all.iter().copied().collect();
+    let sorts = [
+        "",
+        "id",
+        "-id",
+        "title",
+        "-title",
+        "amount",
+        "-amount",
+        "close_date",
+        "-close_date,title",
+        "custom.size",
+        "-custom.size",
+        "custom.vip,-custom.size",
+        "-custom.vip",
+        "custom.region,title",
+        "-custom.region",
+        "stage_id,-amount",
+        "-updated_at",
+        "updated_at",
+        "-created_at",
+        "title,custom.size,-close_date",
+    ];
+    for sort in sorts {
+        let sort_param = (!sort.is_empty()).then(|| sort.to_string());
+        let full = t
+            .store
+            .list(
+                admin,
+                Entity::Deal,
+                &ListParams {
+                    sort: sort_param.clone(),
+                    limit: Some(500),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("sort {sort:?}: {e:?}"));
+        assert!(full.next_cursor.is_none());
+        let full_ids: Vec<i64> = full.data.iter().map(id).collect();
+        assert_eq!(
+            full_ids.iter().copied().collect::<BTreeSet<_>>(),
+            everything,
+            "sort {sort:?} lists everything"
+        );
+
+        // The first key's order holds, NULLs last in both directions.
+        let first = sort.split(',').next().unwrap_or("");
+        if matches!(
+            first.trim_start_matches('-'),
+            "amount" | "close_date" | "custom.size" | "id"
+        ) {
+            let desc = first.starts_with('-');
+            let vals: Vec<Option<f64>> = full
+                .data
+                .iter()
+                .map(|r| sort_value(r, first.trim_start_matches('-')))
+                .collect();
+            let non_null = vals.iter().take_while(|v| v.is_some()).count();
+            assert!(
+                vals[non_null..].iter().all(Option::is_none),
+                "sort {sort:?}: NULLs last: {vals:?}"
+            );
+            let ok =
+                vals[..non_null]
+                    .windows(2)
+                    .all(|w| if desc { w[0] >= w[1] } else { w[0] <= w[1] });
+            assert!(ok, "sort {sort:?} out of order: {vals:?}");
+        }
+
+        for limit in [1, 4, 7, 10] {
+            assert_eq!(
+                walk(t, admin, Entity::Deal, sort, limit).await,
+                full_ids,
+                "sort {sort:?} limit {limit}: every row once, in order"
+            );
+        }
+    }
+
+    // Built-in booleans and texts on another entity, as a manager sees them.
+    for i in 0..11 {
+        let body = json!({"name": format!("Компания {}", i % 4), "private": i % 3 == 0, "industry": if i % 2 == 0 { json!("retail") } else { Json::Null }});
+        t.create(&t.fx.m1, Entity::Company, body).await;
+    }
+    for sort in ["private,-name", "-private", "industry,private", "-industry"] {
+        let full: Vec<i64> = t
+            .store
+            .list(
+                &t.fx.m1,
+                Entity::Company,
+                &ListParams {
+                    sort: Some(sort.into()),
+                    limit: Some(500),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .data
+            .iter()
+            .map(id)
+            .collect();
+        assert_eq!(full.len(), 11);
+        for limit in [2, 3, 5] {
+            assert_eq!(
+                walk(t, &t.fx.m1, Entity::Company, sort, limit).await,
+                full,
+                "companies sort {sort:?} limit {limit}"
+            );
+        }
+    }
+
+    // Cursors belong to their sort and are checked.
+    let page = t
+        .store
+        .list(
+            admin,
+            Entity::Deal,
+            &ListParams {
+                sort: Some("title".into()),
+                limit: Some(5),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let cursor = page.next_cursor.expect("more pages");
+    let mismatch = ListParams {
+        sort: Some("-title".into()),
+        limit: Some(5),
+        cursor: Some(cursor),
+        ..Default::default()
+    };
+    assert_eq!(
+        bad_request(t.store.list(admin, Entity::Deal, &mismatch).await),
+        ("cursor".into(), "cursor_sort_mismatch")
+    );
+    let garbage = ListParams {
+        cursor: Some("!!!".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        bad_request(t.store.list(admin, Entity::Deal, &garbage).await),
+        ("cursor".into(), "cursor_invalid")
+    );
+}
+
+pub async fn list_parameters_are_checked(t: &T) {
+    let m1 = &t.fx.m1;
+    let company = id(&t
+        .create(m1, Entity::Company, json!({"name": "Ромашка"}))
+        .await);
+    for i in 0..5 {
+        t.create(m1, Entity::Deal, json!({"title": format!("Д{i}"), "pipeline_id": t.fx.pipeline, "company_id": if i < 2 { json!(company) } else { Json::Null }})).await;
+    }
+    let list = |params: ListParams| async move { t.store.list(m1, Entity::Deal, &params).await };
+    assert_eq!(
+        bad_request(
+            list(ListParams {
+                limit: Some(0),
+                ..Default::default()
+            })
+            .await
+        ),
+        ("limit".into(), "limit_range")
+    );
+    assert_eq!(
+        bad_request(
+            list(ListParams {
+                limit: Some(501),
+                ..Default::default()
+            })
+            .await
+        ),
+        ("limit".into(), "limit_range")
+    );
+    t.create(&t.fx.admin, Entity::CustomField, json!({"entity": "deal", "key": "channels", "label": "Каналы", "kind": "multi_select", "options": ["web"]})).await;
+    for sort in [
+        "colour",
+        "tags",
+        "custom.nope",
+        "contact_ids",
+        "custom.channels",
+    ] {
+        let r = list(ListParams {
+            sort: Some(sort.into()),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(
+            bad_request(r),
+            ("sort".into(), "sort_unknown_field"),
+            "{sort}"
+        );
+    }
+    assert_eq!(
+        list(ListParams {
+            limit: Some(500),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .data
+        .len(),
+        5
+    );
+    let related = ListParams {
+        and: vec![plotina_store::eq_filter("company_id", company)],
+        ..Default::default()
+    };
+    assert_eq!(list(related).await.unwrap().data.len(), 2);
+    let params = ListParams::default();
+    assert_eq!(
+        t.store.count(m1, Entity::Deal, &params, 3).await.unwrap(),
+        3,
+        "counting stops at the cap"
+    );
+    assert_eq!(
+        t.store
+            .count(m1, Entity::Deal, &params, 1000)
+            .await
+            .unwrap(),
+        5
+    );
+}
+
+pub async fn search_by_phone_word_forms_inn_and_email(t: &T) {
+    let (m1, m2) = (&t.fx.m1, &t.fx.m2);
+    let company = id(&t
+        .create(
+            m1,
+            Entity::Company,
+            json!({"name": "ООО «Техснаб»", "inn": "7736050003", "phones": ["+7 912 345-67-89"]}),
+        )
+        .await);
+    let contact = id(&t
+        .create(m1, Entity::Contact, json!({"last_name": "Петров", "first_name": "Пётр", "phones": ["8 (912) 345-67-89"], "emails": ["Petrov@Tehsnab.ru"]}))
+        .await);
+    let lead = id(&t
+        .create(
+            m1,
+            Entity::Lead,
+            json!({"title": "Заявка Петрова", "phone": "+79123456789"}),
+        )
+        .await);
+    let deal = id(&t
+        .create(
+            m1,
+            Entity::Deal,
+            json!({"title": "Поставка оборудования", "pipeline_id": t.fx.pipeline}),
+        )
+        .await);
+    t.create(
+        m1,
+        Entity::Deal,
+        json!({"title": "Ремонт", "pipeline_id": t.fx.pipeline}),
+    )
+    .await;
+
+    let hits = |a: &Actor, q: &'static str| {
+        let a = a.clone();
+        async move {
+            let mut out: Vec<(Entity, i64)> = t
+                .store
+                .search(&a, q, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|h| (h.entity, h.id))
+                .collect();
+            out.sort();
+            out
+        }
+    };
+    let phone_hits = vec![
+        (Entity::Company, company),
+        (Entity::Contact, contact),
+        (Entity::Lead, lead),
+    ];
+    assert_eq!(
+        hits(m1, "8 912 345-67-89").await,
+        phone_hits,
+        "a phone as typed finds every holder, and no deal"
+    );
+    assert_eq!(hits(m1, "+7 (912) 3456789").await, phone_hits);
+    assert_eq!(
+        hits(m1, "345-67-89").await,
+        phone_hits,
+        "a fragment of a number"
+    );
+    assert_eq!(
+        hits(m1, "поставки").await,
+        [(Entity::Deal, deal)],
+        "another word form"
+    );
+    assert_eq!(
+        hits(m1, "ПОСТАВКАМИ оборудованием").await,
+        [(Entity::Deal, deal)]
+    );
+    assert_eq!(hits(m1, "техснаб").await, [(Entity::Company, company)]);
+    assert_eq!(
+        hits(m1, "7736050003").await,
+        [(Entity::Company, company)],
+        "by INN"
+    );
+    assert_eq!(
+        hits(m1, "773605").await,
+        [(Entity::Company, company)],
+        "by the start of an INN"
+    );
+    assert_eq!(
+        hits(m1, "petrov@tehsnab").await,
+        [(Entity::Contact, contact)],
+        "by e-mail"
+    );
+    assert_eq!(
+        hits(m1, "петр").await,
+        [(Entity::Contact, contact), (Entity::Lead, lead)],
+        "ё and е are one letter"
+    );
+    assert_eq!(hits(m1, "марсоход").await, []);
+    assert_eq!(
+        hits(m2, "поставки").await,
+        [],
+        "another manager's deal is not found"
+    );
+    let titles: Vec<String> = t
+        .store
+        .search(m1, "поставки", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.title)
+        .collect();
+    assert_eq!(titles, ["Поставка оборудования"]);
+
+    // `q` on a list, and counting it.
+    let params = ListParams {
+        q: Some("8 912 345 67 89".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        t.store
+            .list(m1, Entity::Contact, &params)
+            .await
+            .unwrap()
+            .data
+            .len(),
+        1
+    );
+    assert_eq!(
+        t.store
+            .count(m1, Entity::Contact, &params, 100)
+            .await
+            .unwrap(),
+        1
+    );
+
+    // Entities without a search column match their title, case-insensitively too.
+    let call = id(&t
+        .create(
+            m1,
+            Entity::Activity,
+            json!({"kind": "call", "subject": "Звонок Петрову"}),
+        )
+        .await);
+    let q = |text: &str| ListParams {
+        q: Some(text.into()),
+        limit: Some(100),
+        ..Default::default()
+    };
+    let found = |page: plotina_store::Page| page.data.iter().map(id).collect::<Vec<_>>();
+    assert_eq!(
+        found(
+            t.store
+                .list(m1, Entity::Activity, &q("звонок"))
+                .await
+                .unwrap()
+        ),
+        [call]
+    );
+    assert_eq!(
+        found(
+            t.store
+                .list(m1, Entity::Activity, &q("ЗВОНОК петрову"))
+                .await
+                .unwrap()
+        ),
+        [call]
+    );
+    let managers = found(
+        t.store
+            .list(m1, Entity::User, &q("менеджер"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        sorted(managers),
+        sorted(vec![t.fx.m1.user_id, t.fx.m2.user_id])
+    );
+
+    // Lookups follow updates.
+    t.update(
+        m1,
+        Entity::Contact,
+        contact,
+        json!({"phones": ["+7 495 000-00-00"]}),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        hits(m1, "8 912 345-67-89").await,
+        [(Entity::Company, company), (Entity::Lead, lead)]
+    );
+    assert_eq!(
+        hits(m1, "8 495 000 00 00").await,
+        [(Entity::Contact, contact)]
+    );
+    t.update(m1, Entity::Deal, deal, json!({"title": "Монтаж"}), None)
+        .await
+        .unwrap();
+    assert_eq!(hits(m1, "поставки").await, []);
+    assert_eq!(hits(m1, "монтажа").await, [(Entity::Deal, deal)]);
+}
