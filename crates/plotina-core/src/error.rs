@@ -14,7 +14,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: &'static str) -> Self {
-        FieldError { field: field.into(), code, args: Vec::new() }
+        FieldError {
+            field: field.into(),
+            code,
+            args: Vec::new(),
+        }
     }
     pub fn with(mut self, key: &'static str, value: impl ToString) -> Self {
         self.args.push((key, value.to_string()));

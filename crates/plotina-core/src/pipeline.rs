@@ -49,7 +49,10 @@ impl PipelineRules {
 
     /// The stage a new deal starts in: the first open one.
     pub fn first_stage(&self) -> Option<&StageInfo> {
-        self.stages.iter().find(|s| s.kind == StageKind::Open).or(self.stages.first())
+        self.stages
+            .iter()
+            .find(|s| s.kind == StageKind::Open)
+            .or(self.stages.first())
     }
 
     /// Checks a move from `from` (None for a new deal) to `to`.
@@ -70,8 +73,9 @@ impl PipelineRules {
             let reason = lost_reason.map(str::trim).filter(|r| !r.is_empty());
             match reason {
                 None => return Err(FieldError::new("lost_reason", "lost_reason_required")),
-                Some(r) if !self.lost_reasons.is_empty()
-                    && !self.lost_reasons.iter().any(|x| x == r) =>
+                Some(r)
+                    if !self.lost_reasons.is_empty()
+                        && !self.lost_reasons.iter().any(|x| x == r) =>
                 {
                     return Err(FieldError::new("lost_reason", "lost_reason_unknown")
                         .with("options", self.lost_reasons.join(", ")))
@@ -82,8 +86,11 @@ impl PipelineRules {
         if !self.forbid_skip || from == Some(to) {
             return Ok(target);
         }
-        let open: Vec<&StageInfo> =
-            self.stages.iter().filter(|s| s.kind == StageKind::Open).collect();
+        let open: Vec<&StageInfo> = self
+            .stages
+            .iter()
+            .filter(|s| s.kind == StageKind::Open)
+            .collect();
         let index_of = |id: i64| open.iter().position(|s| s.id == id);
         let current = match from {
             None => None,
@@ -104,7 +111,9 @@ impl PipelineRules {
         if allowed {
             Ok(target)
         } else {
-            let next = current.map_or(Some(0), |c| Some(c + 1)).and_then(|i| open.get(i));
+            let next = current
+                .map_or(Some(0), |c| Some(c + 1))
+                .and_then(|i| open.get(i));
             Err(FieldError::new("stage_id", "stage_skip_forbidden")
                 .with("stage", &target.name)
                 .with("next", next.map_or(String::new(), |s| s.name.clone())))
@@ -147,10 +156,19 @@ mod tests {
         assert_eq!(e.code, "stage_skip_forbidden");
         assert!(e.args.contains(&("next", "КП".to_string())));
         assert!(r.check_move(Some(1), 2, None).is_ok());
-        assert!(r.check_move(Some(3), 1, None).is_ok(), "moving back is allowed");
-        assert!(r.check_move(Some(2), 4, None).is_err(), "won only from the last open stage");
+        assert!(
+            r.check_move(Some(3), 1, None).is_ok(),
+            "moving back is allowed"
+        );
+        assert!(
+            r.check_move(Some(2), 4, None).is_err(),
+            "won only from the last open stage"
+        );
         assert!(r.check_move(Some(3), 4, None).is_ok());
-        assert!(r.check_move(None, 2, None).is_err(), "a new deal starts at the first stage");
+        assert!(
+            r.check_move(None, 2, None).is_err(),
+            "a new deal starts at the first stage"
+        );
     }
 
     #[test]
@@ -161,15 +179,30 @@ mod tests {
     #[test]
     fn lost_needs_a_known_reason() {
         let r = rules(false);
-        assert_eq!(r.check_move(Some(1), 5, None).unwrap_err().code, "lost_reason_required");
-        assert_eq!(r.check_move(Some(1), 5, Some(" ")).unwrap_err().code, "lost_reason_required");
-        assert_eq!(r.check_move(Some(1), 5, Some("Марс")).unwrap_err().code, "lost_reason_unknown");
+        assert_eq!(
+            r.check_move(Some(1), 5, None).unwrap_err().code,
+            "lost_reason_required"
+        );
+        assert_eq!(
+            r.check_move(Some(1), 5, Some(" ")).unwrap_err().code,
+            "lost_reason_required"
+        );
+        assert_eq!(
+            r.check_move(Some(1), 5, Some("Марс")).unwrap_err().code,
+            "lost_reason_unknown"
+        );
         assert!(r.check_move(Some(1), 5, Some("Дорого")).is_ok());
-        assert!(rules(true).check_move(Some(1), 5, Some("Дорого")).is_ok(), "lose at any point");
+        assert!(
+            rules(true).check_move(Some(1), 5, Some("Дорого")).is_ok(),
+            "lose at any point"
+        );
     }
 
     #[test]
     fn unknown_stage_is_refused() {
-        assert_eq!(rules(false).check_move(Some(1), 99, None).unwrap_err().code, "stage_not_in_pipeline");
+        assert_eq!(
+            rules(false).check_move(Some(1), 99, None).unwrap_err().code,
+            "stage_not_in_pipeline"
+        );
     }
 }

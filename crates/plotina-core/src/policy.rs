@@ -30,8 +30,13 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: &'static [Action] =
-        &[Action::Read, Action::Create, Action::Edit, Action::Delete, Action::Export];
+    pub const ALL: &'static [Action] = &[
+        Action::Read,
+        Action::Create,
+        Action::Edit,
+        Action::Delete,
+        Action::Export,
+    ];
 }
 
 /// `{"deal": {"read": "own", "edit": "own", ...}, ...}` as stored on a role.
@@ -40,7 +45,11 @@ pub struct Permissions(pub BTreeMap<String, BTreeMap<Action, Scope>>);
 
 impl Permissions {
     pub fn scope(&self, entity: Entity, action: Action) -> Scope {
-        self.0.get(entity.code()).and_then(|m| m.get(&action)).copied().unwrap_or(Scope::None)
+        self.0
+            .get(entity.code())
+            .and_then(|m| m.get(&action))
+            .copied()
+            .unwrap_or(Scope::None)
     }
 
     /// Parses and validates a permissions document sent by a client.
@@ -62,7 +71,11 @@ impl Permissions {
     fn uniform(levels: &[(Entity, [Scope; 5])]) -> Permissions {
         let mut map = BTreeMap::new();
         for (entity, scopes) in levels {
-            let actions = Action::ALL.iter().copied().zip(scopes.iter().copied()).collect();
+            let actions = Action::ALL
+                .iter()
+                .copied()
+                .zip(scopes.iter().copied())
+                .collect();
             map.insert(entity.code().to_string(), actions);
         }
         Permissions(map)
@@ -77,7 +90,12 @@ pub fn seeded_roles() -> Vec<(&'static str, &'static str, bool, Permissions)> {
         Entity::BUSINESS.iter().map(|e| (*e, s)).collect()
     };
     vec![
-        ("admin", "Администратор", true, Permissions::uniform(&every([A, A, A, A, A]))),
+        (
+            "admin",
+            "Администратор",
+            true,
+            Permissions::uniform(&every([A, A, A, A, A])),
+        ),
         (
             "head_of_sales",
             "Руководитель отдела продаж",
@@ -162,7 +180,9 @@ impl Actor {
 
     /// The local calendar day of the actor, for `today` in filters and "overdue".
     pub fn today(&self) -> chrono::NaiveDate {
-        chrono::Utc::now().with_timezone(&self.time_zone).date_naive()
+        chrono::Utc::now()
+            .with_timezone(&self.time_zone)
+            .date_naive()
     }
 
     /// A system actor for jobs, migrations and the CLI: sees and may do everything.
@@ -174,7 +194,10 @@ impl Actor {
             is_admin: true,
             department_subtree: Vec::new(),
             permissions: Permissions::uniform(
-                &Entity::BUSINESS.iter().map(|e| (*e, [Scope::All; 5])).collect::<Vec<_>>(),
+                &Entity::BUSINESS
+                    .iter()
+                    .map(|e| (*e, [Scope::All; 5]))
+                    .collect::<Vec<_>>(),
             ),
             language: "ru".into(),
             time_zone: chrono_tz::Europe::Moscow,
@@ -198,12 +221,17 @@ mod tests {
     #[test]
     fn permissions_reject_unknown_entities() {
         let bad = serde_json::json!({"spaceship": {"read": "all"}});
-        assert_eq!(Permissions::from_json(&bad).unwrap_err().code, "permissions_unknown_entity");
+        assert_eq!(
+            Permissions::from_json(&bad).unwrap_err().code,
+            "permissions_unknown_entity"
+        );
         let bad_scope = serde_json::json!({"deal": {"read": "galaxy"}});
         assert!(Permissions::from_json(&bad_scope).is_err());
         let ok = serde_json::json!({"deal": {"read": "own", "edit": "none"}});
         assert_eq!(
-            Permissions::from_json(&ok).unwrap().scope(Entity::Deal, Action::Read),
+            Permissions::from_json(&ok)
+                .unwrap()
+                .scope(Entity::Deal, Action::Read),
             Scope::Own
         );
     }

@@ -54,7 +54,10 @@ pub struct Changes {
 
 impl Changes {
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.fields.iter().find(|(f, _)| f.name == name).map(|(_, v)| v)
+        self.fields
+            .iter()
+            .find(|(f, _)| f.name == name)
+            .map(|(_, v)| v)
     }
 
     pub fn set(&mut self, entity: Entity, name: &str, value: Value) {
@@ -196,8 +199,11 @@ pub fn parse_custom_value(def: &CustomFieldDef, raw: &Json) -> Result<Json, Valu
             };
             let d: rust_decimal::Decimal =
                 m.parse().map_err(|_| ValueError::new("expected_number"))?;
-            let n: serde_json::Number =
-                d.normalize().to_string().parse().map_err(|_| ValueError::new("expected_number"))?;
+            let n: serde_json::Number = d
+                .normalize()
+                .to_string()
+                .parse()
+                .map_err(|_| ValueError::new("expected_number"))?;
             Ok(Json::Number(n))
         }
         "money" => Ok(Json::String(Money::from_json(raw)?.to_string())),
@@ -212,7 +218,10 @@ pub fn parse_custom_value(def: &CustomFieldDef, raw: &Json) -> Result<Json, Valu
         .to_json()),
         "bool" => builtin(FieldKind::Bool),
         "select" => {
-            let s = raw.as_str().ok_or(ValueError::new("expected_string"))?.trim();
+            let s = raw
+                .as_str()
+                .ok_or(ValueError::new("expected_string"))?
+                .trim();
             if options.contains(&s) {
                 Ok(Json::String(s.into()))
             } else {
@@ -226,9 +235,14 @@ pub fn parse_custom_value(def: &CustomFieldDef, raw: &Json) -> Result<Json, Valu
             };
             let mut out = Vec::new();
             for it in &items {
-                let s = it.as_str().ok_or(ValueError::new("expected_string"))?.trim();
+                let s = it
+                    .as_str()
+                    .ok_or(ValueError::new("expected_string"))?
+                    .trim();
                 if !options.contains(&s) {
-                    return Err(ValueError::new("select_unknown").with("options", options.join(", ")));
+                    return Err(
+                        ValueError::new("select_unknown").with("options", options.join(", "))
+                    );
                 }
                 if !out.contains(&s) {
                     out.push(s);
@@ -291,7 +305,9 @@ mod tests {
         let errs = parse_input(Entity::Company, &[], &Map::new(), Mode::Create).unwrap_err();
         assert_eq!(errs[0].field, "name");
         assert_eq!(errs[0].code, "required");
-        assert!(parse_input(Entity::Company, &[], &Map::new(), Mode::Update).unwrap().is_empty());
+        assert!(parse_input(Entity::Company, &[], &Map::new(), Mode::Update)
+            .unwrap()
+            .is_empty());
         let clear = obj(json!({"name": null}));
         assert_eq!(
             parse_input(Entity::Company, &[], &clear, Mode::Update).unwrap_err()[0].code,
@@ -308,7 +324,9 @@ mod tests {
         let bad = obj(json!({"name": "А", "custom": {"region": "Марс", "x": 1}}));
         let errs = parse_input(Entity::Company, &defs, &bad, Mode::Create).unwrap_err();
         assert_eq!(errs.len(), 2);
-        assert!(errs.iter().any(|e| e.field == "custom.x" && e.code == "unknown_field"));
+        assert!(errs
+            .iter()
+            .any(|e| e.field == "custom.x" && e.code == "unknown_field"));
     }
 
     #[test]

@@ -27,9 +27,14 @@ pub enum Entity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldKind {
     Id,
-    Text { max: usize },
+    Text {
+        max: usize,
+    },
     LongText,
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// Decimal money with two places, stored as an integer number of kopecks.
     Money,
     Currency,
@@ -151,23 +156,53 @@ pub struct FieldDef {
 }
 
 const fn f(name: &'static str, kind: FieldKind) -> FieldDef {
-    FieldDef { name, kind, required: false, access: Access::Write, hidden: false }
+    FieldDef {
+        name,
+        kind,
+        required: false,
+        access: Access::Write,
+        hidden: false,
+    }
 }
 const fn req(name: &'static str, kind: FieldKind) -> FieldDef {
-    FieldDef { name, kind, required: true, access: Access::Write, hidden: false }
+    FieldDef {
+        name,
+        kind,
+        required: true,
+        access: Access::Write,
+        hidden: false,
+    }
 }
 const fn sys(name: &'static str, kind: FieldKind) -> FieldDef {
-    FieldDef { name, kind, required: false, access: Access::System, hidden: false }
+    FieldDef {
+        name,
+        kind,
+        required: false,
+        access: Access::System,
+        hidden: false,
+    }
 }
 
 const NAME: FieldKind = FieldKind::Text { max: 255 };
 const SHORT: FieldKind = FieldKind::Text { max: 100 };
 const PERCENT: FieldKind = FieldKind::Int { min: 0, max: 100 };
-const COUNT: FieldKind = FieldKind::Int { min: 0, max: 1_000_000 };
-const POSITION: FieldKind = FieldKind::Int { min: 0, max: 10_000 };
+const COUNT: FieldKind = FieldKind::Int {
+    min: 0,
+    max: 1_000_000,
+};
+const POSITION: FieldKind = FieldKind::Int {
+    min: 0,
+    max: 10_000,
+};
 
-pub const COMPANY_ROLES: &[&str] =
-    &["customer", "prospect", "supplier", "contractor", "partner", "competitor"];
+pub const COMPANY_ROLES: &[&str] = &[
+    "customer",
+    "prospect",
+    "supplier",
+    "contractor",
+    "partner",
+    "competitor",
+];
 pub const LEAD_SOURCES: &[&str] = &["web_form", "call", "email", "manual", "import", "api"];
 pub const LEAD_STATUSES: &[&str] = &["new", "in_work", "converted", "junk"];
 pub const ACTIVITY_KINDS: &[&str] = &["call", "meeting", "email", "sms", "note", "task"];
@@ -199,7 +234,13 @@ pub const COMMON_FIELDS: &[FieldDef] = &[
     sys("updated_at", FieldKind::DateTime),
     sys("updated_by", FieldKind::Ref(Entity::User)),
     f("owner_id", FieldKind::Ref(Entity::User)),
-    sys("version", FieldKind::Int { min: 1, max: i64::MAX }),
+    sys(
+        "version",
+        FieldKind::Int {
+            min: 1,
+            max: i64::MAX,
+        },
+    ),
     sys("deleted_at", FieldKind::DateTime),
     f("tags", FieldKind::Tags),
 ];
@@ -246,7 +287,10 @@ const LEAD: &[FieldDef] = &[
     f("inn", FieldKind::Inn),
     f("amount", FieldKind::Money),
     f("message", FieldKind::LongText),
-    FieldDef { access: Access::CreateOnly, ..f("payload", FieldKind::Json) },
+    FieldDef {
+        access: Access::CreateOnly,
+        ..f("payload", FieldKind::Json)
+    },
     sys("company_id", FieldKind::Ref(Entity::Company)),
     sys("contact_id", FieldKind::Ref(Entity::Contact)),
     sys("deal_id", FieldKind::Ref(Entity::Deal)),
@@ -294,7 +338,10 @@ const ACTIVITY: &[FieldDef] = &[
 ];
 
 const USER: &[FieldDef] = &[
-    FieldDef { access: Access::CreateOnly, ..req("login", FieldKind::Text { max: 64 }) },
+    FieldDef {
+        access: Access::CreateOnly,
+        ..req("login", FieldKind::Text { max: 64 })
+    },
     req("name", NAME),
     f("email", FieldKind::Email),
     f("phone", FieldKind::Phone),
@@ -313,7 +360,10 @@ const DEPARTMENT: &[FieldDef] = &[
 
 const ROLE: &[FieldDef] = &[
     req("name", NAME),
-    FieldDef { access: Access::CreateOnly, ..f("code", FieldKind::Text { max: 64 }) },
+    FieldDef {
+        access: Access::CreateOnly,
+        ..f("code", FieldKind::Text { max: 64 })
+    },
     f("is_admin", FieldKind::Bool),
     f("permissions", FieldKind::Json),
 ];
@@ -329,7 +379,10 @@ const PIPELINE: &[FieldDef] = &[
 ];
 
 const STAGE: &[FieldDef] = &[
-    FieldDef { access: Access::CreateOnly, ..req("pipeline_id", FieldKind::Ref(Entity::Pipeline)) },
+    FieldDef {
+        access: Access::CreateOnly,
+        ..req("pipeline_id", FieldKind::Ref(Entity::Pipeline))
+    },
     req("name", NAME),
     f("code", FieldKind::Text { max: 64 }),
     f("kind", FieldKind::Select(STAGE_KINDS)),
@@ -339,11 +392,20 @@ const STAGE: &[FieldDef] = &[
 ];
 
 const CUSTOM_FIELD: &[FieldDef] = &[
-    FieldDef { access: Access::CreateOnly, ..req("entity", FieldKind::Select(CUSTOM_FIELD_ENTITIES)) },
-    FieldDef { access: Access::CreateOnly, ..req("key", FieldKind::Text { max: 48 }) },
+    FieldDef {
+        access: Access::CreateOnly,
+        ..req("entity", FieldKind::Select(CUSTOM_FIELD_ENTITIES))
+    },
+    FieldDef {
+        access: Access::CreateOnly,
+        ..req("key", FieldKind::Text { max: 48 })
+    },
     req("label", NAME),
     f("label_en", NAME),
-    FieldDef { access: Access::CreateOnly, ..req("kind", FieldKind::Select(CUSTOM_FIELD_KINDS)) },
+    FieldDef {
+        access: Access::CreateOnly,
+        ..req("kind", FieldKind::Select(CUSTOM_FIELD_KINDS))
+    },
     f("options", FieldKind::Json),
     f("link_entity", FieldKind::Select(CUSTOM_FIELD_ENTITIES)),
     f("required", FieldKind::Bool),
@@ -367,8 +429,13 @@ impl Entity {
     ];
 
     /// Business records: permissioned per role scope, with custom fields.
-    pub const BUSINESS: &'static [Entity] =
-        &[Entity::Company, Entity::Contact, Entity::Lead, Entity::Deal, Entity::Activity];
+    pub const BUSINESS: &'static [Entity] = &[
+        Entity::Company,
+        Entity::Contact,
+        Entity::Lead,
+        Entity::Deal,
+        Entity::Activity,
+    ];
 
     pub fn table(self) -> &'static str {
         match self {
@@ -466,7 +533,10 @@ impl Entity {
 
     /// Columns searched by the global search box (besides phones/e-mails/INN lookups).
     pub fn has_search_text(self) -> bool {
-        matches!(self, Entity::Company | Entity::Contact | Entity::Lead | Entity::Deal)
+        matches!(
+            self,
+            Entity::Company | Entity::Contact | Entity::Lead | Entity::Deal
+        )
     }
 }
 
@@ -479,7 +549,10 @@ mod tests {
         for e in Entity::ALL {
             assert_eq!(Entity::from_code(e.code()), Some(*e));
             assert_eq!(Entity::from_plural(e.plural()), Some(*e));
-            assert!(e.field(e.title_field()).is_some(), "{e:?} lacks its title field");
+            assert!(
+                e.field(e.title_field()).is_some(),
+                "{e:?} lacks its title field"
+            );
         }
     }
 

@@ -83,7 +83,9 @@ fn err(code: &'static str) -> ValueError {
 /// store NUL, and invisible characters only hide duplicates).
 pub fn clean_text(s: &str, max: usize, multiline: bool) -> Result<Option<String>, ValueError> {
     let t = s.trim();
-    if t.chars().any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t'))) {
+    if t.chars()
+        .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')))
+    {
         return Err(err("text_control_chars"));
     }
     let n = t.chars().count();
@@ -152,7 +154,10 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, ValueError> {
 
 fn dedup_strings(items: Vec<String>) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
-    items.into_iter().filter(|s| seen.insert(s.to_lowercase())).collect()
+    items
+        .into_iter()
+        .filter(|s| seen.insert(s.to_lowercase()))
+        .collect()
 }
 
 /// Parses a client-supplied JSON value for a field of the given kind. `Null` (or an empty
@@ -241,7 +246,9 @@ pub fn parse_field(kind: FieldKind, v: &Json) -> Result<Value, ValueError> {
             if !(v.is_object() || v.is_array()) {
                 return Err(err("expected_object"));
             }
-            if serde_json::to_string(v).map_or(true, |s| s.len() > MAX_JSON_BYTES || s.contains("\\u0000")) {
+            if serde_json::to_string(v)
+                .map_or(true, |s| s.len() > MAX_JSON_BYTES || s.contains("\\u0000"))
+            {
                 return Err(err("json_too_large").with("max", MAX_JSON_BYTES));
             }
             Ok(Value::Json(v.clone()))
@@ -272,7 +279,8 @@ pub fn parse_field(kind: FieldKind, v: &Json) -> Result<Value, ValueError> {
         },
         FieldKind::TimeZone => {
             let s = as_text(v)?.trim();
-            s.parse::<chrono_tz::Tz>().map_err(|_| err("time_zone_unknown"))?;
+            s.parse::<chrono_tz::Tz>()
+                .map_err(|_| err("time_zone_unknown"))?;
             Ok(Value::Text(s.into()))
         }
     }
@@ -301,15 +309,22 @@ fn parse_addresses(v: &Json) -> Result<Value, ValueError> {
     let mut out = Vec::new();
     for item in as_list(v)? {
         let obj = item.as_object().ok_or_else(|| err("expected_object"))?;
-        if let Some(extra) = obj.keys().find(|k| !matches!(k.as_str(), "kind" | "value" | "name")) {
+        if let Some(extra) = obj
+            .keys()
+            .find(|k| !matches!(k.as_str(), "kind" | "value" | "name"))
+        {
             return Err(err("unknown_field").with("name", extra));
         }
         let kind = obj.get("kind").and_then(Json::as_str).unwrap_or("actual");
         if !ADDRESS_KINDS.contains(&kind) {
             return Err(err("select_unknown").with("options", ADDRESS_KINDS.join(", ")));
         }
-        let value = clean_text(as_text(obj.get("value").unwrap_or(&Json::Null))?, 500, false)?
-            .ok_or_else(|| err("required"))?;
+        let value = clean_text(
+            as_text(obj.get("value").unwrap_or(&Json::Null))?,
+            500,
+            false,
+        )?
+        .ok_or_else(|| err("required"))?;
         let mut addr = json!({"kind": kind, "value": value});
         if let Some(name) = obj.get("name").filter(|n| !n.is_null()) {
             if let Some(name) = clean_text(as_text(name)?, 255, false)? {
@@ -326,7 +341,10 @@ fn parse_company_links(v: &Json) -> Result<Value, ValueError> {
     for item in as_list(v)? {
         let (id, role) = match item {
             Json::Object(obj) => {
-                if let Some(extra) = obj.keys().find(|k| !matches!(k.as_str(), "company_id" | "role")) {
+                if let Some(extra) = obj
+                    .keys()
+                    .find(|k| !matches!(k.as_str(), "company_id" | "role"))
+                {
                     return Err(err("unknown_field").with("name", extra));
                 }
                 let id = as_int(obj.get("company_id").unwrap_or(&Json::Null))?;
@@ -356,9 +374,10 @@ pub fn referenced_ids(kind: FieldKind, v: &Value) -> Vec<i64> {
         (FieldKind::RefList(_), Value::Json(Json::Array(items))) => {
             items.iter().filter_map(Json::as_i64).collect()
         }
-        (FieldKind::CompanyLinks, Value::Json(Json::Array(items))) => {
-            items.iter().filter_map(|l| l["company_id"].as_i64()).collect()
-        }
+        (FieldKind::CompanyLinks, Value::Json(Json::Array(items))) => items
+            .iter()
+            .filter_map(|l| l["company_id"].as_i64())
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -369,31 +388,49 @@ mod tests {
 
     #[test]
     fn phones_normalise_and_deduplicate() {
-        let v = parse_field(FieldKind::Phones, &json!(["8 (912) 345-67-89", "+7 912 345 67 89"]))
-            .unwrap();
+        let v = parse_field(
+            FieldKind::Phones,
+            &json!(["8 (912) 345-67-89", "+7 912 345 67 89"]),
+        )
+        .unwrap();
         assert_eq!(v, Value::Json(json!(["+79123456789"])));
     }
 
     #[test]
     fn text_refuses_nul_and_overlong_input() {
         let kind = FieldKind::Text { max: 5 };
-        assert_eq!(parse_field(kind, &json!("a\u{0}b")).unwrap_err().code, "text_control_chars");
-        assert_eq!(parse_field(kind, &json!("abcdef")).unwrap_err().code, "text_too_long");
+        assert_eq!(
+            parse_field(kind, &json!("a\u{0}b")).unwrap_err().code,
+            "text_control_chars"
+        );
+        assert_eq!(
+            parse_field(kind, &json!("abcdef")).unwrap_err().code,
+            "text_too_long"
+        );
         assert_eq!(parse_field(kind, &json!("  ")).unwrap(), Value::Null);
     }
 
     #[test]
     fn ints_respect_range_and_type() {
         let kind = FieldKind::Int { min: 0, max: 100 };
-        assert_eq!(parse_field(kind, &json!(101)).unwrap_err().code, "number_range");
-        assert_eq!(parse_field(kind, &json!(1.5)).unwrap_err().code, "expected_integer");
+        assert_eq!(
+            parse_field(kind, &json!(101)).unwrap_err().code,
+            "number_range"
+        );
+        assert_eq!(
+            parse_field(kind, &json!(1.5)).unwrap_err().code,
+            "expected_integer"
+        );
         assert_eq!(parse_field(kind, &json!("42")).unwrap(), Value::Int(42));
     }
 
     #[test]
     fn company_links_take_ids_and_roles() {
-        let v = parse_field(FieldKind::CompanyLinks, &json!([{"company_id": 3, "role": "CEO"}, 3]))
-            .unwrap();
+        let v = parse_field(
+            FieldKind::CompanyLinks,
+            &json!([{"company_id": 3, "role": "CEO"}, 3]),
+        )
+        .unwrap();
         assert_eq!(v, Value::Json(json!([{"company_id": 3, "role": "CEO"}])));
         assert_eq!(referenced_ids(FieldKind::CompanyLinks, &v), vec![3]);
     }
@@ -401,8 +438,19 @@ mod tests {
     #[test]
     fn dates_accept_iso_and_russian_forms() {
         let d = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
-        assert_eq!(parse_field(FieldKind::Date, &json!("2026-11-23")).unwrap(), Value::Date(d));
-        assert_eq!(parse_field(FieldKind::Date, &json!("23.11.2026")).unwrap(), Value::Date(d));
-        assert_eq!(parse_field(FieldKind::Date, &json!("31.02.2026")).unwrap_err().code, "date_invalid");
+        assert_eq!(
+            parse_field(FieldKind::Date, &json!("2026-11-23")).unwrap(),
+            Value::Date(d)
+        );
+        assert_eq!(
+            parse_field(FieldKind::Date, &json!("23.11.2026")).unwrap(),
+            Value::Date(d)
+        );
+        assert_eq!(
+            parse_field(FieldKind::Date, &json!("31.02.2026"))
+                .unwrap_err()
+                .code,
+            "date_invalid"
+        );
     }
 }

@@ -127,7 +127,6 @@ ui-convert-new = New record
 ui-convert-existing = Existing
 ui-convert-pick-company = Existing company (search)
 ui-convert-pick-contact = Existing contact (search)
-ui-convert-empty-hint = Leave the name empty to create no company.
 ui-convert-create-deal = Create a deal
 
 ui-as-list = As a list
@@ -240,3 +239,4 @@ ui-opt-link_entity-contact = Contacts
 ui-opt-link_entity-lead = Leads
 ui-opt-link_entity-deal = Deals
 ui-opt-link_entity-activity = Activities
+ui-picker-placeholder = Type a name, INN or phone…

@@ -127,7 +127,6 @@ ui-convert-new = Новая запись
 ui-convert-existing = Существующая
 ui-convert-pick-company = Существующая компания (поиск)
 ui-convert-pick-contact = Существующий контакт (поиск)
-ui-convert-empty-hint = Оставьте название пустым, чтобы не создавать компанию.
 ui-convert-create-deal = Создать сделку
 
 ui-as-list = Списком
@@ -240,3 +239,4 @@ ui-opt-link_entity-contact = Контакты
 ui-opt-link_entity-lead = Лиды
 ui-opt-link_entity-deal = Сделки
 ui-opt-link_entity-activity = Дела
+ui-picker-placeholder = Начните вводить название, ИНН или телефон…

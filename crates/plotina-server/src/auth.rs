@@ -43,19 +43,45 @@ pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
 impl Auth {
     pub async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Auth>, ApiError> {
         let pool = state.store.pool();
-        if let Some(value) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-            let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or("").trim();
+        if let Some(value) = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
+            let token = value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+                .unwrap_or("")
+                .trim();
             if token.is_empty() || token.len() > 200 {
                 return Err(ApiError::Unauthorized);
             }
-            let Some(user) = auth::token_user(pool, token).await? else { return Err(ApiError::Unauthorized) };
-            let actor = auth::actor_for(pool, user).await?.ok_or(ApiError::Unauthorized)?;
-            return Ok(Some(Auth { actor, credential: Credential::Token }));
+            let Some(user) = auth::token_user(pool, token).await? else {
+                return Err(ApiError::Unauthorized);
+            };
+            let actor = auth::actor_for(pool, user)
+                .await?
+                .ok_or(ApiError::Unauthorized)?;
+            return Ok(Some(Auth {
+                actor,
+                credential: Credential::Token,
+            }));
         }
-        let Some(cookie) = cookie(parts, SESSION_COOKIE).filter(|c| c.len() <= 200) else { return Ok(None) };
-        let Some(session) = auth::session(pool, cookie).await? else { return Ok(None) };
-        let Some(actor) = auth::actor_for(pool, session.user_id).await? else { return Ok(None) };
-        Ok(Some(Auth { actor, credential: Credential::Session { csrf_token: session.csrf_token } }))
+        let Some(cookie) = cookie(parts, SESSION_COOKIE).filter(|c| c.len() <= 200) else {
+            return Ok(None);
+        };
+        let Some(session) = auth::session(pool, cookie).await? else {
+            return Ok(None);
+        };
+        let Some(actor) = auth::actor_for(pool, session.user_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Auth {
+            actor,
+            credential: Credential::Session {
+                csrf_token: session.csrf_token,
+            },
+        }))
     }
 
     pub fn csrf_token(&self) -> Option<&str> {
@@ -73,11 +99,20 @@ fn is_safe(method: &Method) -> bool {
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let auth = Auth::resolve(parts, state).await?.ok_or(ApiError::Unauthorized)?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let auth = Auth::resolve(parts, state)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
         if let Credential::Session { csrf_token } = &auth.credential {
             if !is_safe(&parts.method) {
-                let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+                let sent = parts
+                    .headers
+                    .get(CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
                 if !constant_time_eq(sent.as_bytes(), csrf_token.as_bytes()) {
                     return Err(ApiError::Domain(DomainError::Forbidden("csrf_failed")));
                 }
@@ -96,6 +131,8 @@ pub fn require_admin(auth: &Auth) -> Result<(), ApiError> {
     if auth.actor.is_admin {
         Ok(())
     } else {
-        Err(ApiError::Domain(DomainError::Forbidden("forbidden_settings")))
+        Err(ApiError::Domain(DomainError::Forbidden(
+            "forbidden_settings",
+        )))
     }
 }

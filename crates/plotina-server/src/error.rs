@@ -12,7 +12,10 @@ pub enum ApiError {
     Domain(DomainError),
     Unauthorized,
     /// The request itself is malformed (bad JSON, bad query string, bad header).
-    Malformed { code: &'static str, field: String },
+    Malformed {
+        code: &'static str,
+        field: String,
+    },
     PayloadTooLarge,
     Internal(anyhow::Error),
 }
@@ -42,7 +45,10 @@ impl From<anyhow::Error> for ApiError {
 
 impl ApiError {
     pub fn malformed(field: impl Into<String>, code: &'static str) -> Self {
-        ApiError::Malformed { code, field: field.into() }
+        ApiError::Malformed {
+            code,
+            field: field.into(),
+        }
     }
 
     pub fn not_found() -> Self {
@@ -69,30 +75,49 @@ impl ApiError {
 
     /// The problem's own code and its field errors, before localisation.
     pub fn parts(&self) -> Problem {
-        let (code, errors, extra): (&'static str, Vec<FieldError>, Option<(&'static str, serde_json::Value)>) = match self {
+        let (code, errors, extra): (
+            &'static str,
+            Vec<FieldError>,
+            Option<(&'static str, serde_json::Value)>,
+        ) = match self {
             ApiError::Domain(d) => match d {
                 DomainError::NotFound => ("not_found", vec![], None),
                 DomainError::Invalid(errs) => ("validation_failed", errs.clone(), None),
                 DomainError::Conflict(e) => ("conflict", vec![e.clone()], None),
-                DomainError::Stale { current } => {
-                    ("stale_version", vec![], Some(("current_version", serde_json::json!(current))))
-                }
+                DomainError::Stale { current } => (
+                    "stale_version",
+                    vec![],
+                    Some(("current_version", serde_json::json!(current))),
+                ),
                 DomainError::Forbidden(code) => (code, vec![], None),
                 DomainError::BadFilter(fe) => {
                     let mut e = FieldError::new("filter", fe.code).with("position", fe.pos);
                     for (k, v) in &fe.args {
                         e = e.with(k, v);
                     }
-                    ("bad_filter", vec![e], Some(("position", serde_json::json!(fe.pos))))
+                    (
+                        "bad_filter",
+                        vec![e],
+                        Some(("position", serde_json::json!(fe.pos))),
+                    )
                 }
                 DomainError::BadRequest(e) => ("bad_request", vec![e.clone()], None),
             },
             ApiError::Unauthorized => ("unauthorized", vec![], None),
-            ApiError::Malformed { code, field } => ("bad_request", vec![FieldError::new(field.clone(), code)], None),
+            ApiError::Malformed { code, field } => (
+                "bad_request",
+                vec![FieldError::new(field.clone(), code)],
+                None,
+            ),
             ApiError::PayloadTooLarge => ("payload_too_large", vec![], None),
             ApiError::Internal(_) => ("internal_error", vec![], None),
         };
-        Problem { status: self.status(), code, errors, extra }
+        Problem {
+            status: self.status(),
+            code,
+            errors,
+            extra,
+        }
     }
 }
 

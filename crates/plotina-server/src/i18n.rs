@@ -39,7 +39,11 @@ impl Lang {
             let mut it = part.split(';');
             let tag = it.next().unwrap_or("").trim().to_ascii_lowercase();
             let q = it
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                })
                 .unwrap_or(1.0);
             let lang = match tag.split('-').next() {
                 Some("ru") => Lang::Ru,
@@ -81,11 +85,19 @@ impl I18n {
         I18N.get_or_init(|| I18n {
             ru: bundle(
                 langid!("ru"),
-                &[include_str!("../i18n/ru.ftl"), include_str!("../i18n/fields-ru.ftl"), include_str!("../i18n/ui-ru.ftl")],
+                &[
+                    include_str!("../i18n/ru.ftl"),
+                    include_str!("../i18n/fields-ru.ftl"),
+                    include_str!("../i18n/ui-ru.ftl"),
+                ],
             ),
             en: bundle(
                 langid!("en"),
-                &[include_str!("../i18n/en.ftl"), include_str!("../i18n/fields-en.ftl"), include_str!("../i18n/ui-en.ftl")],
+                &[
+                    include_str!("../i18n/en.ftl"),
+                    include_str!("../i18n/fields-en.ftl"),
+                    include_str!("../i18n/ui-en.ftl"),
+                ],
             ),
         })
     }
@@ -111,12 +123,15 @@ impl I18n {
         for (k, v) in args {
             // Numbers go in as numbers so that plural rules apply.
             match v.parse::<f64>() {
-                Ok(n) if !v.is_empty() && !v.starts_with('+') => fargs.set(*k, FluentValue::from(n)),
+                Ok(n) if !v.is_empty() && !v.starts_with('+') => {
+                    fargs.set(*k, FluentValue::from(n))
+                }
                 _ => fargs.set(*k, FluentValue::from(v.clone())),
             }
         }
         let mut errors = Vec::new();
-        b.format_pattern(pattern, Some(&fargs), &mut errors).into_owned()
+        b.format_pattern(pattern, Some(&fargs), &mut errors)
+            .into_owned()
     }
 
     pub fn field_label(&self, lang: Lang, field: &str) -> String {
@@ -143,8 +158,14 @@ mod tests {
 
     #[test]
     fn accept_language_prefers_the_best_quality() {
-        assert_eq!(Lang::from_accept_language("en-US,en;q=0.9,ru;q=0.8"), Lang::En);
-        assert_eq!(Lang::from_accept_language("ru-RU,ru;q=0.9,en;q=0.5"), Lang::Ru);
+        assert_eq!(
+            Lang::from_accept_language("en-US,en;q=0.9,ru;q=0.8"),
+            Lang::En
+        );
+        assert_eq!(
+            Lang::from_accept_language("ru-RU,ru;q=0.9,en;q=0.5"),
+            Lang::Ru
+        );
         assert_eq!(Lang::from_accept_language("de-DE"), Lang::Ru);
         assert_eq!(Lang::from_accept_language("de;q=1, en;q=0.1"), Lang::En);
     }
@@ -152,7 +173,13 @@ mod tests {
     #[test]
     fn every_error_message_exists_in_both_languages() {
         let i = I18n::get();
-        for id in ["inn_checksum", "stage_skip_forbidden", "problem-not_found", "field-inn", "filter_unknown_field"] {
+        for id in [
+            "inn_checksum",
+            "stage_skip_forbidden",
+            "problem-not_found",
+            "field-inn",
+            "filter_unknown_field",
+        ] {
             assert!(i.has(Lang::Ru, id) && i.has(Lang::En, id), "{id}");
         }
         let msg = i.text(Lang::Ru, "text_too_long", &[("max", "255".into())]);

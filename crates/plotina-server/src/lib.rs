@@ -37,7 +37,11 @@ pub struct Application {
 pub fn router(state: AppState) -> Router {
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request| {
         // Spans are named by the route template, not the raw URI.
-        let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_default();
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default();
         tracing::info_span!("request", method = %req.method(), route = %route)
     });
     Router::new()
@@ -56,15 +60,20 @@ pub fn router(state: AppState) -> Router {
 impl Application {
     /// Opens (and migrates) the database, seeds roles, and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        let store = Store::open(&DbConfig { url: config.database_url(), max_connections: config.pool_size })
-            .await
-            .context("cannot open the database")?;
+        let store = Store::open(&DbConfig {
+            url: config.database_url(),
+            max_connections: config.pool_size,
+        })
+        .await
+        .context("cannot open the database")?;
         plotina_store::bootstrap::seed_roles(store.pool()).await?;
         Application::with_store(config, Arc::new(store)).await
     }
 
     pub async fn with_store(config: Config, store: Arc<Store>) -> anyhow::Result<Application> {
-        let listener = TcpListener::bind(&config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
         let port = listener.local_addr()?.port();
         let state = AppState {
             store,
@@ -73,7 +82,12 @@ impl Application {
             login_limiter: Arc::new(limits::LoginLimiter::default()),
         };
         let router = router(state.clone());
-        Ok(Application { port, listener, router, state })
+        Ok(Application {
+            port,
+            listener,
+            router,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -82,8 +96,12 @@ impl Application {
 
     /// Serves until the process is told to stop (Ctrl-C / SIGTERM), then drains.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
         Ok(())
     }
 }
@@ -94,7 +112,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -19,7 +19,11 @@ impl Default for LoginLimiter {
 
 impl LoginLimiter {
     pub fn new(window: Duration, max_failures: usize) -> Self {
-        LoginLimiter { window, max_failures, failures: Mutex::new(HashMap::new()) }
+        LoginLimiter {
+            window,
+            max_failures,
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     fn prune(&self, list: &mut Vec<Instant>, now: Instant) {
@@ -28,7 +32,9 @@ impl LoginLimiter {
 
     pub fn blocked(&self, keys: &[String]) -> bool {
         let now = Instant::now();
-        let Ok(mut map) = self.failures.lock() else { return false };
+        let Ok(mut map) = self.failures.lock() else {
+            return false;
+        };
         keys.iter().any(|k| {
             map.get_mut(k).is_some_and(|list| {
                 self.prune(list, now);
@@ -42,7 +48,10 @@ impl LoginLimiter {
         if let Ok(mut map) = self.failures.lock() {
             // Bound the map: forget the oldest entries rather than grow without limit.
             if map.len() > 10_000 {
-                map.retain(|_, l| l.last().is_some_and(|t| now.duration_since(*t) < self.window));
+                map.retain(|_, l| {
+                    l.last()
+                        .is_some_and(|t| now.duration_since(*t) < self.window)
+                });
             }
             for k in keys {
                 let list = map.entry(k.clone()).or_default();

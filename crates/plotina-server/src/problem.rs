@@ -47,7 +47,11 @@ pub fn render(problem: &Problem, lang: Lang, request_id: &str) -> Json {
         })
         .collect();
     let title = i18n.text(lang, &format!("problem-{}", problem.code), &[]);
-    let detail = errors.first().and_then(|e| e["message"].as_str()).map(String::from).unwrap_or_else(|| title.clone());
+    let detail = errors
+        .first()
+        .and_then(|e| e["message"].as_str())
+        .map(String::from)
+        .unwrap_or_else(|| title.clone());
     let mut body = json!({
         "type": format!("https://plotina.dev/problems/{}", problem.code.replace('_', "-")),
         "title": title,
@@ -79,7 +83,8 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let problem = resp.extensions_mut().remove::<Problem>().or_else(|| {
         let status = resp.status();
-        let framework = is_api && (status.is_client_error() || status.is_server_error()) && !is_problem(&resp);
+        let framework =
+            is_api && (status.is_client_error() || status.is_server_error()) && !is_problem(&resp);
         framework.then(|| Problem {
             status,
             code: match status {

@@ -59,10 +59,16 @@
   }
 
   function bulk() {
-    var all = $("[data-select-all]"), action = $("[data-bulk-action]");
+    var all = $("[data-select-all]"), action = $("[data-bulk-action]"), form = $("#bulk-form");
+    function count() {
+      var n = $$('input[name="ids"]:checked').length;
+      if (form) form.classList.toggle("active", n > 0);
+    }
     on(all, "change", function () {
       $$('input[name="ids"]').forEach(function (c) { c.checked = all.checked; });
+      count();
     });
+    $$('input[name="ids"]').forEach(function (c) { on(c, "change", count); });
     function show() {
       $$("[data-bulk-for]").forEach(function (el) { el.hidden = el.getAttribute("data-bulk-for") !== action.value; });
     }
@@ -96,7 +102,7 @@
     var search = doc.createElement("input"), results = doc.createElement("ul"), timer = null, active = -1;
     search.type = "search"; search.autocomplete = "off";
     search.setAttribute("aria-label", (doc.querySelector('label[for="' + ids.id + '"]') || {}).textContent || plural);
-    search.placeholder = "…";
+    search.placeholder = box.getAttribute("data-placeholder") || "…";
     results.className = "pick-results"; results.hidden = true; results.setAttribute("role", "listbox");
     ids.type = "hidden";
     box.insertBefore(search, list); box.appendChild(results);

@@ -26,7 +26,17 @@ pub struct Attachment {
     pub created_by: Option<i64>,
 }
 
-const COLUMNS: [&str; 9] = ["id", "entity", "record_id", "file_name", "content_type", "size", "sha256", "created_at", "created_by"];
+const COLUMNS: [&str; 9] = [
+    "id",
+    "entity",
+    "record_id",
+    "file_name",
+    "content_type",
+    "size",
+    "sha256",
+    "created_at",
+    "created_by",
+];
 
 fn from_row(r: &crate::db::Row) -> Result<Attachment> {
     Ok(Attachment {
@@ -37,7 +47,10 @@ fn from_row(r: &crate::db::Row) -> Result<Attachment> {
         content_type: r.text("content_type")?.unwrap_or_default(),
         size: r.i64("size")?.unwrap_or_default(),
         sha256: r.text("sha256")?.unwrap_or_default(),
-        created_at: r.datetime("created_at")?.map(plotina_core::value::format_datetime).unwrap_or_default(),
+        created_at: r
+            .datetime("created_at")?
+            .map(plotina_core::value::format_datetime)
+            .unwrap_or_default(),
         created_by: r.i64("created_by")?,
     })
 }
@@ -50,12 +63,26 @@ pub struct NewAttachment<'a> {
 }
 
 impl Store {
-    fn with_ctx<'a>(&self, actor: &'a Actor, customs: &'a (dyn Fn(Entity) -> Vec<plotina_core::record::CustomFieldDef> + Sync)) -> QueryCtx<'a> {
-        QueryCtx { backend: self.backend(), actor, custom: customs }
+    fn with_ctx<'a>(
+        &self,
+        actor: &'a Actor,
+        customs: &'a (dyn Fn(Entity) -> Vec<plotina_core::record::CustomFieldDef> + Sync),
+    ) -> QueryCtx<'a> {
+        QueryCtx {
+            backend: self.backend(),
+            actor,
+            custom: customs,
+        }
     }
 
     /// Records an uploaded file on a record the actor may edit.
-    pub async fn add_attachment(&self, actor: &Actor, entity: Entity, record_id: i64, file: NewAttachment<'_>) -> Result<Attachment> {
+    pub async fn add_attachment(
+        &self,
+        actor: &Actor,
+        entity: Entity,
+        record_id: i64,
+        file: NewAttachment<'_>,
+    ) -> Result<Attachment> {
         if !entity.is_business() {
             return fail(DomainError::NotFound);
         }
@@ -71,7 +98,19 @@ impl Store {
             .insert_id(
                 Query::insert()
                     .into_table(Alias::new("attachments"))
-                    .columns(["entity", "record_id", "file_name", "content_type", "size", "sha256", "created_at", "created_by"].map(Alias::new))
+                    .columns(
+                        [
+                            "entity",
+                            "record_id",
+                            "file_name",
+                            "content_type",
+                            "size",
+                            "sha256",
+                            "created_at",
+                            "created_by",
+                        ]
+                        .map(Alias::new),
+                    )
                     .values_panic(crate::db::vals([
                         entity.code().into(),
                         record_id.into(),
@@ -84,8 +123,21 @@ impl Store {
                     ])),
             )
             .await?;
-        let change = vec![("attachment".to_string(), serde_json::Value::Null, serde_json::json!(name))];
-        crate::history::write(&mut tx, entity, record_id, "attach", &change, now, actor.user_id).await?;
+        let change = vec![(
+            "attachment".to_string(),
+            serde_json::Value::Null,
+            serde_json::json!(name),
+        )];
+        crate::history::write(
+            &mut tx,
+            entity,
+            record_id,
+            "attach",
+            &change,
+            now,
+            actor.user_id,
+        )
+        .await?;
         tx.commit().await?;
         self.attachment(actor, id).await
     }
@@ -113,7 +165,12 @@ impl Store {
         Ok(a)
     }
 
-    pub async fn attachments(&self, actor: &Actor, entity: Entity, record_id: i64) -> Result<Vec<Attachment>> {
+    pub async fn attachments(
+        &self,
+        actor: &Actor,
+        entity: Entity,
+        record_id: i64,
+    ) -> Result<Vec<Attachment>> {
         let customs = |_: Entity| Vec::new();
         let ctx = self.with_ctx(actor, &customs);
         let mut tx = self.pool().begin().await?;
@@ -141,9 +198,29 @@ impl Store {
         let mut tx = self.pool().begin_write().await?;
         records::fetch_for(&mut tx, &ctx, entity, a.record_id, Action::Edit, false).await?;
         let now = plotina_core::value::now();
-        tx.execute(&Query::update().table(Alias::new("attachments")).value(Alias::new("deleted_at"), now).and_where(col("id").eq(id)).to_owned()).await?;
-        let change = vec![("attachment".to_string(), serde_json::json!(a.file_name), serde_json::Value::Null)];
-        crate::history::write(&mut tx, entity, a.record_id, "detach", &change, now, actor.user_id).await?;
+        tx.execute(
+            &Query::update()
+                .table(Alias::new("attachments"))
+                .value(Alias::new("deleted_at"), now)
+                .and_where(col("id").eq(id))
+                .to_owned(),
+        )
+        .await?;
+        let change = vec![(
+            "attachment".to_string(),
+            serde_json::json!(a.file_name),
+            serde_json::Value::Null,
+        )];
+        crate::history::write(
+            &mut tx,
+            entity,
+            a.record_id,
+            "detach",
+            &change,
+            now,
+            actor.user_id,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -16,21 +16,36 @@ pub fn hash_secret(secret: &str) -> String {
 pub async fn actor_for(pool: &Pool, user_id: i64) -> Result<Option<Actor>> {
     let mut tx = pool.begin().await?;
     let q = Query::select()
-        .expr_as(sea_query::Expr::col((Alias::new("u"), Alias::new("id"))), Alias::new("id"))
-        .columns([(Alias::new("u"), Alias::new("login")), (Alias::new("u"), Alias::new("name")), (Alias::new("u"), Alias::new("department_id")), (Alias::new("u"), Alias::new("language")), (Alias::new("u"), Alias::new("time_zone"))])
-        .columns([(Alias::new("r"), Alias::new("is_admin")), (Alias::new("r"), Alias::new("permissions"))])
+        .expr_as(
+            sea_query::Expr::col((Alias::new("u"), Alias::new("id"))),
+            Alias::new("id"),
+        )
+        .columns([
+            (Alias::new("u"), Alias::new("login")),
+            (Alias::new("u"), Alias::new("name")),
+            (Alias::new("u"), Alias::new("department_id")),
+            (Alias::new("u"), Alias::new("language")),
+            (Alias::new("u"), Alias::new("time_zone")),
+        ])
+        .columns([
+            (Alias::new("r"), Alias::new("is_admin")),
+            (Alias::new("r"), Alias::new("permissions")),
+        ])
         .from_as(Alias::new("users"), Alias::new("u"))
         .join_as(
             sea_query::JoinType::InnerJoin,
             Alias::new("roles"),
             Alias::new("r"),
-            sea_query::Expr::col((Alias::new("r"), Alias::new("id"))).equals((Alias::new("u"), Alias::new("role_id"))),
+            sea_query::Expr::col((Alias::new("r"), Alias::new("id")))
+                .equals((Alias::new("u"), Alias::new("role_id"))),
         )
         .and_where(sea_query::Expr::col((Alias::new("u"), Alias::new("id"))).eq(user_id))
         .and_where(sea_query::Expr::col((Alias::new("u"), Alias::new("active"))).eq(true))
         .and_where(sea_query::Expr::col((Alias::new("u"), Alias::new("deleted_at"))).is_null())
         .to_owned();
-    let Some(row) = tx.fetch_optional(&q).await? else { return Ok(None) };
+    let Some(row) = tx.fetch_optional(&q).await? else {
+        return Ok(None);
+    };
     let department = row.i64("department_id")?;
     let mut subtree = Vec::new();
     if let Some(root) = department {
@@ -43,8 +58,10 @@ pub async fn actor_for(pool: &Pool, user_id: i64) -> Result<Option<Actor>> {
                     .to_owned(),
             )
             .await?;
-        let pairs: Vec<(i64, Option<i64>)> =
-            rows.iter().map(|r| Ok((r.i64("id")?.unwrap_or_default(), r.i64("parent_id")?))).collect::<Result<_, sqlx::Error>>()?;
+        let pairs: Vec<(i64, Option<i64>)> = rows
+            .iter()
+            .map(|r| Ok((r.i64("id")?.unwrap_or_default(), r.i64("parent_id")?)))
+            .collect::<Result<_, sqlx::Error>>()?;
         subtree.push(root);
         let mut i = 0;
         while i < subtree.len() {
@@ -70,7 +87,10 @@ pub async fn actor_for(pool: &Pool, user_id: i64) -> Result<Option<Actor>> {
         department_subtree: subtree,
         permissions,
         language: row.text("language")?.unwrap_or_else(|| "ru".into()),
-        time_zone: row.text("time_zone")?.and_then(|t| t.parse().ok()).unwrap_or(chrono_tz::Europe::Moscow),
+        time_zone: row
+            .text("time_zone")?
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(chrono_tz::Europe::Moscow),
     }))
 }
 
@@ -93,7 +113,11 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 fn verify_hash(password: &str, hash: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
     PasswordHash::new(hash)
-        .map(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -117,7 +141,10 @@ pub async fn verify_password(pool: &Pool, login: &str, password: &str) -> Result
         let _ = verify_hash(password, "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$u7yU0Y1e0a0o8lqS9y1uLhJ6sM7lO3bZCm2n0nYk3W0");
         return Ok(None);
     };
-    let ok = row.bool("active")? && row.text("password_hash")?.is_some_and(|h| verify_hash(password, &h));
+    let ok = row.bool("active")?
+        && row
+            .text("password_hash")?
+            .is_some_and(|h| verify_hash(password, &h));
     Ok(if ok { row.i64("id")? } else { None })
 }
 
@@ -133,7 +160,13 @@ pub async fn set_password(pool: &Pool, user_id: i64, password: &str) -> Result<(
     )
     .await?;
     // A new password ends every open session of the user.
-    tx.execute(&Query::delete().from_table(Alias::new("sessions")).and_where(col("user_id").eq(user_id)).to_owned()).await?;
+    tx.execute(
+        &Query::delete()
+            .from_table(Alias::new("sessions"))
+            .and_where(col("user_id").eq(user_id))
+            .to_owned(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -141,7 +174,13 @@ pub async fn set_password(pool: &Pool, user_id: i64, password: &str) -> Result<(
 pub async fn user_id_by_login(pool: &Pool, login: &str) -> Result<Option<i64>> {
     let mut tx = pool.begin().await?;
     let row = tx
-        .fetch_optional(&Query::select().column(Alias::new("id")).from(Alias::new("users")).and_where(col("login").eq(login)).to_owned())
+        .fetch_optional(
+            &Query::select()
+                .column(Alias::new("id"))
+                .from(Alias::new("users"))
+                .and_where(col("login").eq(login))
+                .to_owned(),
+        )
         .await?;
     tx.commit().await?;
     Ok(match row {
@@ -214,7 +253,11 @@ pub struct Session {
 }
 
 /// Opens a browser session; returns the cookie value and the CSRF token.
-pub async fn create_session(pool: &Pool, user_id: i64, ttl: chrono::Duration) -> Result<(String, String)> {
+pub async fn create_session(
+    pool: &Pool,
+    user_id: i64,
+    ttl: chrono::Duration,
+) -> Result<(String, String)> {
     let id = random_secret("");
     let csrf = random_secret("");
     let now = plotina_core::value::now();
@@ -222,7 +265,16 @@ pub async fn create_session(pool: &Pool, user_id: i64, ttl: chrono::Duration) ->
     tx.execute(
         Query::insert()
             .into_table(Alias::new("sessions"))
-            .columns(["id_hash", "user_id", "csrf_token", "created_at", "expires_at"].map(Alias::new))
+            .columns(
+                [
+                    "id_hash",
+                    "user_id",
+                    "csrf_token",
+                    "created_at",
+                    "expires_at",
+                ]
+                .map(Alias::new),
+            )
             .values_panic(crate::db::vals([
                 hash_secret(&id).into(),
                 user_id.into(),
@@ -233,7 +285,13 @@ pub async fn create_session(pool: &Pool, user_id: i64, ttl: chrono::Duration) ->
     )
     .await?;
     // Expired sessions are swept on the way.
-    tx.execute(&Query::delete().from_table(Alias::new("sessions")).and_where(col("expires_at").lt(now)).to_owned()).await?;
+    tx.execute(
+        &Query::delete()
+            .from_table(Alias::new("sessions"))
+            .and_where(col("expires_at").lt(now))
+            .to_owned(),
+    )
+    .await?;
     tx.commit().await?;
     Ok((id, csrf))
 }
@@ -252,14 +310,23 @@ pub async fn session(pool: &Pool, cookie: &str) -> Result<Option<Session>> {
         .await?;
     tx.commit().await?;
     Ok(match row {
-        Some(r) => Some(Session { user_id: r.i64("user_id")?.unwrap_or_default(), csrf_token: r.text("csrf_token")?.unwrap_or_default() }),
+        Some(r) => Some(Session {
+            user_id: r.i64("user_id")?.unwrap_or_default(),
+            csrf_token: r.text("csrf_token")?.unwrap_or_default(),
+        }),
         None => None,
     })
 }
 
 pub async fn delete_session(pool: &Pool, cookie: &str) -> Result<()> {
     let mut tx = pool.begin_write().await?;
-    tx.execute(&Query::delete().from_table(Alias::new("sessions")).and_where(col("id_hash").eq(hash_secret(cookie))).to_owned()).await?;
+    tx.execute(
+        &Query::delete()
+            .from_table(Alias::new("sessions"))
+            .and_where(col("id_hash").eq(hash_secret(cookie)))
+            .to_owned(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -290,8 +357,13 @@ pub async fn list_tokens(pool: &Pool, user_id: i64) -> Result<Vec<TokenInfo>> {
         out.push(TokenInfo {
             id: r.i64("id")?.unwrap_or_default(),
             name: r.text("name")?.unwrap_or_default(),
-            created_at: r.datetime("created_at")?.map(plotina_core::value::format_datetime).unwrap_or_default(),
-            revoked_at: r.datetime("revoked_at")?.map(plotina_core::value::format_datetime),
+            created_at: r
+                .datetime("created_at")?
+                .map(plotina_core::value::format_datetime)
+                .unwrap_or_default(),
+            revoked_at: r
+                .datetime("revoked_at")?
+                .map(plotina_core::value::format_datetime),
         });
     }
     Ok(out)
@@ -300,7 +372,13 @@ pub async fn list_tokens(pool: &Pool, user_id: i64) -> Result<Vec<TokenInfo>> {
 pub async fn token_owner(pool: &Pool, token_id: i64) -> Result<Option<i64>> {
     let mut tx = pool.begin().await?;
     let row = tx
-        .fetch_optional(&Query::select().column(Alias::new("user_id")).from(Alias::new("api_tokens")).and_where(col("id").eq(token_id)).to_owned())
+        .fetch_optional(
+            &Query::select()
+                .column(Alias::new("user_id"))
+                .from(Alias::new("api_tokens"))
+                .and_where(col("id").eq(token_id))
+                .to_owned(),
+        )
         .await?;
     tx.commit().await?;
     Ok(match row {
@@ -313,13 +391,17 @@ pub async fn token_owner(pool: &Pool, token_id: i64) -> Result<Option<i64>> {
 pub async fn first_admin(pool: &Pool) -> Result<Option<i64>> {
     let mut tx = pool.begin().await?;
     let q = Query::select()
-        .expr_as(sea_query::Expr::col((Alias::new("u"), Alias::new("id"))), Alias::new("id"))
+        .expr_as(
+            sea_query::Expr::col((Alias::new("u"), Alias::new("id"))),
+            Alias::new("id"),
+        )
         .from_as(Alias::new("users"), Alias::new("u"))
         .join_as(
             sea_query::JoinType::InnerJoin,
             Alias::new("roles"),
             Alias::new("r"),
-            sea_query::Expr::col((Alias::new("r"), Alias::new("id"))).equals((Alias::new("u"), Alias::new("role_id"))),
+            sea_query::Expr::col((Alias::new("r"), Alias::new("id")))
+                .equals((Alias::new("u"), Alias::new("role_id"))),
         )
         .and_where(sea_query::Expr::col((Alias::new("r"), Alias::new("is_admin"))).eq(true))
         .and_where(sea_query::Expr::col((Alias::new("u"), Alias::new("active"))).eq(true))

@@ -36,14 +36,26 @@ pub async fn seed_roles(pool: &Pool) -> Result<()> {
         tx.execute(
             Query::insert()
                 .into_table(Alias::new("roles"))
-                .columns(["created_at", "updated_at", "name", "code", "is_admin", "permissions"].map(Alias::new))
+                .columns(
+                    [
+                        "created_at",
+                        "updated_at",
+                        "name",
+                        "code",
+                        "is_admin",
+                        "permissions",
+                    ]
+                    .map(Alias::new),
+                )
                 .values_panic(crate::db::vals([
                     now.into(),
                     now.into(),
                     name.into(),
                     code.into(),
                     is_admin.into(),
-                    sea_query::Value::Json(Some(Box::new(serde_json::to_value(perms).unwrap_or_default()))),
+                    sea_query::Value::Json(Some(Box::new(
+                        serde_json::to_value(perms).unwrap_or_default(),
+                    ))),
                 ])),
         )
         .await?;
@@ -55,7 +67,13 @@ pub async fn seed_roles(pool: &Pool) -> Result<()> {
 pub async fn role_id(pool: &Pool, code: &str) -> Result<Option<i64>> {
     let mut tx = pool.begin().await?;
     let row = tx
-        .fetch_optional(&Query::select().column(Alias::new("id")).from(Alias::new("roles")).and_where(col("code").eq(code)).to_owned())
+        .fetch_optional(
+            &Query::select()
+                .column(Alias::new("id"))
+                .from(Alias::new("roles"))
+                .and_where(col("code").eq(code))
+                .to_owned(),
+        )
         .await?;
     tx.commit().await?;
     Ok(match row {
@@ -99,8 +117,17 @@ pub async fn create_user(
                 .insert_id(
                     Query::insert()
                         .into_table(Alias::new("users"))
-                        .columns(["created_at", "updated_at", "login", "name", "role_id"].map(Alias::new))
-                        .values_panic(crate::db::vals([now.into(), now.into(), login.into(), name.into(), role.into()])),
+                        .columns(
+                            ["created_at", "updated_at", "login", "name", "role_id"]
+                                .map(Alias::new),
+                        )
+                        .values_panic(crate::db::vals([
+                            now.into(),
+                            now.into(),
+                            login.into(),
+                            name.into(),
+                            role.into(),
+                        ])),
                 )
                 .await?;
             tx.commit().await?;

@@ -50,7 +50,10 @@ impl Pool {
                 .context("cannot connect to PostgreSQL")?;
             Ok(Pool::Postgres(pool))
         } else {
-            let path = cfg.url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+            let path = cfg
+                .url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
             if let Some(dir) = std::path::Path::new(path).parent() {
                 if !dir.as_os_str().is_empty() {
                     std::fs::create_dir_all(dir)
@@ -130,7 +133,10 @@ pub enum Tx {
 }
 
 /// A statement rendered for one backend.
-fn render<S: QueryStatementWriter + SqlxBinder>(backend: Backend, stmt: &S) -> (String, SqlxValues) {
+fn render<S: QueryStatementWriter + SqlxBinder>(
+    backend: Backend,
+    stmt: &S,
+) -> (String, SqlxValues) {
     match backend {
         Backend::Sqlite => stmt.build_sqlx(SqliteQueryBuilder),
         Backend::Postgres => stmt.build_sqlx(PostgresQueryBuilder),
@@ -182,7 +188,12 @@ impl Tx {
         stmt: &mut sea_query::InsertStatement,
     ) -> Result<i64, sqlx::Error> {
         stmt.returning_col(sea_query::Alias::new("id"));
-        let row = self.fetch_all(&*stmt).await?.into_iter().next().ok_or(sqlx::Error::RowNotFound)?;
+        let row = self
+            .fetch_all(&*stmt)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(sqlx::Error::RowNotFound)?;
         row.i64("id")?.ok_or(sqlx::Error::RowNotFound)
     }
 
@@ -211,12 +222,14 @@ impl Tx {
 
     pub async fn execute_sql(&mut self, sql: &str, values: SqlxValues) -> Result<u64, sqlx::Error> {
         match self {
-            Tx::Sqlite(t) => {
-                Ok(sqlx::query_with(sql, values).execute(&mut **t).await?.rows_affected())
-            }
-            Tx::Postgres(t) => {
-                Ok(sqlx::query_with(sql, values).execute(&mut **t).await?.rows_affected())
-            }
+            Tx::Sqlite(t) => Ok(sqlx::query_with(sql, values)
+                .execute(&mut **t)
+                .await?
+                .rows_affected()),
+            Tx::Postgres(t) => Ok(sqlx::query_with(sql, values)
+                .execute(&mut **t)
+                .await?
+                .rows_affected()),
         }
     }
 
@@ -266,5 +279,8 @@ impl Row {
 
 /// Row values for `values_panic`, which takes expressions.
 pub fn vals<const N: usize>(values: [sea_query::Value; N]) -> Vec<sea_query::SimpleExpr> {
-    values.into_iter().map(sea_query::SimpleExpr::Value).collect()
+    values
+        .into_iter()
+        .map(sea_query::SimpleExpr::Value)
+        .collect()
 }

@@ -34,9 +34,19 @@ impl From<sqlx::Error> for StoreError {
 fn unique_field(constraint: &str, message: &str) -> FieldError {
     let known = [
         ("users_login_key", "users.login", "login", "login_taken"),
-        ("custom_fields_entity_key", "custom_fields.key", "key", "custom_key_taken"),
+        (
+            "custom_fields_entity_key",
+            "custom_fields.key",
+            "key",
+            "custom_key_taken",
+        ),
         ("roles_code_key", "roles.code", "code", "code_taken"),
-        ("idempotency_keys_pkey", "idempotency_keys.", "Idempotency-Key", "idempotency_in_progress"),
+        (
+            "idempotency_keys_pkey",
+            "idempotency_keys.",
+            "Idempotency-Key",
+            "idempotency_in_progress",
+        ),
     ];
     for (name, columns, field, code) in known {
         if constraint == name || message.contains(columns) {

@@ -10,7 +10,9 @@ use plotina_core::record::CustomFieldDef;
 use plotina_core::schema::{Entity, FieldKind};
 use plotina_core::types::{Email, Money, Phone};
 use rust_decimal::prelude::ToPrimitive;
-use sea_query::{Alias, Cond, Expr as SqlExpr, Func, LikeExpr, Query, SimpleExpr, Value as SqlValue};
+use sea_query::{
+    Alias, Cond, Expr as SqlExpr, Func, LikeExpr, Query, SimpleExpr, Value as SqlValue,
+};
 
 use crate::db::Backend;
 
@@ -42,7 +44,12 @@ impl FilterCtx<'_> {
         self.compile_at(entity, expr, 0)
     }
 
-    fn compile_at(&self, entity: Entity, expr: &Expr, depth: usize) -> Result<SimpleExpr, FilterError> {
+    fn compile_at(
+        &self,
+        entity: Entity,
+        expr: &Expr,
+        depth: usize,
+    ) -> Result<SimpleExpr, FilterError> {
         Ok(match expr {
             Expr::And(xs) => {
                 let mut c = Cond::all();
@@ -75,11 +82,18 @@ impl FilterCtx<'_> {
         depth: usize,
     ) -> Result<SimpleExpr, FilterError> {
         let pos = c.path.pos;
-        let unknown = || self.err(pos, "filter_unknown_field").with_arg("field", c.path.segments.join("."));
-        let Some(first) = segs.first() else { return Err(unknown()) };
+        let unknown = || {
+            self.err(pos, "filter_unknown_field")
+                .with_arg("field", c.path.segments.join("."))
+        };
+        let Some(first) = segs.first() else {
+            return Err(unknown());
+        };
         if segs.len() == 1 {
             let def = entity.field(first).or_else(|| {
-                entity.field(&format!("{first}_id")).filter(|d| matches!(d.kind, FieldKind::Ref(_)))
+                entity
+                    .field(&format!("{first}_id"))
+                    .filter(|d| matches!(d.kind, FieldKind::Ref(_)))
             });
             let def = def.ok_or_else(unknown)?;
             return self.builtin(entity, def.name, def.kind, c);
@@ -103,7 +117,9 @@ impl FilterCtx<'_> {
                 .to_owned();
             // Conditions on related records only see what the caller may read, so a
             // filter cannot probe hidden records.
-            if let Some(scope) = crate::scope::visible(self.actor, Entity::Deal, plotina_core::policy::Action::Read) {
+            if let Some(scope) =
+                crate::scope::visible(self.actor, Entity::Deal, plotina_core::policy::Action::Read)
+            {
                 sub.and_where(scope);
             }
             return Ok(SqlExpr::col(Alias::new("id")).in_subquery(sub));
@@ -113,7 +129,9 @@ impl FilterCtx<'_> {
             .or_else(|| entity.field(&format!("{first}_id")))
             .filter(|d| matches!(d.kind, FieldKind::Ref(_)))
             .ok_or_else(unknown)?;
-        let FieldKind::Ref(target) = rel.kind else { return Err(unknown()) };
+        let FieldKind::Ref(target) = rel.kind else {
+            return Err(unknown());
+        };
         let inner = self.condition(target, &segs[1..], c, depth + 1)?;
         let mut sub = Query::select()
             .column(Alias::new("id"))
@@ -121,7 +139,9 @@ impl FilterCtx<'_> {
             .and_where(col("deleted_at").is_null())
             .and_where(inner)
             .to_owned();
-        if let Some(scope) = crate::scope::visible(self.actor, target, plotina_core::policy::Action::Read) {
+        if let Some(scope) =
+            crate::scope::visible(self.actor, target, plotina_core::policy::Action::Read)
+        {
             sub.and_where(scope);
         }
         Ok(SqlExpr::col(Alias::new(rel.name)).in_subquery(sub))
@@ -141,11 +161,15 @@ impl FilterCtx<'_> {
             // Addresses, messenger handles, raw payloads: text search only.
             let text = match self.backend {
                 Backend::Sqlite => col(name),
-                Backend::Postgres => SqlExpr::expr(SqlExpr::cust(format!("CAST(\"{name}\" AS TEXT)"))),
+                Backend::Postgres => {
+                    SqlExpr::expr(SqlExpr::cust(format!("CAST(\"{name}\" AS TEXT)")))
+                }
             };
             return match &c.test {
                 Test::Cmp(CmpOp::Contains, Literal::Str(s, _)) => Ok(self.contains(text, s)),
-                Test::Cmp(CmpOp::NotContains, Literal::Str(s, _)) => Ok(self.contains(text, s).not()),
+                Test::Cmp(CmpOp::NotContains, Literal::Str(s, _)) => {
+                    Ok(self.contains(text, s).not())
+                }
                 _ => Err(self.unsupported(c)),
             };
         }
@@ -155,7 +179,8 @@ impl FilterCtx<'_> {
     }
 
     fn unsupported(&self, c: &Condition) -> FilterError {
-        self.err(c.path.pos, "filter_op_unsupported").with_arg("field", c.path.segments.join("."))
+        self.err(c.path.pos, "filter_op_unsupported")
+            .with_arg("field", c.path.segments.join("."))
     }
 
     /// Applies a test to a scalar expression, given how to turn literals into values.
@@ -198,8 +223,12 @@ impl FilterCtx<'_> {
                     Test::Cmp(CmpOp::StartsWith, _) if kind == FieldKind::Phone => {
                         self.like(lhs, &format!("+{}%", escape_like(&s)))
                     }
-                    Test::Cmp(CmpOp::StartsWith, _) => self.like(lhs, &format!("{}%", escape_like(&s))),
-                    Test::Cmp(CmpOp::NotContains, _) => nullable_ne(self.contains(lhs.clone(), &s).not()),
+                    Test::Cmp(CmpOp::StartsWith, _) => {
+                        self.like(lhs, &format!("{}%", escape_like(&s)))
+                    }
+                    Test::Cmp(CmpOp::NotContains, _) => {
+                        nullable_ne(self.contains(lhs.clone(), &s).not())
+                    }
                     _ => self.contains(lhs, &s),
                 }
             }
@@ -232,14 +261,19 @@ impl FilterCtx<'_> {
                 for lit in values {
                     // A link matched by name is not a value of the column: convert only
                     // what `ref_by_name` left.
-                    if let Some(e) = self.ref_by_name(lhs.clone(), kind, CmpOp::Eq, lit, ref_target)? {
+                    if let Some(e) =
+                        self.ref_by_name(lhs.clone(), kind, CmpOp::Eq, lit, ref_target)?
+                    {
                         parts.push(e);
                         continue;
                     }
                     match convert(lit)? {
                         Scalar::Value(v) => plain.push(v),
                         _ => {
-                            let fake = Condition { path: c.path.clone(), test: Test::Cmp(CmpOp::Eq, lit.clone()) };
+                            let fake = Condition {
+                                path: c.path.clone(),
+                                test: Test::Cmp(CmpOp::Eq, lit.clone()),
+                            };
                             parts.push(self.apply(lhs.clone(), kind, &fake, convert, ref_target)?)
                         }
                     }
@@ -271,7 +305,9 @@ impl FilterCtx<'_> {
         lit: &Literal,
         _ref_target: Option<(Entity, &'static str)>,
     ) -> Result<Option<SimpleExpr>, FilterError> {
-        let (FieldKind::Ref(target), Literal::Str(s, _)) = (kind, lit) else { return Ok(None) };
+        let (FieldKind::Ref(target), Literal::Str(s, _)) = (kind, lit) else {
+            return Ok(None);
+        };
         if s.trim().parse::<i64>().is_ok() {
             return Ok(None);
         }
@@ -279,7 +315,9 @@ impl FilterCtx<'_> {
         match target {
             Entity::User => names = names.add(col("login").eq(s.clone())),
             Entity::Stage => {
-                names = names.add(col("code").eq(s.clone())).add(col("kind").eq(s.clone()))
+                names = names
+                    .add(col("code").eq(s.clone()))
+                    .add(col("kind").eq(s.clone()))
             }
             Entity::Pipeline | Entity::Role => names = names.add(col("code").eq(s.clone())),
             Entity::Company => names = names.add(col("inn").eq(s.clone())),
@@ -292,7 +330,10 @@ impl FilterCtx<'_> {
             .to_owned();
         Ok(Some(match op {
             CmpOp::Eq => lhs.in_subquery(sub),
-            CmpOp::Ne => Cond::any().add(lhs.clone().not_in_subquery(sub)).add(lhs.is_null()).into(),
+            CmpOp::Ne => Cond::any()
+                .add(lhs.clone().not_in_subquery(sub))
+                .add(lhs.is_null())
+                .into(),
             _ => return Err(self.err(lit.pos(), "filter_bad_value")),
         }))
     }
@@ -331,7 +372,9 @@ impl FilterCtx<'_> {
             Test::IsNull { negated: false } => id().not_in_subquery(sub(None)),
             Test::IsNull { negated: true } => id().in_subquery(sub(None)),
             Test::Cmp(CmpOp::Eq, lit) => id().in_subquery(sub(Some(col("value").eq(one(lit)?)))),
-            Test::Cmp(CmpOp::Ne, lit) => id().not_in_subquery(sub(Some(col("value").eq(one(lit)?)))),
+            Test::Cmp(CmpOp::Ne, lit) => {
+                id().not_in_subquery(sub(Some(col("value").eq(one(lit)?))))
+            }
             Test::Cmp(op @ (CmpOp::Contains | CmpOp::NotContains | CmpOp::StartsWith), lit) => {
                 let Literal::Str(s, _) = lit else {
                     return Err(self.err(lit.pos(), "filter_expected_string"));
@@ -341,7 +384,9 @@ impl FilterCtx<'_> {
                     _ => s.to_lowercase(),
                 };
                 let pattern = match op {
-                    CmpOp::StartsWith if kind == FieldKind::Phones => format!("+{}%", escape_like(&needle)),
+                    CmpOp::StartsWith if kind == FieldKind::Phones => {
+                        format!("+{}%", escape_like(&needle))
+                    }
                     CmpOp::StartsWith => format!("{}%", escape_like(&needle)),
                     _ => format!("%{}%", escape_like(&needle)),
                 };
@@ -369,21 +414,23 @@ impl FilterCtx<'_> {
     fn lookup_value(&self, kind: FieldKind, lit: &Literal) -> Result<String, FilterError> {
         let bad = || self.err(lit.pos(), "filter_bad_value");
         match (kind, lit) {
-            (FieldKind::Phones, Literal::Str(s, _)) => {
-                Phone::parse(s).map(|p| p.as_str().to_string()).map_err(|_| bad())
-            }
-            (FieldKind::Phones, Literal::Num(n, _)) => {
-                Phone::parse(&n.to_string()).map(|p| p.as_str().to_string()).map_err(|_| bad())
-            }
+            (FieldKind::Phones, Literal::Str(s, _)) => Phone::parse(s)
+                .map(|p| p.as_str().to_string())
+                .map_err(|_| bad()),
+            (FieldKind::Phones, Literal::Num(n, _)) => Phone::parse(&n.to_string())
+                .map(|p| p.as_str().to_string())
+                .map_err(|_| bad()),
             (FieldKind::Emails, Literal::Str(s, _)) => {
                 Email::parse(s).map(|e| e.normalized()).map_err(|_| bad())
             }
             (FieldKind::RefList(_) | FieldKind::CompanyLinks, Literal::Num(n, _)) => {
                 n.to_i64().map(|i| i.to_string()).ok_or_else(bad)
             }
-            (FieldKind::RefList(_) | FieldKind::CompanyLinks, Literal::Str(s, _)) => {
-                s.trim().parse::<i64>().map(|i| i.to_string()).map_err(|_| bad())
-            }
+            (FieldKind::RefList(_) | FieldKind::CompanyLinks, Literal::Str(s, _)) => s
+                .trim()
+                .parse::<i64>()
+                .map(|i| i.to_string())
+                .map_err(|_| bad()),
             (FieldKind::Tags, Literal::Str(s, _)) => Ok(s.trim().to_lowercase()),
             (FieldKind::MultiSelect(_), Literal::Str(s, _)) => Ok(s.trim().to_string()),
             _ => Err(bad()),
@@ -420,7 +467,11 @@ impl FilterCtx<'_> {
             FieldKind::Date => self.date_literal(lit)?.into(),
             FieldKind::DateTime => return self.datetime_literal(lit),
             FieldKind::Phone => match lit {
-                Literal::Str(s, _) => Phone::parse(s).map_err(|_| bad())?.as_str().to_string().into(),
+                Literal::Str(s, _) => Phone::parse(s)
+                    .map_err(|_| bad())?
+                    .as_str()
+                    .to_string()
+                    .into(),
                 _ => return Err(bad()),
             },
             FieldKind::Select(options) => match lit {
@@ -462,7 +513,10 @@ impl FilterCtx<'_> {
     fn datetime_literal(&self, lit: &Literal) -> Result<Scalar, FilterError> {
         match lit {
             Literal::Rel(r, _) if r.base == RelBase::Now => {
-                let t = r.to_datetime(plotina_core::value::now(), self.today_start_utc(self.actor.today()));
+                let t = r.to_datetime(
+                    plotina_core::value::now(),
+                    self.today_start_utc(self.actor.today()),
+                );
                 Ok(Scalar::Value(clamp_datetime(t).into()))
             }
             Literal::Str(s, _) if s.contains('T') => plotina_core::value::parse_datetime(s)
@@ -471,7 +525,10 @@ impl FilterCtx<'_> {
             _ => {
                 let day = self.date_literal(lit)?;
                 let next = day.succ_opt().unwrap_or(day);
-                Ok(Scalar::Day(self.today_start_utc(day).into(), self.today_start_utc(next).into()))
+                Ok(Scalar::Day(
+                    self.today_start_utc(day).into(),
+                    self.today_start_utc(next).into(),
+                ))
             }
         }
     }
@@ -489,7 +546,10 @@ impl FilterCtx<'_> {
         }
         let lhs = SqlExpr::expr(custom_value_sql(self.backend, &key, pg_cast, sqlite_cast));
         let kind = match def.kind.as_str() {
-            "number" | "money" => FieldKind::Int { min: i64::MIN, max: i64::MAX },
+            "number" | "money" => FieldKind::Int {
+                min: i64::MIN,
+                max: i64::MAX,
+            },
             "bool" => FieldKind::Bool,
             "date" => FieldKind::Date,
             "datetime" => FieldKind::DateTime,
@@ -508,15 +568,18 @@ impl FilterCtx<'_> {
                 (true, _) => Err(self.err(lit.pos(), "filter_bad_value")),
                 // Custom datetimes are stored as RFC 3339 text in both engines.
                 (false, _) if kind == FieldKind::DateTime => match self.datetime_literal(lit)? {
-                    Scalar::Value(SqlValue::ChronoDateTimeUtc(Some(t))) => {
-                        Ok(Scalar::Value(plotina_core::value::format_datetime(*t).into()))
-                    }
+                    Scalar::Value(SqlValue::ChronoDateTimeUtc(Some(t))) => Ok(Scalar::Value(
+                        plotina_core::value::format_datetime(*t).into(),
+                    )),
                     Scalar::Day(a, b) => Ok(Scalar::Day(rfc3339(a), rfc3339(b))),
                     other => Ok(other),
                 },
-                (false, _) if kind == FieldKind::Date => {
-                    Ok(Scalar::Value(self.date_literal(lit)?.format("%Y-%m-%d").to_string().into()))
-                }
+                (false, _) if kind == FieldKind::Date => Ok(Scalar::Value(
+                    self.date_literal(lit)?
+                        .format("%Y-%m-%d")
+                        .to_string()
+                        .into(),
+                )),
                 (false, _) if kind == FieldKind::Bool && backend == Backend::Sqlite => match lit {
                     Literal::Bool(b, _) => Ok(Scalar::Value(i64::from(*b).into())),
                     _ => Err(self.err(lit.pos(), "filter_bad_value")),
@@ -532,11 +595,16 @@ impl FilterCtx<'_> {
         let has = |v: &str| -> SimpleExpr {
             match self.backend {
                 Backend::Postgres => SqlExpr::expr(SqlExpr::cust(format!("(custom -> '{key}')")))
-                    .binary(sea_query::BinOper::Custom("@>"), Func::cust(Alias::new("jsonb_build_array")).arg(v.to_string())),
+                    .binary(
+                        sea_query::BinOper::Custom("@>"),
+                        Func::cust(Alias::new("jsonb_build_array")).arg(v.to_string()),
+                    ),
                 // The stored array's JSON text contains the quoted option exactly when the
                 // option is in it (json_quote escapes like the stored text does).
                 Backend::Sqlite => SqlExpr::expr(
-                    Func::cust(Alias::new("instr")).arg(array.clone()).arg(Func::cust(Alias::new("json_quote")).arg(v.to_string())),
+                    Func::cust(Alias::new("instr"))
+                        .arg(array.clone())
+                        .arg(Func::cust(Alias::new("json_quote")).arg(v.to_string())),
                 )
                 .gt(0),
             }
@@ -590,7 +658,11 @@ fn rfc3339(v: SqlValue) -> SqlValue {
 fn day_range(lhs: SqlExpr, op: CmpOp, start: SqlValue, end: SqlValue) -> SimpleExpr {
     match op {
         CmpOp::Eq => lhs.clone().gte(start).and(lhs.lt(end)),
-        CmpOp::Ne => Cond::any().add(lhs.clone().lt(start)).add(lhs.clone().gte(end)).add(lhs.is_null()).into(),
+        CmpOp::Ne => Cond::any()
+            .add(lhs.clone().lt(start))
+            .add(lhs.clone().gte(end))
+            .add(lhs.is_null())
+            .into(),
         CmpOp::Lt => lhs.lt(start),
         CmpOp::Le => lhs.lt(end),
         CmpOp::Gt => lhs.gte(end),
@@ -606,8 +678,12 @@ fn clamp_date(d: NaiveDate) -> NaiveDate {
 }
 
 fn clamp_datetime(t: DateTime<Utc>) -> DateTime<Utc> {
-    let min = clamp_date(NaiveDate::MIN).and_time(NaiveTime::MIN).and_utc();
-    let max = clamp_date(NaiveDate::MAX).and_time(NaiveTime::MIN).and_utc();
+    let min = clamp_date(NaiveDate::MIN)
+        .and_time(NaiveTime::MIN)
+        .and_utc();
+    let max = clamp_date(NaiveDate::MAX)
+        .and_time(NaiveTime::MIN)
+        .and_utc();
     t.clamp(min, max)
 }
 
@@ -617,8 +693,9 @@ fn clamp_datetime(t: DateTime<Utc>) -> DateTime<Utc> {
 /// registers (`with_regexp`, Rust's `regex`), and «ооо ромашка» finds «ООО Ромашка».
 pub fn like_ci(backend: Backend, lhs: SqlExpr, pattern: &str) -> SimpleExpr {
     match backend {
-        Backend::Postgres => SqlExpr::expr(Func::lower(lhs))
-            .like(LikeExpr::new(pattern.to_lowercase()).escape('\\')),
+        Backend::Postgres => {
+            SqlExpr::expr(Func::lower(lhs)).like(LikeExpr::new(pattern.to_lowercase()).escape('\\'))
+        }
         Backend::Sqlite => lhs.binary(sea_query::BinOper::Custom("REGEXP"), like_to_regex(pattern)),
     }
 }
@@ -662,16 +739,22 @@ pub fn escape_like(s: &str) -> String {
     out
 }
 
-
 /// The SQL of a custom value. Keys are identifiers (`valid_custom_key`), checked again
 /// here, so writing them into the SQL text is safe; values are always bound.
-pub fn custom_value_sql(backend: Backend, key: &str, pg_cast: &str, sqlite_cast: Option<&str>) -> SimpleExpr {
+pub fn custom_value_sql(
+    backend: Backend,
+    key: &str,
+    pg_cast: &str,
+    sqlite_cast: Option<&str>,
+) -> SimpleExpr {
     if !plotina_core::record::valid_custom_key(key) {
         return always_false();
     }
     match (backend, sqlite_cast) {
         (Backend::Postgres, _) => SqlExpr::cust(format!("((custom ->> '{key}'){pg_cast})")),
-        (Backend::Sqlite, Some(t)) => SqlExpr::cust(format!("CAST(json_extract(custom, '$.{key}') AS {t})")),
+        (Backend::Sqlite, Some(t)) => {
+            SqlExpr::cust(format!("CAST(json_extract(custom, '$.{key}') AS {t})"))
+        }
         (Backend::Sqlite, None) => SqlExpr::cust(format!("json_extract(custom, '$.{key}')")),
     }
 }

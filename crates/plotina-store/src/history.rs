@@ -23,7 +23,14 @@ pub struct HistoryEntry {
 }
 
 /// Columns that change with every write and would only add noise to the history.
-const NOISE: &[&str] = &["id", "version", "updated_at", "updated_by", "created_at", "created_by"];
+const NOISE: &[&str] = &[
+    "id",
+    "version",
+    "updated_at",
+    "updated_by",
+    "created_at",
+    "created_by",
+];
 
 /// One history row per changed field (custom fields as `custom.<key>`).
 pub fn diff(old: Option<&Record>, new: &Record) -> Vec<(String, Json, Json)> {
@@ -36,9 +43,13 @@ pub fn diff(old: Option<&Record>, new: &Record) -> Vec<(String, Json, Json)> {
         }
         if k == "custom" {
             let empty_obj = serde_json::Map::new();
-            let old_c = old.get("custom").and_then(Json::as_object).unwrap_or(&empty_obj);
+            let old_c = old
+                .get("custom")
+                .and_then(Json::as_object)
+                .unwrap_or(&empty_obj);
             let new_c = v.as_object().unwrap_or(&empty_obj);
-            let keys: std::collections::BTreeSet<&String> = old_c.keys().chain(new_c.keys()).collect();
+            let keys: std::collections::BTreeSet<&String> =
+                old_c.keys().chain(new_c.keys()).collect();
             for key in keys {
                 let a = old_c.get(key).cloned().unwrap_or(Json::Null);
                 let b = new_c.get(key).cloned().unwrap_or(Json::Null);
@@ -77,8 +88,17 @@ pub async fn write(
 ) -> Result<()> {
     let mut insert = Query::insert();
     insert.into_table(Alias::new("history")).columns(
-        ["entity", "record_id", "action", "field", "old_value", "new_value", "changed_at", "changed_by"]
-            .map(Alias::new),
+        [
+            "entity",
+            "record_id",
+            "action",
+            "field",
+            "old_value",
+            "new_value",
+            "changed_at",
+            "changed_by",
+        ]
+        .map(Alias::new),
     );
     let json = |v: &Json| -> sea_query::Value {
         if v.is_null() {
@@ -124,7 +144,16 @@ pub async fn read(
 ) -> Result<Vec<HistoryEntry>> {
     let mut q = Query::select();
     q.columns(
-        ["id", "action", "field", "old_value", "new_value", "changed_at", "changed_by"].map(Alias::new),
+        [
+            "id",
+            "action",
+            "field",
+            "old_value",
+            "new_value",
+            "changed_at",
+            "changed_by",
+        ]
+        .map(Alias::new),
     )
     .from(Alias::new("history"))
     .and_where(col("entity").eq(entity.code()))
@@ -143,7 +172,10 @@ pub async fn read(
             field: r.text("field")?,
             old_value: r.json("old_value")?.unwrap_or(Json::Null),
             new_value: r.json("new_value")?.unwrap_or(Json::Null),
-            changed_at: r.datetime("changed_at")?.map(plotina_core::value::format_datetime).unwrap_or_default(),
+            changed_at: r
+                .datetime("changed_at")?
+                .map(plotina_core::value::format_datetime)
+                .unwrap_or_default(),
             changed_by: r.i64("changed_by")?,
         });
     }

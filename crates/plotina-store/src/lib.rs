@@ -17,12 +17,12 @@ pub mod profile;
 pub mod records;
 pub mod rows;
 pub mod rules;
-pub mod scope;
 pub mod sales;
+pub mod scope;
 pub mod search;
+mod store;
 pub mod testing;
 pub mod views;
-mod store;
 
 pub use db::{Backend, DbConfig, Pool, Tx};
 pub use error::{Result, StoreError};

@@ -7,7 +7,9 @@ use plotina_core::filter::{self, Expr};
 use plotina_core::policy::{Action, Actor};
 use plotina_core::record::CustomFieldDef;
 use plotina_core::schema::{Entity, FieldKind};
-use sea_query::{Alias, Cond, Expr as SqlExpr, Order, Query, SelectStatement, SimpleExpr, Value as SqlValue};
+use sea_query::{
+    Alias, Cond, Expr as SqlExpr, Order, Query, SelectStatement, SimpleExpr, Value as SqlValue,
+};
 use serde_json::{json, Value as Json};
 
 use crate::db::{Backend, Row};
@@ -64,7 +66,9 @@ enum KeyKind {
 
 fn key_kind(kind: FieldKind) -> Option<KeyKind> {
     Some(match kind {
-        FieldKind::Id | FieldKind::Int { .. } | FieldKind::Ref(_) | FieldKind::Money => KeyKind::Int,
+        FieldKind::Id | FieldKind::Int { .. } | FieldKind::Ref(_) | FieldKind::Money => {
+            KeyKind::Int
+        }
         FieldKind::Date => KeyKind::Date,
         FieldKind::DateTime => KeyKind::DateTime,
         FieldKind::Bool => KeyKind::Bool,
@@ -93,7 +97,10 @@ fn sort_keys(
     custom: &[CustomFieldDef],
     sort: Option<&str>,
 ) -> Result<Vec<SortKey>> {
-    let spec = sort.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("-updated_at");
+    let spec = sort
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("-updated_at");
     let mut keys = Vec::new();
     let mut first_desc = None;
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -114,7 +121,9 @@ fn sort_keys(
             let (e, k) = custom_expr(backend, def);
             (e, k, true)
         } else {
-            let def = entity.field(name).ok_or_else(|| bad("sort", "sort_unknown_field"))?;
+            let def = entity
+                .field(name)
+                .ok_or_else(|| bad("sort", "sort_unknown_field"))?;
             let kind = key_kind(def.kind).ok_or_else(|| bad("sort", "sort_unknown_field"))?;
             let nullable = !matches!(def.name, "id" | "created_at" | "updated_at" | "version")
                 && !matches!(def.kind, FieldKind::Bool)
@@ -122,7 +131,12 @@ fn sort_keys(
             (col(def.name), kind, nullable)
         };
         if name == "id" {
-            keys.push(SortKey { expr, desc, kind, name: name.into() });
+            keys.push(SortKey {
+                expr,
+                desc,
+                kind,
+                name: name.into(),
+            });
             return Ok(keys);
         }
         if nullable {
@@ -133,10 +147,20 @@ fn sort_keys(
                 name: format!("{name}#null"),
             });
         }
-        keys.push(SortKey { expr, desc, kind, name: name.into() });
+        keys.push(SortKey {
+            expr,
+            desc,
+            kind,
+            name: name.into(),
+        });
     }
     // The id makes the order total, which keyset pagination needs.
-    keys.push(SortKey { expr: col("id"), desc: first_desc.unwrap_or(true), kind: KeyKind::Int, name: "id".into() });
+    keys.push(SortKey {
+        expr: col("id"),
+        desc: first_desc.unwrap_or(true),
+        kind: KeyKind::Int,
+        name: "id".into(),
+    });
     Ok(keys)
 }
 
@@ -146,7 +170,10 @@ fn key_value(key: &SortKey, row: &Row, rec: &Record) -> Result<Json> {
     Ok(match key.kind {
         KeyKind::NullFlag => {
             let v = if let Some(k) = name.strip_prefix("custom.") {
-                rec.get("custom").and_then(|c| c.get(k)).cloned().unwrap_or(Json::Null)
+                rec.get("custom")
+                    .and_then(|c| c.get(k))
+                    .cloned()
+                    .unwrap_or(Json::Null)
             } else {
                 rec.get(name).cloned().unwrap_or(Json::Null)
             };
@@ -155,7 +182,10 @@ fn key_value(key: &SortKey, row: &Row, rec: &Record) -> Result<Json> {
         KeyKind::Int => json!(row.i64(name)?),
         KeyKind::CustomNumber | KeyKind::CustomText | KeyKind::CustomBool => {
             let k = name.trim_start_matches("custom.");
-            rec.get("custom").and_then(|c| c.get(k)).cloned().unwrap_or(Json::Null)
+            rec.get("custom")
+                .and_then(|c| c.get(k))
+                .cloned()
+                .unwrap_or(Json::Null)
         }
         _ => rec.get(name).cloned().unwrap_or(Json::Null),
     })
@@ -169,7 +199,9 @@ fn cursor_value(backend: Backend, key: &SortKey, v: &Json) -> Option<SqlValue> {
         KeyKind::Int | KeyKind::NullFlag => v.as_i64()?.into(),
         KeyKind::Bool => v.as_bool()?.into(),
         KeyKind::Date => plotina_core::value::parse_date(v.as_str()?).ok()?.into(),
-        KeyKind::DateTime => plotina_core::value::parse_datetime(v.as_str()?).ok()?.into(),
+        KeyKind::DateTime => plotina_core::value::parse_datetime(v.as_str()?)
+            .ok()?
+            .into(),
         KeyKind::Text => v.as_str()?.to_string().into(),
         KeyKind::CustomBool => v.as_bool()?.into(),
         KeyKind::CustomText => match v {
@@ -212,7 +244,11 @@ fn after_cursor(backend: Backend, keys: &[SortKey], values: &[Json]) -> Result<S
                 return fail(bad("cursor", "cursor_invalid"));
             }
         }
-        let step = if keys[i].desc { keys[i].expr.clone().lt(v) } else { keys[i].expr.clone().gt(v) };
+        let step = if keys[i].desc {
+            keys[i].expr.clone().lt(v)
+        } else {
+            keys[i].expr.clone().gt(v)
+        };
         any = any.add(all.add(step));
     }
     Ok(any.into())
@@ -231,7 +267,10 @@ fn decode_cursor(cursor: &str, sort: &str) -> Result<Vec<Json>> {
     if v["s"].as_str() != Some(sort) {
         return fail(bad("cursor", "cursor_sort_mismatch"));
     }
-    v["v"].as_array().cloned().ok_or_else(|| bad("cursor", "cursor_invalid").into())
+    v["v"]
+        .as_array()
+        .cloned()
+        .ok_or_else(|| bad("cursor", "cursor_invalid").into())
 }
 
 /// Everything a query over one entity needs to know about the request.
@@ -243,28 +282,40 @@ pub struct QueryCtx<'a> {
 
 impl QueryCtx<'_> {
     pub fn filter_ctx<'b>(&'b self, input: &'b str) -> FilterCtx<'b> {
-        FilterCtx { backend: self.backend, actor: self.actor, input, custom: self.custom }
+        FilterCtx {
+            backend: self.backend,
+            actor: self.actor,
+            input,
+            custom: self.custom,
+        }
     }
 
     /// The WHERE of a list: scope, trash, filter text, caller's extra conditions, search.
-    pub fn conditions(
-        &self,
-        entity: Entity,
-        action: Action,
-        params: &ListParams,
-    ) -> Result<Cond> {
+    pub fn conditions(&self, entity: Entity, action: Action, params: &ListParams) -> Result<Cond> {
         let mut cond = Cond::all();
         if let Some(scope) = visible(self.actor, entity, action) {
             cond = cond.add(scope);
         }
-        cond = cond.add(if params.trash { col("deleted_at").is_not_null() } else { col("deleted_at").is_null() });
+        cond = cond.add(if params.trash {
+            col("deleted_at").is_not_null()
+        } else {
+            col("deleted_at").is_null()
+        });
         if let Some(text) = params.filter.as_deref() {
             if let Some(expr) = filter::parse(text).map_err(DomainError::BadFilter)? {
-                cond = cond.add(self.filter_ctx(text).compile(entity, &expr).map_err(DomainError::BadFilter)?);
+                cond = cond.add(
+                    self.filter_ctx(text)
+                        .compile(entity, &expr)
+                        .map_err(DomainError::BadFilter)?,
+                );
             }
         }
         for expr in &params.and {
-            cond = cond.add(self.filter_ctx("").compile(entity, expr).map_err(DomainError::BadFilter)?);
+            cond = cond.add(
+                self.filter_ctx("")
+                    .compile(entity, expr)
+                    .map_err(DomainError::BadFilter)?,
+            );
         }
         if let Some(q) = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             cond = cond.add(crate::search::condition(self.backend, entity, q));
@@ -307,7 +358,10 @@ pub async fn list(
     }
     let mut q = ctx.select(entity, cond);
     for k in &keys {
-        q.order_by_expr(k.expr.clone().into(), if k.desc { Order::Desc } else { Order::Asc });
+        q.order_by_expr(
+            k.expr.clone().into(),
+            if k.desc { Order::Desc } else { Order::Asc },
+        );
     }
     q.limit(limit + 1);
     let rows = tx.fetch_all(&q).await?;
@@ -317,7 +371,10 @@ pub async fn list(
     for (i, row) in rows.iter().enumerate().take(limit as usize) {
         let rec = record_from_row(entity, row)?;
         if more && i + 1 == limit as usize {
-            let values = keys.iter().map(|k| key_value(k, row, &rec)).collect::<Result<Vec<_>>>()?;
+            let values = keys
+                .iter()
+                .map(|k| key_value(k, row, &rec))
+                .collect::<Result<Vec<_>>>()?;
             next_cursor = Some(encode_cursor(&sort_text, values));
         }
         data.push(rec);
@@ -335,7 +392,11 @@ pub async fn count(
 ) -> Result<u64> {
     let cond = ctx.conditions(entity, Action::Read, params)?;
     let mut inner = Query::select();
-    inner.expr(SqlExpr::val(1)).from(Alias::new(entity.table())).cond_where(cond).limit(cap);
+    inner
+        .expr(SqlExpr::val(1))
+        .from(Alias::new(entity.table()))
+        .cond_where(cond)
+        .limit(cap);
     let q = Query::select()
         .expr_as(SqlExpr::cust("COUNT(*)"), Alias::new("n"))
         .from_subquery(inner, Alias::new("matching"))

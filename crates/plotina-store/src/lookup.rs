@@ -18,7 +18,9 @@ pub fn values(kind: FieldKind, v: &Json) -> Vec<String> {
             (FieldKind::Emails | FieldKind::Email | FieldKind::Tags, Json::String(s)) => {
                 Some(s.to_lowercase())
             }
-            (FieldKind::CompanyLinks, Json::Object(o)) => o.get("company_id").map(|i| i.to_string()),
+            (FieldKind::CompanyLinks, Json::Object(o)) => {
+                o.get("company_id").map(|i| i.to_string())
+            }
             (_, Json::String(s)) => Some(s.clone()),
             (_, Json::Number(n)) => Some(n.to_string()),
             _ => None,
@@ -60,9 +62,9 @@ pub async fn refresh(
     )
     .await?;
     let mut insert = Query::insert();
-    insert.into_table(Alias::new("record_lookup")).columns(
-        ["entity", "record_id", "field", "kind", "value"].map(Alias::new),
-    );
+    insert
+        .into_table(Alias::new("record_lookup"))
+        .columns(["entity", "record_id", "field", "kind", "value"].map(Alias::new));
     let mut any = false;
     for f in fields {
         let kind = f.kind.lookup_kind().unwrap_or("value");

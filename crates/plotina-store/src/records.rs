@@ -44,8 +44,13 @@ pub async fn fetch(
     action: Action,
     trash: bool,
 ) -> Result<Option<Record>> {
-    let params = ListParams { trash, ..Default::default() };
-    let cond = ctx.conditions(entity, action, &params)?.add(col("id").eq(id));
+    let params = ListParams {
+        trash,
+        ..Default::default()
+    };
+    let cond = ctx
+        .conditions(entity, action, &params)?
+        .add(col("id").eq(id));
     let q = ctx.select(entity, cond);
     Ok(match tx.fetch_optional(&q).await? {
         Some(row) => Some(record_from_row(entity, &row)?),
@@ -56,7 +61,8 @@ pub async fn fetch(
 /// Reads a record with no permission check (after a write, inside its transaction).
 pub async fn fetch_unscoped(tx: &mut Tx, entity: Entity, id: i64) -> Result<Record> {
     let mut q = Query::select();
-    q.from(Alias::new(entity.table())).and_where(col("id").eq(id));
+    q.from(Alias::new(entity.table()))
+        .and_where(col("id").eq(id));
     for f in entity.fields() {
         q.column(Alias::new(f.name));
     }
@@ -78,8 +84,11 @@ pub async fn fetch_for(
 ) -> Result<Record> {
     // The action's scope is checked before the read scope: a record deleted in between
     // is then missing from the second look too (404), never "visible but forbidden".
-    let allowed = action == Action::Read || fetch(tx, ctx, entity, id, action, trash).await?.is_some();
-    let rec = fetch(tx, ctx, entity, id, Action::Read, trash).await?.ok_or(DomainError::NotFound)?;
+    let allowed =
+        action == Action::Read || fetch(tx, ctx, entity, id, action, trash).await?.is_some();
+    let rec = fetch(tx, ctx, entity, id, Action::Read, trash)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     if !allowed {
         return fail(DomainError::Forbidden("forbidden_action"));
     }
@@ -87,7 +96,11 @@ pub async fn fetch_for(
 }
 
 fn changes_to_json(changes: &Changes) -> Map<String, Json> {
-    changes.fields.iter().map(|(f, v)| (f.name.to_string(), v.to_json())).collect()
+    changes
+        .fields
+        .iter()
+        .map(|(f, v)| (f.name.to_string(), v.to_json()))
+        .collect()
 }
 
 /// The record as it will be after the write, for derived columns.
@@ -116,18 +129,32 @@ fn merged_custom(old: Option<&Record>, changes: &Changes) -> Json {
 }
 
 /// Column values of a write: the changed fields plus derived and audit columns.
-fn column_values(entity: Entity, old: Option<&Record>, changes: &Changes, actor: &Actor) -> Vec<(String, SqlValue)> {
+fn column_values(
+    entity: Entity,
+    old: Option<&Record>,
+    changes: &Changes,
+    actor: &Actor,
+) -> Vec<(String, SqlValue)> {
     let now = plotina_core::value::now();
-    let mut cols: Vec<(String, SqlValue)> =
-        changes.fields.iter().map(|(f, v)| (f.name.to_string(), sql_value(f.kind, v))).collect();
+    let mut cols: Vec<(String, SqlValue)> = changes
+        .fields
+        .iter()
+        .map(|(f, v)| (f.name.to_string(), sql_value(f.kind, v)))
+        .collect();
     cols.push(("updated_at".into(), now.into()));
     cols.push(("updated_by".into(), actor.user_id.into()));
     if entity.is_business() && (old.is_none() || !changes.custom.is_empty()) {
-        cols.push(("custom".into(), SqlValue::Json(Some(Box::new(merged_custom(old, changes))))));
+        cols.push((
+            "custom".into(),
+            SqlValue::Json(Some(Box::new(merged_custom(old, changes)))),
+        ));
     }
     if entity.has_search_text() {
         let rec = merged(old, changes);
-        cols.push(("search_text".into(), search::record_search_text(entity, &rec).into()));
+        cols.push((
+            "search_text".into(),
+            search::record_search_text(entity, &rec).into(),
+        ));
     }
     if old.is_none() {
         cols.push(("created_at".into(), now.into()));
@@ -141,7 +168,13 @@ fn column_values(entity: Entity, old: Option<&Record>, changes: &Changes, actor:
     cols
 }
 
-async fn record_stage_move(tx: &mut Tx, deal_id: i64, mv: &rules::StageMove, old: Option<&Record>, by: i64) -> Result<()> {
+async fn record_stage_move(
+    tx: &mut Tx,
+    deal_id: i64,
+    mv: &rules::StageMove,
+    old: Option<&Record>,
+    by: i64,
+) -> Result<()> {
     let now = plotina_core::value::now();
     let since = old
         .and_then(|o| o.get("stage_changed_at").or_else(|| o.get("created_at")))
@@ -151,7 +184,18 @@ async fn record_stage_move(tx: &mut Tx, deal_id: i64, mv: &rules::StageMove, old
     let mut insert = Query::insert();
     insert
         .into_table(Alias::new("stage_changes"))
-        .columns(["deal_id", "pipeline_id", "from_stage_id", "to_stage_id", "changed_at", "changed_by", "seconds_in_previous"].map(Alias::new))
+        .columns(
+            [
+                "deal_id",
+                "pipeline_id",
+                "from_stage_id",
+                "to_stage_id",
+                "changed_at",
+                "changed_by",
+                "seconds_in_previous",
+            ]
+            .map(Alias::new),
+        )
         .values_panic(crate::db::vals([
             deal_id.into(),
             mv.pipeline_id.into(),
@@ -182,7 +226,16 @@ pub async fn insert(
     let id = tx.insert_id(&mut q).await?;
     let rec = fetch_unscoped(tx, entity, id).await?;
     lookup::refresh(tx, entity, id, &rec, None).await?;
-    history::write(tx, entity, id, "create", &history::diff(None, &rec), plotina_core::value::now(), actor.user_id).await?;
+    history::write(
+        tx,
+        entity,
+        id,
+        "create",
+        &history::diff(None, &rec),
+        plotina_core::value::now(),
+        actor.user_id,
+    )
+    .await?;
     if let Some(mv) = effects.stage_change {
         record_stage_move(tx, id, &mv, Some(&rec), actor.user_id).await?;
     }
@@ -209,7 +262,10 @@ pub async fn create(
             .to_owned();
         if let Some(row) = tx.fetch_optional(&q).await? {
             if row.text("request_hash")?.as_deref() != Some(&key.request_hash(entity)) {
-                return fail(DomainError::conflict("Idempotency-Key", "idempotency_key_reused"));
+                return fail(DomainError::conflict(
+                    "Idempotency-Key",
+                    "idempotency_key_reused",
+                ));
             }
             let id = row.i64("record_id")?.unwrap_or_default();
             let rec = fetch_unscoped(tx, entity, id).await?;
@@ -217,13 +273,24 @@ pub async fn create(
         }
     }
     let customs = (ctx.custom)(entity);
-    let changes = parse_input(entity, &customs, body, Mode::Create).map_err(DomainError::Invalid)?;
+    let changes =
+        parse_input(entity, &customs, body, Mode::Create).map_err(DomainError::Invalid)?;
     let rec = insert(tx, actor, entity, &customs, changes).await?;
     if let Some(key) = idempotency {
         let id = rec.get("id").and_then(Json::as_i64).unwrap_or_default();
         let mut q = Query::insert();
         q.into_table(Alias::new("idempotency_keys"))
-            .columns(["user_id", "key", "request_hash", "entity", "record_id", "created_at"].map(Alias::new))
+            .columns(
+                [
+                    "user_id",
+                    "key",
+                    "request_hash",
+                    "entity",
+                    "record_id",
+                    "created_at",
+                ]
+                .map(Alias::new),
+            )
             .values_panic(crate::db::vals([
                 actor.user_id.into(),
                 key.key.clone().into(),
@@ -266,18 +333,35 @@ pub async fn apply(
     for (c, v) in cols {
         q.value(Alias::new(c), v);
     }
-    q.value(Alias::new("version"), SqlExpr::col(Alias::new("version")).add(1))
-        .and_where(col("id").eq(id))
-        .and_where(col("version").eq(version));
+    q.value(
+        Alias::new("version"),
+        SqlExpr::col(Alias::new("version")).add(1),
+    )
+    .and_where(col("id").eq(id))
+    .and_where(col("version").eq(version));
     if tx.execute(&q).await? == 0 {
         // Someone else wrote between our read and our write.
         let current = fetch_unscoped(tx, entity, id).await?;
-        return fail(DomainError::Stale { current: current.get("version").and_then(Json::as_i64).unwrap_or(version) });
+        return fail(DomainError::Stale {
+            current: current
+                .get("version")
+                .and_then(Json::as_i64)
+                .unwrap_or(version),
+        });
     }
     let rec = fetch_unscoped(tx, entity, id).await?;
     let diff = history::diff(Some(old), &rec);
     if !diff.is_empty() {
-        history::write(tx, entity, id, "update", &diff, plotina_core::value::now(), actor.user_id).await?;
+        history::write(
+            tx,
+            entity,
+            id,
+            "update",
+            &diff,
+            plotina_core::value::now(),
+            actor.user_id,
+        )
+        .await?;
     }
     let changed_lookups: Vec<&str> = changes
         .fields
@@ -305,32 +389,69 @@ pub async fn update(
     let old = fetch_for(tx, ctx, entity, id, Action::Edit, false).await?;
     check_version(&old, if_match)?;
     let customs = (ctx.custom)(entity);
-    let changes = parse_input(entity, &customs, body, Mode::Update).map_err(DomainError::Invalid)?;
+    let changes =
+        parse_input(entity, &customs, body, Mode::Update).map_err(DomainError::Invalid)?;
     apply(tx, ctx.actor, entity, &customs, &old, changes).await
 }
 
-async fn set_deleted(tx: &mut Tx, entity: Entity, rec: &Record, deleted: bool, by: i64) -> Result<Record> {
+async fn set_deleted(
+    tx: &mut Tx,
+    entity: Entity,
+    rec: &Record,
+    deleted: bool,
+    by: i64,
+) -> Result<Record> {
     let id = rec.get("id").and_then(Json::as_i64).unwrap_or_default();
     let version = rec.get("version").and_then(Json::as_i64).unwrap_or(1);
     let now = plotina_core::value::now();
     let mut q = Query::update();
     q.table(Alias::new(entity.table()))
-        .value(Alias::new("deleted_at"), if deleted { SqlValue::from(now) } else { SqlValue::ChronoDateTimeUtc(None) })
+        .value(
+            Alias::new("deleted_at"),
+            if deleted {
+                SqlValue::from(now)
+            } else {
+                SqlValue::ChronoDateTimeUtc(None)
+            },
+        )
         .value(Alias::new("updated_at"), now)
         .value(Alias::new("updated_by"), by)
-        .value(Alias::new("version"), SqlExpr::col(Alias::new("version")).add(1))
+        .value(
+            Alias::new("version"),
+            SqlExpr::col(Alias::new("version")).add(1),
+        )
         .and_where(col("id").eq(id))
         .and_where(col("version").eq(version));
     if tx.execute(&q).await? == 0 {
         // Changed since it was read (and checked against If-Match): like `apply`.
         let current = fetch_unscoped(tx, entity, id).await?;
-        return fail(DomainError::Stale { current: current.get("version").and_then(Json::as_i64).unwrap_or(version) });
+        return fail(DomainError::Stale {
+            current: current
+                .get("version")
+                .and_then(Json::as_i64)
+                .unwrap_or(version),
+        });
     }
-    history::write(tx, entity, id, if deleted { "delete" } else { "restore" }, &[], now, by).await?;
+    history::write(
+        tx,
+        entity,
+        id,
+        if deleted { "delete" } else { "restore" },
+        &[],
+        now,
+        by,
+    )
+    .await?;
     fetch_unscoped(tx, entity, id).await
 }
 
-pub async fn delete(tx: &mut Tx, ctx: &QueryCtx<'_>, entity: Entity, id: i64, if_match: Option<i64>) -> Result<()> {
+pub async fn delete(
+    tx: &mut Tx,
+    ctx: &QueryCtx<'_>,
+    entity: Entity,
+    id: i64,
+    if_match: Option<i64>,
+) -> Result<()> {
     let rec = fetch_for(tx, ctx, entity, id, Action::Delete, false).await?;
     check_version(&rec, if_match)?;
     rules::check_delete(tx, entity, id).await?;
@@ -345,6 +466,7 @@ pub async fn restore(tx: &mut Tx, ctx: &QueryCtx<'_>, entity: Entity, id: i64) -
 
 /// Whether the actor may read the record (for attachments and history).
 pub async fn readable(tx: &mut Tx, ctx: &QueryCtx<'_>, entity: Entity, id: i64) -> Result<bool> {
-    Ok(fetch(tx, ctx, entity, id, Action::Read, false).await?.is_some())
+    Ok(fetch(tx, ctx, entity, id, Action::Read, false)
+        .await?
+        .is_some())
 }
-

@@ -15,9 +15,15 @@ pub type Record = Map<String, Json>;
 pub fn column_json(row: &Row, name: &str, kind: FieldKind) -> Result<Json, sqlx::Error> {
     Ok(match kind {
         FieldKind::Id | FieldKind::Int { .. } | FieldKind::Ref(_) => json!(row.i64(name)?),
-        FieldKind::Money => row.i64(name)?.map_or(Json::Null, |m| json!(Money::from_minor(m).to_string())),
-        FieldKind::Date => row.date(name)?.map_or(Json::Null, |d| json!(d.format("%Y-%m-%d").to_string())),
-        FieldKind::DateTime => row.datetime(name)?.map_or(Json::Null, |t| json!(format_datetime(t))),
+        FieldKind::Money => row
+            .i64(name)?
+            .map_or(Json::Null, |m| json!(Money::from_minor(m).to_string())),
+        FieldKind::Date => row
+            .date(name)?
+            .map_or(Json::Null, |d| json!(d.format("%Y-%m-%d").to_string())),
+        FieldKind::DateTime => row
+            .datetime(name)?
+            .map_or(Json::Null, |t| json!(format_datetime(t))),
         FieldKind::Bool => json!(row.bool(name)?),
         k if k.is_json() => row.json(name)?.unwrap_or(Json::Null),
         _ => row.text(name)?.map_or(Json::Null, Json::String),
@@ -30,7 +36,10 @@ pub fn record_from_row(entity: Entity, row: &Row) -> Result<Record, sqlx::Error>
         rec.insert(f.name.to_string(), column_json(row, f.name, f.kind)?);
     }
     if entity.is_business() {
-        rec.insert("custom".into(), row.json("custom")?.unwrap_or_else(|| json!({})));
+        rec.insert(
+            "custom".into(),
+            row.json("custom")?.unwrap_or_else(|| json!({})),
+        );
     }
     Ok(rec)
 }
@@ -43,9 +52,10 @@ pub fn sql_value(kind: FieldKind, v: &Value) -> SqlValue {
             FieldKind::Json | FieldKind::StringMap => json!({}),
             _ => json!([]),
         }))),
-        (FieldKind::Id | FieldKind::Int { .. } | FieldKind::Ref(_) | FieldKind::Money, Value::Null) => {
-            SqlValue::BigInt(None)
-        }
+        (
+            FieldKind::Id | FieldKind::Int { .. } | FieldKind::Ref(_) | FieldKind::Money,
+            Value::Null,
+        ) => SqlValue::BigInt(None),
         (FieldKind::Date, Value::Null) => SqlValue::ChronoDate(None),
         (FieldKind::DateTime, Value::Null) => SqlValue::ChronoDateTimeUtc(None),
         (_, Value::Null) => SqlValue::String(None),
@@ -67,12 +77,12 @@ pub fn sql_value_from_json(kind: FieldKind, v: &Json) -> SqlValue {
         (FieldKind::Money, Json::String(s)) => {
             Money::parse(s).map(Value::Money).unwrap_or(Value::Null)
         }
-        (FieldKind::Date, Json::String(s)) => {
-            plotina_core::value::parse_date(s).map(Value::Date).unwrap_or(Value::Null)
-        }
-        (FieldKind::DateTime, Json::String(s)) => {
-            plotina_core::value::parse_datetime(s).map(Value::DateTime).unwrap_or(Value::Null)
-        }
+        (FieldKind::Date, Json::String(s)) => plotina_core::value::parse_date(s)
+            .map(Value::Date)
+            .unwrap_or(Value::Null),
+        (FieldKind::DateTime, Json::String(s)) => plotina_core::value::parse_datetime(s)
+            .map(Value::DateTime)
+            .unwrap_or(Value::Null),
         (FieldKind::Id | FieldKind::Int { .. } | FieldKind::Ref(_), Json::Number(n)) => {
             n.as_i64().map(Value::Int).unwrap_or(Value::Null)
         }

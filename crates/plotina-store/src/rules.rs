@@ -76,7 +76,12 @@ pub async fn prepare(
 
 /// Every link must point at a live record the actor may read: linking a deal to a
 /// private company you cannot see fails exactly like linking to a missing one.
-async fn check_links(tx: &mut Tx, actor: &Actor, customs: &[CustomFieldDef], changes: &Changes) -> Result<()> {
+async fn check_links(
+    tx: &mut Tx,
+    actor: &Actor,
+    customs: &[CustomFieldDef],
+    changes: &Changes,
+) -> Result<()> {
     let mut wanted: Vec<(String, Entity, Vec<i64>)> = Vec::new();
     for (def, v) in &changes.fields {
         let target = match def.kind {
@@ -90,8 +95,15 @@ async fn check_links(tx: &mut Tx, actor: &Actor, customs: &[CustomFieldDef], cha
         }
     }
     for (key, v) in &changes.custom {
-        if let (Some(def), Some(id)) = (customs.iter().find(|d| &d.key == key && d.kind == "link"), v.as_i64()) {
-            wanted.push((format!("custom.{key}"), def.link_entity.unwrap_or(Entity::Company), vec![id]));
+        if let (Some(def), Some(id)) = (
+            customs.iter().find(|d| &d.key == key && d.kind == "link"),
+            v.as_i64(),
+        ) {
+            wanted.push((
+                format!("custom.{key}"),
+                def.link_entity.unwrap_or(Entity::Company),
+                vec![id],
+            ));
         }
     }
     let mut errors = Vec::new();
@@ -131,7 +143,18 @@ pub async fn load_pipeline(tx: &mut Tx, pipeline_id: i64) -> Result<Option<Pipel
     let rows = tx
         .fetch_all(
             &Query::select()
-                .columns(["id", "pipeline_id", "name", "kind", "position", "probability", "rotten_days"].map(Alias::new))
+                .columns(
+                    [
+                        "id",
+                        "pipeline_id",
+                        "name",
+                        "kind",
+                        "position",
+                        "probability",
+                        "rotten_days",
+                    ]
+                    .map(Alias::new),
+                )
                 .from(Alias::new("stages"))
                 .and_where(col("pipeline_id").eq(pipeline_id))
                 .and_where(col("deleted_at").is_null())
@@ -161,20 +184,36 @@ pub async fn load_pipeline(tx: &mut Tx, pipeline_id: i64) -> Result<Option<Pipel
         .into_iter()
         .filter_map(|r| r.as_str().map(String::from))
         .collect();
-    Ok(Some(PipelineRules { id: pipeline_id, forbid_skip: p.bool("forbid_skip")?, lost_reasons, stages }))
+    Ok(Some(PipelineRules {
+        id: pipeline_id,
+        forbid_skip: p.bool("forbid_skip")?,
+        lost_reasons,
+        stages,
+    }))
 }
 
-async fn deal(tx: &mut Tx, old: Option<&Record>, changes: &mut Changes) -> Result<Option<StageMove>> {
+async fn deal(
+    tx: &mut Tx,
+    old: Option<&Record>,
+    changes: &mut Changes,
+) -> Result<Option<StageMove>> {
     let pipeline_id = merged_i64(changes, old, "pipeline_id").unwrap_or_default();
     let rules = load_pipeline(tx, pipeline_id)
         .await?
         .ok_or_else(|| DomainError::invalid("pipeline_id", "link_not_found"))?;
-    let pipeline_changed = old.is_some() && changes.get("pipeline_id").is_some()
+    let pipeline_changed = old.is_some()
+        && changes.get("pipeline_id").is_some()
         && old_i64(old, "pipeline_id") != Some(pipeline_id);
-    let old_stage = if pipeline_changed { None } else { old_i64(old, "stage_id") };
+    let old_stage = if pipeline_changed {
+        None
+    } else {
+        old_i64(old, "stage_id")
+    };
     let target = match changes.get("stage_id").and_then(Value::as_i64) {
         Some(s) => s,
-        None if old_stage.is_some() && changes.get("stage_id").is_none() => old_stage.unwrap_or_default(),
+        None if old_stage.is_some() && changes.get("stage_id").is_none() => {
+            old_stage.unwrap_or_default()
+        }
         None => rules
             .first_stage()
             .map(|s| s.id)
@@ -192,7 +231,15 @@ async fn deal(tx: &mut Tx, old: Option<&Record>, changes: &mut Changes) -> Resul
     };
     let from = if pipeline_changed { None } else { old_stage };
     let stage = rules
-        .check_move(if old.is_none() || pipeline_changed { None } else { from }, target, lost_reason.as_deref())
+        .check_move(
+            if old.is_none() || pipeline_changed {
+                None
+            } else {
+                from
+            },
+            target,
+            lost_reason.as_deref(),
+        )
         .map_err(|e| match e.code {
             "stage_skip_forbidden" => DomainError::Conflict(e),
             _ => DomainError::Invalid(vec![e]),
@@ -204,13 +251,24 @@ async fn deal(tx: &mut Tx, old: Option<&Record>, changes: &mut Changes) -> Resul
         changes.set(Entity::Deal, "probability", Value::Int(stage.probability));
     }
     changes.set(Entity::Deal, "stage_changed_at", Value::DateTime(now));
-    let closed = if stage.kind.is_closed() { Value::DateTime(now) } else { Value::Null };
+    let closed = if stage.kind.is_closed() {
+        Value::DateTime(now)
+    } else {
+        Value::Null
+    };
     changes.set(Entity::Deal, "closed_at", closed);
-    if stage.kind != StageKind::Lost && changes.get("lost_reason").is_none() && old_str(old, "lost_reason").is_some() {
+    if stage.kind != StageKind::Lost
+        && changes.get("lost_reason").is_none()
+        && old_str(old, "lost_reason").is_some()
+    {
         // A reopened or won deal no longer has a loss to explain; history keeps the old one.
         changes.set(Entity::Deal, "lost_reason", Value::Null);
     }
-    Ok(Some(StageMove { pipeline_id, from, to: stage.id }))
+    Ok(Some(StageMove {
+        pipeline_id,
+        from,
+        to: stage.id,
+    }))
 }
 
 /// A deal cannot be its own ancestor.
@@ -263,12 +321,21 @@ fn lead(old: Option<&Record>, changes: &mut Changes) -> Result<()> {
         Some(_) => None,
         None => old_str(old, "status").map(String::from),
     };
-    if changes.get("status").is_some_and(|s| s.as_str() == Some("converted"))
+    if changes
+        .get("status")
+        .is_some_and(|s| s.as_str() == Some("converted"))
         && old_str(old, "status") != Some("converted")
     {
-        return fail(DomainError::conflict("status", "lead_convert_via_conversion"));
+        return fail(DomainError::conflict(
+            "status",
+            "lead_convert_via_conversion",
+        ));
     }
-    if old_str(old, "status") == Some("converted") && changes.get("status").is_some_and(|s| s.as_str() != Some("converted")) {
+    if old_str(old, "status") == Some("converted")
+        && changes
+            .get("status")
+            .is_some_and(|s| s.as_str() != Some("converted"))
+    {
         return fail(DomainError::conflict("status", "lead_already_converted"));
     }
     let status = status.unwrap_or_else(|| "new".into());
@@ -292,13 +359,23 @@ fn lead(old: Option<&Record>, changes: &mut Changes) -> Result<()> {
 
 fn activity(actor: &Actor, old: Option<&Record>, changes: &mut Changes) {
     if old.is_none() && changes.get("assignee_id").is_none_or(Value::is_null) {
-        let owner = changes.get("owner_id").and_then(Value::as_i64).unwrap_or(actor.user_id);
+        let owner = changes
+            .get("owner_id")
+            .and_then(Value::as_i64)
+            .unwrap_or(actor.user_id);
         changes.set(Entity::Activity, "assignee_id", Value::Int(owner));
     }
     if let Some(done) = changes.get("done").and_then(Value::as_bool) {
-        let was = old.and_then(|o| o.get("done")).and_then(Json::as_bool).unwrap_or(false);
+        let was = old
+            .and_then(|o| o.get("done"))
+            .and_then(Json::as_bool)
+            .unwrap_or(false);
         if done && !was {
-            changes.set(Entity::Activity, "done_at", Value::DateTime(plotina_core::value::now()));
+            changes.set(
+                Entity::Activity,
+                "done_at",
+                Value::DateTime(plotina_core::value::now()),
+            );
         } else if !done {
             changes.set(Entity::Activity, "done_at", Value::Null);
         }
@@ -332,21 +409,34 @@ fn custom_field(old: Option<&Record>, changes: &mut Changes) -> Result<()> {
         Some(_) => Some(Json::Array(vec![])),
         None => old.and_then(|o| o.get("options")).cloned(),
     };
-    let list: Vec<Json> = options.as_ref().and_then(Json::as_array).cloned().unwrap_or_default();
+    let list: Vec<Json> = options
+        .as_ref()
+        .and_then(Json::as_array)
+        .cloned()
+        .unwrap_or_default();
     if options.as_ref().is_some_and(|o| !o.is_array()) || list.iter().any(|o| !o.is_string()) {
         return fail(DomainError::invalid("options", "options_invalid"));
     }
     if matches!(kind.as_str(), "select" | "multi_select") && list.is_empty() {
         return fail(DomainError::invalid("options", "options_required"));
     }
-    if kind == "link" && changes.get("link_entity").is_none() && old_str(old, "link_entity").is_none() {
-        changes.set(Entity::CustomField, "link_entity", Value::Text("company".into()));
+    if kind == "link"
+        && changes.get("link_entity").is_none()
+        && old_str(old, "link_entity").is_none()
+    {
+        changes.set(
+            Entity::CustomField,
+            "link_entity",
+            Value::Text("company".into()),
+        );
     }
     Ok(())
 }
 
 async fn department(tx: &mut Tx, old: Option<&Record>, changes: &Changes) -> Result<()> {
-    let Some(parent) = changes.get("parent_id").and_then(Value::as_i64) else { return Ok(()) };
+    let Some(parent) = changes.get("parent_id").and_then(Value::as_i64) else {
+        return Ok(());
+    };
     let id = old_i64(old, "id");
     let mut current = Some(parent);
     for _ in 0..64 {
@@ -355,7 +445,13 @@ async fn department(tx: &mut Tx, old: Option<&Record>, changes: &Changes) -> Res
             return fail(DomainError::conflict("parent_id", "parent_cycle"));
         }
         let row = tx
-            .fetch_optional(&Query::select().column(Alias::new("parent_id")).from(Alias::new("departments")).and_where(col("id").eq(p)).to_owned())
+            .fetch_optional(
+                &Query::select()
+                    .column(Alias::new("parent_id"))
+                    .from(Alias::new("departments"))
+                    .and_where(col("id").eq(p))
+                    .to_owned(),
+            )
             .await?;
         current = row.and_then(|r| r.i64("parent_id").ok().flatten());
     }
@@ -370,7 +466,12 @@ fn stage(changes: &mut Changes) {
 
 fn pipeline(changes: &mut Changes) -> Result<()> {
     if let Some(Value::Json(j)) = changes.get("lost_reasons") {
-        let ok = j.as_array().is_some_and(|a| a.iter().all(|r| r.as_str().is_some_and(|s| !s.trim().is_empty() && s.len() <= 255)));
+        let ok = j.as_array().is_some_and(|a| {
+            a.iter().all(|r| {
+                r.as_str()
+                    .is_some_and(|s| !s.trim().is_empty() && s.len() <= 255)
+            })
+        });
         if !ok {
             return fail(DomainError::invalid("lost_reasons", "lost_reasons_invalid"));
         }
@@ -397,7 +498,10 @@ pub async fn check_delete(tx: &mut Tx, entity: Entity, id: i64) -> Result<()> {
         Entity::Stage => &[("deals", "stage_id", "stage_in_use")],
         Entity::Pipeline => &[("deals", "pipeline_id", "pipeline_in_use")],
         Entity::Role => &[("users", "role_id", "role_in_use")],
-        Entity::Department => &[("users", "department_id", "department_in_use"), ("departments", "parent_id", "department_in_use")],
+        Entity::Department => &[
+            ("users", "department_id", "department_in_use"),
+            ("departments", "parent_id", "department_in_use"),
+        ],
         Entity::User => return fail(DomainError::conflict("active", "user_deactivate_instead")),
         _ => &[],
     };
@@ -421,7 +525,22 @@ pub async fn load_custom_defs(tx: &mut Tx) -> Result<BTreeMap<Entity, Vec<Custom
     let rows = tx
         .fetch_all(
             &Query::select()
-                .columns(["id", "entity", "key", "label", "label_en", "kind", "options", "link_entity", "required", "hidden", "position"].map(Alias::new))
+                .columns(
+                    [
+                        "id",
+                        "entity",
+                        "key",
+                        "label",
+                        "label_en",
+                        "kind",
+                        "options",
+                        "link_entity",
+                        "required",
+                        "hidden",
+                        "position",
+                    ]
+                    .map(Alias::new),
+                )
                 .from(Alias::new("custom_fields"))
                 .and_where(col("deleted_at").is_null())
                 .order_by(Alias::new("position"), Order::Asc)
@@ -431,7 +550,9 @@ pub async fn load_custom_defs(tx: &mut Tx) -> Result<BTreeMap<Entity, Vec<Custom
         .await?;
     let mut map: BTreeMap<Entity, Vec<CustomFieldDef>> = BTreeMap::new();
     for r in rows {
-        let Some(entity) = Entity::from_code(&r.text("entity")?.unwrap_or_default()) else { continue };
+        let Some(entity) = Entity::from_code(&r.text("entity")?.unwrap_or_default()) else {
+            continue;
+        };
         map.entry(entity).or_default().push(CustomFieldDef {
             id: r.i64("id")?.unwrap_or_default(),
             entity,

@@ -62,11 +62,20 @@ fn split_person(name: &str) -> (Option<String>, Option<String>, Option<String>) 
         [] => (None, None, None),
         [one] => (None, Some(one.to_string()), None),
         [last, first] => (Some(last.to_string()), Some(first.to_string()), None),
-        [last, first, rest @ ..] => (Some(last.to_string()), Some(first.to_string()), Some(rest.join(" "))),
+        [last, first, rest @ ..] => (
+            Some(last.to_string()),
+            Some(first.to_string()),
+            Some(rest.join(" ")),
+        ),
     }
 }
 
-fn parse(ctx: &QueryCtx<'_>, entity: Entity, body: &Map<String, Json>, prefix: &str) -> Result<Changes> {
+fn parse(
+    ctx: &QueryCtx<'_>,
+    entity: Entity,
+    body: &Map<String, Json>,
+    prefix: &str,
+) -> Result<Changes> {
     let customs = (ctx.custom)(entity);
     parse_input(entity, &customs, body, Mode::Create).map_err(|errs| {
         DomainError::Invalid(
@@ -81,7 +90,13 @@ fn parse(ctx: &QueryCtx<'_>, entity: Entity, body: &Map<String, Json>, prefix: &
     })
 }
 
-async fn create_with(tx: &mut crate::Tx, ctx: &QueryCtx<'_>, entity: Entity, body: Map<String, Json>, prefix: &str) -> Result<Record> {
+async fn create_with(
+    tx: &mut crate::Tx,
+    ctx: &QueryCtx<'_>,
+    entity: Entity,
+    body: Map<String, Json>,
+    prefix: &str,
+) -> Result<Record> {
     if !ctx.actor.can(entity, Action::Create) {
         return fail(DomainError::Forbidden("forbidden_create"));
     }
@@ -93,16 +108,27 @@ fn id_of(rec: &Record) -> i64 {
     rec.get("id").and_then(Json::as_i64).unwrap_or_default()
 }
 
-pub async fn convert(tx: &mut crate::Tx, ctx: &QueryCtx<'_>, lead_id: i64, req: ConvertRequest) -> Result<Conversion> {
+pub async fn convert(
+    tx: &mut crate::Tx,
+    ctx: &QueryCtx<'_>,
+    lead_id: i64,
+    req: ConvertRequest,
+) -> Result<Conversion> {
     let lead = fetch_for(tx, ctx, Entity::Lead, lead_id, Action::Edit, false).await?;
     match text(&lead, "status").as_deref() {
-        Some("converted") => return fail(DomainError::conflict("status", "lead_already_converted")),
+        Some("converted") => {
+            return fail(DomainError::conflict("status", "lead_already_converted"))
+        }
         Some("junk") => return fail(DomainError::conflict("status", "lead_is_junk")),
         _ => {}
     }
     let source = text(&lead, "source");
     let company = match (req.company_id, req.company) {
-        (Some(id), _) => Some(fetch_for(tx, ctx, Entity::Company, id, Action::Read, false).await.map_err(|_| DomainError::invalid("company_id", "link_not_found"))?),
+        (Some(id), _) => Some(
+            fetch_for(tx, ctx, Entity::Company, id, Action::Read, false)
+                .await
+                .map_err(|_| DomainError::invalid("company_id", "link_not_found"))?,
+        ),
         (None, body) => {
             let mut body = body.unwrap_or_default();
             if !body.contains_key("name") {
@@ -111,7 +137,10 @@ pub async fn convert(tx: &mut crate::Tx, ctx: &QueryCtx<'_>, lead_id: i64, req: 
                 }
             }
             if body.contains_key("name") {
-                for (k, v) in [("inn", lead.get("inn")), ("source", source.as_ref().map(|_| &lead["source"]))] {
+                for (k, v) in [
+                    ("inn", lead.get("inn")),
+                    ("source", source.as_ref().map(|_| &lead["source"])),
+                ] {
                     if let Some(v) = v.filter(|v| !v.is_null()) {
                         body.entry(k.to_string()).or_insert(v.clone());
                     }
@@ -124,13 +153,21 @@ pub async fn convert(tx: &mut crate::Tx, ctx: &QueryCtx<'_>, lead_id: i64, req: 
         }
     };
     let contact = match (req.contact_id, req.contact) {
-        (Some(id), _) => Some(fetch_for(tx, ctx, Entity::Contact, id, Action::Read, false).await.map_err(|_| DomainError::invalid("contact_id", "link_not_found"))?),
+        (Some(id), _) => Some(
+            fetch_for(tx, ctx, Entity::Contact, id, Action::Read, false)
+                .await
+                .map_err(|_| DomainError::invalid("contact_id", "link_not_found"))?,
+        ),
         (None, body) => {
             let mut body = body.unwrap_or_default();
             if !body.contains_key("last_name") && !body.contains_key("first_name") {
                 if let Some(name) = text(&lead, "contact_name") {
                     let (last, first, middle) = split_person(&name);
-                    for (k, v) in [("last_name", last), ("first_name", first), ("middle_name", middle)] {
+                    for (k, v) in [
+                        ("last_name", last),
+                        ("first_name", first),
+                        ("middle_name", middle),
+                    ] {
                         if let Some(v) = v {
                             body.insert(k.into(), json!(v));
                         }
@@ -145,7 +182,8 @@ pub async fn convert(tx: &mut crate::Tx, ctx: &QueryCtx<'_>, lead_id: i64, req: 
                     body.entry("emails").or_insert(json!([e]));
                 }
                 if let Some(c) = &company {
-                    body.entry("companies").or_insert(json!([{"company_id": id_of(c)}]));
+                    body.entry("companies")
+                        .or_insert(json!([{"company_id": id_of(c)}]));
                 }
                 Some(create_with(tx, ctx, Entity::Contact, body, "contact").await?)
             } else {
@@ -157,7 +195,8 @@ pub async fn convert(tx: &mut crate::Tx, ctx: &QueryCtx<'_>, lead_id: i64, req: 
         None
     } else {
         let mut body = req.deal.unwrap_or_default();
-        body.entry("title").or_insert(lead.get("title").cloned().unwrap_or(Json::Null));
+        body.entry("title")
+            .or_insert(lead.get("title").cloned().unwrap_or(Json::Null));
         if let Some(a) = lead.get("amount").filter(|a| !a.is_null()) {
             body.entry("amount").or_insert(a.clone());
         }
@@ -178,32 +217,86 @@ pub async fn convert(tx: &mut crate::Tx, ctx: &QueryCtx<'_>, lead_id: i64, req: 
         }
         let mut changes = parse(ctx, Entity::Deal, &body, "deal")?;
         changes.set(Entity::Deal, "lead_id", Value::Int(lead_id));
-        Some(records::insert(tx, ctx.actor, Entity::Deal, &(ctx.custom)(Entity::Deal), changes).await?)
+        Some(
+            records::insert(
+                tx,
+                ctx.actor,
+                Entity::Deal,
+                &(ctx.custom)(Entity::Deal),
+                changes,
+            )
+            .await?,
+        )
     };
-    let mut changes = Changes { trusted: true, ..Default::default() };
+    let mut changes = Changes {
+        trusted: true,
+        ..Default::default()
+    };
     changes.set(Entity::Lead, "status", Value::Text("converted".into()));
-    changes.set(Entity::Lead, "converted_at", Value::DateTime(plotina_core::value::now()));
-    for (field, rec) in [("company_id", &company), ("contact_id", &contact), ("deal_id", &deal)] {
+    changes.set(
+        Entity::Lead,
+        "converted_at",
+        Value::DateTime(plotina_core::value::now()),
+    );
+    for (field, rec) in [
+        ("company_id", &company),
+        ("contact_id", &contact),
+        ("deal_id", &deal),
+    ] {
         if let Some(r) = rec {
             changes.set(Entity::Lead, field, Value::Int(id_of(r)));
         }
     }
     let lead = records::apply(tx, ctx.actor, Entity::Lead, &[], &lead, changes).await?;
-    Ok(Conversion { lead, company, contact, deal })
+    Ok(Conversion {
+        lead,
+        company,
+        contact,
+        deal,
+    })
 }
 
-pub async fn stage_history(tx: &mut crate::Tx, ctx: &QueryCtx<'_>, deal_id: i64) -> Result<Vec<StageStep>> {
+pub async fn stage_history(
+    tx: &mut crate::Tx,
+    ctx: &QueryCtx<'_>,
+    deal_id: i64,
+) -> Result<Vec<StageStep>> {
     fetch_for(tx, ctx, Entity::Deal, deal_id, Action::Read, false).await?;
     let sc = Alias::new("sc");
     let from = Alias::new("sf");
     let to = Alias::new("st");
     let q = Query::select()
-        .columns([(sc.clone(), Alias::new("id")), (sc.clone(), Alias::new("from_stage_id")), (sc.clone(), Alias::new("to_stage_id")), (sc.clone(), Alias::new("changed_at")), (sc.clone(), Alias::new("changed_by")), (sc.clone(), Alias::new("seconds_in_previous"))])
-        .expr_as(SqlExpr::col((from.clone(), Alias::new("name"))), Alias::new("from_name"))
-        .expr_as(SqlExpr::col((to.clone(), Alias::new("name"))), Alias::new("to_name"))
+        .columns([
+            (sc.clone(), Alias::new("id")),
+            (sc.clone(), Alias::new("from_stage_id")),
+            (sc.clone(), Alias::new("to_stage_id")),
+            (sc.clone(), Alias::new("changed_at")),
+            (sc.clone(), Alias::new("changed_by")),
+            (sc.clone(), Alias::new("seconds_in_previous")),
+        ])
+        .expr_as(
+            SqlExpr::col((from.clone(), Alias::new("name"))),
+            Alias::new("from_name"),
+        )
+        .expr_as(
+            SqlExpr::col((to.clone(), Alias::new("name"))),
+            Alias::new("to_name"),
+        )
         .from_as(Alias::new("stage_changes"), sc.clone())
-        .join_as(JoinType::LeftJoin, Alias::new("stages"), from.clone(), SqlExpr::col((from.clone(), Alias::new("id"))).equals((sc.clone(), Alias::new("from_stage_id"))))
-        .join_as(JoinType::InnerJoin, Alias::new("stages"), to.clone(), SqlExpr::col((to.clone(), Alias::new("id"))).equals((sc.clone(), Alias::new("to_stage_id"))))
+        .join_as(
+            JoinType::LeftJoin,
+            Alias::new("stages"),
+            from.clone(),
+            SqlExpr::col((from.clone(), Alias::new("id")))
+                .equals((sc.clone(), Alias::new("from_stage_id"))),
+        )
+        .join_as(
+            JoinType::InnerJoin,
+            Alias::new("stages"),
+            to.clone(),
+            SqlExpr::col((to.clone(), Alias::new("id")))
+                .equals((sc.clone(), Alias::new("to_stage_id"))),
+        )
         .and_where(SqlExpr::col((sc.clone(), Alias::new("deal_id"))).eq(deal_id))
         .order_by((sc, Alias::new("id")), Order::Asc)
         .to_owned();
@@ -216,7 +309,10 @@ pub async fn stage_history(tx: &mut crate::Tx, ctx: &QueryCtx<'_>, deal_id: i64)
             from_stage: r.text("from_name")?,
             to_stage_id: r.i64("to_stage_id")?.unwrap_or_default(),
             to_stage: r.text("to_name")?.unwrap_or_default(),
-            changed_at: r.datetime("changed_at")?.map(plotina_core::value::format_datetime).unwrap_or_default(),
+            changed_at: r
+                .datetime("changed_at")?
+                .map(plotina_core::value::format_datetime)
+                .unwrap_or_default(),
             changed_by: r.i64("changed_by")?,
             seconds_in_previous: r.i64("seconds_in_previous")?,
         });
@@ -225,10 +321,19 @@ pub async fn stage_history(tx: &mut crate::Tx, ctx: &QueryCtx<'_>, deal_id: i64)
 }
 
 impl Store {
-    pub async fn convert_lead(&self, actor: &Actor, lead_id: i64, req: ConvertRequest) -> Result<Conversion> {
+    pub async fn convert_lead(
+        &self,
+        actor: &Actor,
+        lead_id: i64,
+        req: ConvertRequest,
+    ) -> Result<Conversion> {
         let map = self.customs().await?;
         let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
-        let ctx = QueryCtx { backend: self.backend(), actor, custom: &customs };
+        let ctx = QueryCtx {
+            backend: self.backend(),
+            actor,
+            custom: &customs,
+        };
         let mut tx = self.pool().begin_write().await?;
         let out = convert(&mut tx, &ctx, lead_id, req).await?;
         tx.commit().await?;
@@ -238,7 +343,11 @@ impl Store {
     pub async fn stage_history(&self, actor: &Actor, deal_id: i64) -> Result<Vec<StageStep>> {
         let map = self.customs().await?;
         let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
-        let ctx = QueryCtx { backend: self.backend(), actor, custom: &customs };
+        let ctx = QueryCtx {
+            backend: self.backend(),
+            actor,
+            custom: &customs,
+        };
         let mut tx = self.pool().begin().await?;
         let out = stage_history(&mut tx, &ctx, deal_id).await?;
         tx.commit().await?;
@@ -254,7 +363,11 @@ mod tests {
     fn russian_names_split_in_their_order() {
         assert_eq!(
             split_person("Иванов Иван Петрович"),
-            (Some("Иванов".into()), Some("Иван".into()), Some("Петрович".into()))
+            (
+                Some("Иванов".into()),
+                Some("Иван".into()),
+                Some("Петрович".into())
+            )
         );
         assert_eq!(split_person("Иван"), (None, Some("Иван".into()), None));
     }

@@ -29,13 +29,18 @@ pub fn visible(actor: &Actor, entity: Entity, action: Action) -> Option<SimpleEx
                 .from(Alias::new("users"))
                 .and_where(col("department_id").is_in(actor.department_subtree.clone()))
                 .to_owned();
-            Some(people(&|column: &str| col(column).in_subquery(members.clone())))
+            Some(people(&|column: &str| {
+                col(column).in_subquery(members.clone())
+            }))
         }
     };
     // Private companies are visible to their owner and administrators only, whatever
     // the role's scope says.
     if entity == Entity::Company && !actor.is_admin {
-        let private_rule: SimpleExpr = Cond::any().add(col("private").eq(false)).add(me("owner_id")).into();
+        let private_rule: SimpleExpr = Cond::any()
+            .add(col("private").eq(false))
+            .add(me("owner_id"))
+            .into();
         cond = Some(match cond {
             Some(c) => c.and(private_rule),
             None => private_rule,

@@ -20,7 +20,11 @@ pub fn stem(word: &str) -> String {
         return word.to_string();
     }
     let cyrillic = word.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c));
-    let algo = if cyrillic { Algorithm::Russian } else { Algorithm::English };
+    let algo = if cyrillic {
+        Algorithm::Russian
+    } else {
+        Algorithm::English
+    };
     let s = Stemmer::create(algo).stem(word).into_owned();
     if s.chars().count() < 3 {
         word.to_string()
@@ -30,7 +34,9 @@ pub fn stem(word: &str) -> String {
 }
 
 fn phone_fields(entity: Entity) -> bool {
-    entity.fields().any(|f| matches!(f.kind, FieldKind::Phones | FieldKind::Phone))
+    entity
+        .fields()
+        .any(|f| matches!(f.kind, FieldKind::Phones | FieldKind::Phone))
 }
 
 fn lookup_match(entity: Entity, kind: &str, value_cond: SimpleExpr) -> SimpleExpr {
@@ -53,7 +59,10 @@ pub fn condition(backend: Backend, entity: Entity, q: &str) -> SimpleExpr {
         && digits.len() >= 5;
     let mut any = Cond::any();
     if phone_like {
-        if entity.field("inn").is_some() && (digits.len() == 10 || digits.len() == 12) && digits == q {
+        if entity.field("inn").is_some()
+            && (digits.len() == 10 || digits.len() == 12)
+            && digits == q
+        {
             any = any.add(col("inn").eq(digits.clone()));
         }
         if phone_fields(entity) {
@@ -61,18 +70,36 @@ pub fn condition(backend: Backend, entity: Entity, q: &str) -> SimpleExpr {
                 any = any.add(lookup_match(entity, "phone", col("value").eq(p.as_str())));
             }
             // A fragment of a number ("345-67-89") matches by its digits.
-            let tail = if digits.len() > 10 { &digits[digits.len() - 10..] } else { &digits[..] };
+            let tail = if digits.len() > 10 {
+                &digits[digits.len() - 10..]
+            } else {
+                &digits[..]
+            };
             let pattern = format!("%{}%", escape_like(tail));
-            any = any.add(lookup_match(entity, "phone", col("value").like(LikeExpr::new(pattern).escape('\\'))));
+            any = any.add(lookup_match(
+                entity,
+                "phone",
+                col("value").like(LikeExpr::new(pattern).escape('\\')),
+            ));
         }
         if entity.field("inn").is_some() && digits.len() < 10 {
-            any = any.add(col("inn").like(LikeExpr::new(format!("{}%", escape_like(&digits))).escape('\\')));
+            any = any.add(
+                col("inn").like(LikeExpr::new(format!("{}%", escape_like(&digits))).escape('\\')),
+            );
         }
         return any.into();
     }
-    if q.contains('@') && entity.fields().any(|f| matches!(f.kind, FieldKind::Emails | FieldKind::Email)) {
+    if q.contains('@')
+        && entity
+            .fields()
+            .any(|f| matches!(f.kind, FieldKind::Emails | FieldKind::Email))
+    {
         let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
-        any = any.add(lookup_match(entity, "email", col("value").like(LikeExpr::new(pattern).escape('\\'))));
+        any = any.add(lookup_match(
+            entity,
+            "email",
+            col("value").like(LikeExpr::new(pattern).escape('\\')),
+        ));
     }
     let normalized = search_text(&[q]);
     let words: Vec<String> = normalized.split_whitespace().take(8).map(stem).collect();
@@ -95,11 +122,26 @@ pub fn condition(backend: Backend, entity: Entity, q: &str) -> SimpleExpr {
 
 /// The text a record is found by (its `search_text` column).
 pub fn record_search_text(entity: Entity, rec: &crate::rows::Record) -> String {
-    let field = |name: &str| rec.get(name).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let field = |name: &str| {
+        rec.get(name)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
     let parts: Vec<String> = match entity {
-        Entity::Company => vec![field("name"), field("legal_name"), field("inn"), field("industry")],
+        Entity::Company => vec![
+            field("name"),
+            field("legal_name"),
+            field("inn"),
+            field("industry"),
+        ],
         Entity::Contact => vec![field("full_name"), field("position")],
-        Entity::Lead => vec![field("title"), field("contact_name"), field("company_name"), field("inn")],
+        Entity::Lead => vec![
+            field("title"),
+            field("contact_name"),
+            field("company_name"),
+            field("inn"),
+        ],
         Entity::Deal => vec![field("title")],
         _ => vec![field(entity.title_field())],
     };

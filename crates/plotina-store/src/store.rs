@@ -35,14 +35,20 @@ pub struct SearchHit {
 /// `field = id` as a filter expression, for related lists.
 pub fn eq_filter(field: &str, id: i64) -> Expr {
     Expr::Cond(Condition {
-        path: Path { segments: vec![field.to_string()], pos: 0 },
+        path: Path {
+            segments: vec![field.to_string()],
+            pos: 0,
+        },
         test: Test::Cmp(CmpOp::Eq, Literal::Num(id.into(), 0)),
     })
 }
 
 impl Store {
     pub fn new(pool: Pool) -> Store {
-        Store { pool, customs: RwLock::new(None) }
+        Store {
+            pool,
+            customs: RwLock::new(None),
+        }
     }
 
     pub async fn open(cfg: &crate::DbConfig) -> anyhow::Result<Store> {
@@ -82,18 +88,37 @@ impl Store {
     }
 
     pub async fn custom_defs(&self, entity: Entity) -> Result<Vec<CustomFieldDef>> {
-        Ok(self.customs().await?.get(&entity).cloned().unwrap_or_default())
+        Ok(self
+            .customs()
+            .await?
+            .get(&entity)
+            .cloned()
+            .unwrap_or_default())
     }
 
-    fn ctx<'a>(&self, actor: &'a Actor, customs: &'a (dyn Fn(Entity) -> Vec<CustomFieldDef> + Sync)) -> QueryCtx<'a> {
-        QueryCtx { backend: self.backend(), actor, custom: customs }
+    fn ctx<'a>(
+        &self,
+        actor: &'a Actor,
+        customs: &'a (dyn Fn(Entity) -> Vec<CustomFieldDef> + Sync),
+    ) -> QueryCtx<'a> {
+        QueryCtx {
+            backend: self.backend(),
+            actor,
+            custom: customs,
+        }
     }
 
     pub async fn list(&self, actor: &Actor, entity: Entity, params: &ListParams) -> Result<Page> {
         self.list_for(actor, entity, Action::Read, params).await
     }
 
-    pub async fn list_for(&self, actor: &Actor, entity: Entity, action: Action, params: &ListParams) -> Result<Page> {
+    pub async fn list_for(
+        &self,
+        actor: &Actor,
+        entity: Entity,
+        action: Action,
+        params: &ListParams,
+    ) -> Result<Page> {
         let map = self.customs().await?;
         let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
         let ctx = self.ctx(actor, &customs);
@@ -103,7 +128,13 @@ impl Store {
         Ok(page)
     }
 
-    pub async fn count(&self, actor: &Actor, entity: Entity, params: &ListParams, cap: u64) -> Result<u64> {
+    pub async fn count(
+        &self,
+        actor: &Actor,
+        entity: Entity,
+        params: &ListParams,
+        cap: u64,
+    ) -> Result<u64> {
         let map = self.customs().await?;
         let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
         let ctx = self.ctx(actor, &customs);
@@ -117,7 +148,13 @@ impl Store {
         self.get_in(actor, entity, id, false).await
     }
 
-    pub async fn get_in(&self, actor: &Actor, entity: Entity, id: i64, trash: bool) -> Result<Record> {
+    pub async fn get_in(
+        &self,
+        actor: &Actor,
+        entity: Entity,
+        id: i64,
+        trash: bool,
+    ) -> Result<Record> {
         let map = self.customs().await?;
         let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
         let ctx = self.ctx(actor, &customs);
@@ -164,7 +201,13 @@ impl Store {
         Ok(rec)
     }
 
-    pub async fn delete(&self, actor: &Actor, entity: Entity, id: i64, if_match: Option<i64>) -> Result<()> {
+    pub async fn delete(
+        &self,
+        actor: &Actor,
+        entity: Entity,
+        id: i64,
+        if_match: Option<i64>,
+    ) -> Result<()> {
         let map = self.customs().await?;
         let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
         let ctx = self.ctx(actor, &customs);
@@ -215,17 +258,35 @@ impl Store {
             if !actor.can(entity, Action::Read) {
                 continue;
             }
-            let params = ListParams { q: Some(q.to_string()), limit: Some(per_entity), ..Default::default() };
+            let params = ListParams {
+                q: Some(q.to_string()),
+                limit: Some(per_entity),
+                ..Default::default()
+            };
             let page = self.list(actor, entity, &params).await?;
             for rec in page.data {
-                let title = rec.get(entity.title_field()).and_then(Json::as_str).unwrap_or("").to_string();
+                let title = rec
+                    .get(entity.title_field())
+                    .and_then(Json::as_str)
+                    .unwrap_or("")
+                    .to_string();
                 let subtitle = match entity {
                     Entity::Company => rec.get("inn").and_then(Json::as_str).map(String::from),
                     Entity::Contact => rec.get("position").and_then(Json::as_str).map(String::from),
-                    Entity::Deal => rec.get("amount").and_then(Json::as_str).map(|a| format!("{a} {}", rec.get("currency").and_then(Json::as_str).unwrap_or("RUB"))),
+                    Entity::Deal => rec.get("amount").and_then(Json::as_str).map(|a| {
+                        format!(
+                            "{a} {}",
+                            rec.get("currency").and_then(Json::as_str).unwrap_or("RUB")
+                        )
+                    }),
                     _ => rec.get("status").and_then(Json::as_str).map(String::from),
                 };
-                hits.push(SearchHit { entity, id: rec.get("id").and_then(Json::as_i64).unwrap_or_default(), title, subtitle });
+                hits.push(SearchHit {
+                    entity,
+                    id: rec.get("id").and_then(Json::as_i64).unwrap_or_default(),
+                    title,
+                    subtitle,
+                });
             }
         }
         Ok(hits)

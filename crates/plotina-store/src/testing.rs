@@ -366,6 +366,8 @@ pub const TABLES: &[&str] = &[
     "idempotency_keys",
     "api_tokens",
     "sessions",
+    "attachments",
+    "saved_views",
 ];
 
 /// The number of rows in a table (all rows, the trash included).

@@ -5,9 +5,17 @@ use indicatif::{ProgressBar, ProgressStyle};
 use plotina_store::{DbConfig, Pool};
 
 pub async fn run(from: &str, to: &str) -> anyhow::Result<()> {
-    let source = Pool::connect(&DbConfig { url: from.into(), max_connections: 2 }).await?;
+    let source = Pool::connect(&DbConfig {
+        url: from.into(),
+        max_connections: 2,
+    })
+    .await?;
     source.migrate().await?;
-    let target = Pool::connect(&DbConfig { url: to.into(), max_connections: 2 }).await?;
+    let target = Pool::connect(&DbConfig {
+        url: to.into(),
+        max_connections: 2,
+    })
+    .await?;
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{msg:>18} [{bar:40}] {pos}/{len} rows ({per_sec}, {eta})")
@@ -21,9 +29,18 @@ pub async fn run(from: &str, to: &str) -> anyhow::Result<()> {
     })
     .await?;
     bar.finish_and_clear();
-    println!("{:<20} {:>10}  {:<16} {:<16}", "table", "rows", "source checksum", "target checksum");
+    println!(
+        "{:<20} {:>10}  {:<16} {:<16}",
+        "table", "rows", "source checksum", "target checksum"
+    );
     for t in &report.tables {
-        println!("{:<20} {:>10}  {:<16} {:<16}", t.table, t.rows_copied, &t.source_checksum[..16.min(t.source_checksum.len())], &t.target_checksum[..16.min(t.target_checksum.len())]);
+        println!(
+            "{:<20} {:>10}  {:<16} {:<16}",
+            t.table,
+            t.rows_copied,
+            &t.source_checksum[..16.min(t.source_checksum.len())],
+            &t.target_checksum[..16.min(t.target_checksum.len())]
+        );
     }
     if report.ok() {
         println!("copy verified: every table has the same rows and checksum");

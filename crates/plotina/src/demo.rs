@@ -6,7 +6,12 @@ use plotina_store::Store;
 
 use crate::Size;
 
-pub async fn fill(store: &Store, size: Size, seed: u64, admin_password: &str) -> anyhow::Result<()> {
+pub async fn fill(
+    store: &Store,
+    size: Size,
+    seed: u64,
+    admin_password: &str,
+) -> anyhow::Result<()> {
     if !demo::is_empty(store).await? {
         anyhow::bail!("the database has records already; demo data goes into an empty database");
     }
@@ -33,6 +38,9 @@ pub async fn fill(store: &Store, size: Size, seed: u64, admin_password: &str) ->
         println!("{what:>16}: {n}");
     }
     println!("demo data ready in {:.1}s", started.elapsed().as_secs_f64());
-    println!("Log in as:\n  login:    {}\n  password: {}", report.admin_login, report.admin_password);
+    println!(
+        "Log in as:\n  login:    {}\n  password: {}",
+        report.admin_login, report.admin_password
+    );
     Ok(())
 }

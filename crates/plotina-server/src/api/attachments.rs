@@ -26,14 +26,28 @@ struct UploadQuery {
 }
 
 fn file_path(state: &AppState, sha: &str) -> std::path::PathBuf {
-    state.config.data_dir.join("files").join(&sha[..2]).join(sha)
+    state
+        .config
+        .data_dir
+        .join("files")
+        .join(&sha[..2])
+        .join(sha)
 }
 
 fn entity(plural: &str) -> ApiResult<Entity> {
-    Entity::from_plural(plural).filter(|e| e.is_business()).ok_or_else(ApiError::not_found)
+    Entity::from_plural(plural)
+        .filter(|e| e.is_business())
+        .ok_or_else(ApiError::not_found)
 }
 
-async fn upload(State(s): State<AppState>, a: Auth, Path((plural, id)): Path<(String, String)>, RawQuery(raw): RawQuery, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+async fn upload(
+    State(s): State<AppState>,
+    a: Auth,
+    Path((plural, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let entity = entity(&plural)?;
     let id = input::id(&id)?;
     let q: UploadQuery = input::query(raw.as_deref())?;
@@ -53,36 +67,79 @@ async fn upload(State(s): State<AppState>, a: Auth, Path((plural, id)): Path<(St
     s.store.get(&a.actor, entity, id).await?;
     let path = file_path(&s, &sha);
     if !path.exists() {
-        let dir = path.parent().ok_or_else(|| anyhow::anyhow!("bad attachment path"))?;
-        tokio::fs::create_dir_all(dir).await.map_err(anyhow::Error::from)?;
+        let dir = path
+            .parent()
+            .ok_or_else(|| anyhow::anyhow!("bad attachment path"))?;
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(anyhow::Error::from)?;
         let tmp = path.with_extension("part");
-        tokio::fs::write(&tmp, &body).await.map_err(anyhow::Error::from)?;
-        tokio::fs::rename(&tmp, &path).await.map_err(anyhow::Error::from)?;
+        tokio::fs::write(&tmp, &body)
+            .await
+            .map_err(anyhow::Error::from)?;
+        tokio::fs::rename(&tmp, &path)
+            .await
+            .map_err(anyhow::Error::from)?;
     }
     let name = q.name.unwrap_or_else(|| "file".into());
-    let file = NewAttachment { file_name: &name, content_type, size: body.len() as i64, sha256: &sha };
+    let file = NewAttachment {
+        file_name: &name,
+        content_type,
+        size: body.len() as i64,
+        sha256: &sha,
+    };
     let att = s.store.add_attachment(&a.actor, entity, id, file).await?;
     Ok((StatusCode::CREATED, Json(att)).into_response())
 }
 
-async fn list(State(s): State<AppState>, a: Auth, Path((plural, id)): Path<(String, String)>) -> ApiResult<Response> {
+async fn list(
+    State(s): State<AppState>,
+    a: Auth,
+    Path((plural, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
     let entity = entity(&plural)?;
-    let list = s.store.attachments(&a.actor, entity, input::id(&id)?).await?;
+    let list = s
+        .store
+        .attachments(&a.actor, entity, input::id(&id)?)
+        .await?;
     Ok(Json(json!({"data": list})).into_response())
 }
 
-async fn download(State(s): State<AppState>, a: Auth, Path(id): Path<String>) -> ApiResult<Response> {
+async fn download(
+    State(s): State<AppState>,
+    a: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let att = s.store.attachment(&a.actor, input::id(&id)?).await?;
-    let bytes = tokio::fs::read(file_path(&s, &att.sha256)).await.map_err(|e| anyhow::anyhow!("attachment file missing: {e}"))?;
+    let bytes = tokio::fs::read(file_path(&s, &att.sha256))
+        .await
+        .map_err(|e| anyhow::anyhow!("attachment file missing: {e}"))?;
     let mut resp = Response::new(Body::from(bytes));
     let headers = resp.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(&att.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&att.content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
     // RFC 5987 encoding keeps Cyrillic file names intact.
-    let encoded: String = att.file_name.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    let encoded: String = att
+        .file_name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename*=UTF-8''{encoded}")) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     Ok(resp)
 }
 
@@ -93,6 +150,11 @@ async fn remove(State(s): State<AppState>, a: Auth, Path(id): Path<String>) -> A
 
 pub fn router(max_upload: usize) -> Router<AppState> {
     Router::new()
-        .route("/api/v1/{plural}/{id}/attachments", post(upload).get(list).layer(DefaultBodyLimit::max(max_upload)))
+        .route(
+            "/api/v1/{plural}/{id}/attachments",
+            post(upload)
+                .get(list)
+                .layer(DefaultBodyLimit::max(max_upload)),
+        )
         .route("/api/v1/attachments/{id}", get(download).delete(remove))
 }

@@ -10,10 +10,21 @@ use crate::error::ApiError;
 /// A JSON object body. Wrong content type, broken JSON and non-objects are 400/415-ish
 /// problems that name what is wrong.
 pub fn json_object(headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Json>, ApiError> {
-    if let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
-        let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        let ct = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if !(ct == "application/json" || ct.ends_with("+json")) {
-            return Err(ApiError::malformed("Content-Type", "unsupported_media_type"));
+            return Err(ApiError::malformed(
+                "Content-Type",
+                "unsupported_media_type",
+            ));
         }
     }
     if body.is_empty() {
@@ -26,7 +37,10 @@ pub fn json_object(headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Json
     })?;
     match value {
         Json::Object(m) => Ok(m),
-        _ => Err(ApiError::Domain(plotina_core::DomainError::invalid("body", "expected_json_object"))),
+        _ => Err(ApiError::Domain(plotina_core::DomainError::invalid(
+            "body",
+            "expected_json_object",
+        ))),
     }
 }
 
@@ -40,18 +54,28 @@ pub fn query<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, ApiError> {
 
 /// A record id from the path.
 pub fn id(raw: &str) -> Result<i64, ApiError> {
-    raw.parse::<i64>().ok().filter(|i| *i > 0).ok_or_else(ApiError::not_found)
+    raw.parse::<i64>()
+        .ok()
+        .filter(|i| *i > 0)
+        .ok_or_else(ApiError::not_found)
 }
 
 /// `If-Match: "3"` (also `W/"3"` and a bare `3`) → 3.
 pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(v) = headers.get(header::IF_MATCH) else { return Ok(None) };
-    let s = v.to_str().map_err(|_| ApiError::malformed("If-Match", "bad_if_match"))?.trim();
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let s = v
+        .to_str()
+        .map_err(|_| ApiError::malformed("If-Match", "bad_if_match"))?
+        .trim();
     if s == "*" {
         return Ok(None);
     }
     let s = s.trim_start_matches("W/").trim_matches('"');
-    s.parse::<i64>().map(Some).map_err(|_| ApiError::malformed("If-Match", "bad_if_match"))
+    s.parse::<i64>()
+        .map(Some)
+        .map_err(|_| ApiError::malformed("If-Match", "bad_if_match"))
 }
 
 pub fn etag(version: i64) -> String {

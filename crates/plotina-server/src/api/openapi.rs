@@ -30,24 +30,38 @@ fn nullable(mut schema: Value, nullable: bool) -> Value {
 /// The schema of a field as the API returns it.
 fn output_schema(f: &FieldDef) -> Value {
     let s = match f.kind {
-        FieldKind::Id | FieldKind::Int { .. } | FieldKind::Ref(_) => json!({"type": "integer", "format": "int64"}),
+        FieldKind::Id | FieldKind::Int { .. } | FieldKind::Ref(_) => {
+            json!({"type": "integer", "format": "int64"})
+        }
         FieldKind::Money => json!({"type": "string", "pattern": "^[0-9]+\\.[0-9]{2}$"}),
         FieldKind::Date => json!({"type": "string", "format": "date"}),
         FieldKind::DateTime => json!({"type": "string", "format": "date-time"}),
         FieldKind::Bool => json!({"type": "boolean"}),
         FieldKind::Select(opts) => json!({"type": "string", "enum": opts}),
-        FieldKind::MultiSelect(opts) => json!({"type": "array", "items": {"type": "string", "enum": opts}}),
-        FieldKind::Phones | FieldKind::Emails | FieldKind::Tags => json!({"type": "array", "items": {"type": "string"}}),
-        FieldKind::RefList(_) => json!({"type": "array", "items": {"type": "integer", "format": "int64"}}),
+        FieldKind::MultiSelect(opts) => {
+            json!({"type": "array", "items": {"type": "string", "enum": opts}})
+        }
+        FieldKind::Phones | FieldKind::Emails | FieldKind::Tags => {
+            json!({"type": "array", "items": {"type": "string"}})
+        }
+        FieldKind::RefList(_) => {
+            json!({"type": "array", "items": {"type": "integer", "format": "int64"}})
+        }
         FieldKind::Addresses => json!({"type": "array", "items": {"type": "object", "properties": {
             "kind": {"type": "string"}, "value": {"type": "string"}, "name": {"type": "string"}}, "required": ["kind", "value"]}}),
-        FieldKind::CompanyLinks => json!({"type": "array", "items": {"type": "object", "properties": {
-            "company_id": {"type": "integer", "format": "int64"}, "role": {"type": ["string", "null"]}}, "required": ["company_id"]}}),
-        FieldKind::StringMap => json!({"type": "object", "additionalProperties": {"type": "string"}}),
+        FieldKind::CompanyLinks => {
+            json!({"type": "array", "items": {"type": "object", "properties": {
+            "company_id": {"type": "integer", "format": "int64"}, "role": {"type": ["string", "null"]}}, "required": ["company_id"]}})
+        }
+        FieldKind::StringMap => {
+            json!({"type": "object", "additionalProperties": {"type": "string"}})
+        }
         FieldKind::Json => json!({"type": ["object", "array"]}),
         _ => json!({"type": "string"}),
     };
-    let always_set = matches!(f.name, "id" | "created_at" | "updated_at" | "version") || f.kind == FieldKind::Bool || f.kind.is_json();
+    let always_set = matches!(f.name, "id" | "created_at" | "updated_at" | "version")
+        || f.kind == FieldKind::Bool
+        || f.kind.is_json();
     nullable(s, !always_set && !f.required)
 }
 
@@ -56,14 +70,24 @@ fn input_schema(f: &FieldDef) -> Value {
     let s = match f.kind {
         FieldKind::Int { min, max } => json!({"type": "integer", "minimum": min, "maximum": max}),
         FieldKind::Ref(_) => json!({"type": "integer", "minimum": 1}),
-        FieldKind::Money => json!({"type": ["string", "number"], "description": "Rubles with at most 2 decimals: \"1234.50\" or \"1 234,50\""}),
+        FieldKind::Money => {
+            json!({"type": ["string", "number"], "description": "Rubles with at most 2 decimals: \"1234.50\" or \"1 234,50\""})
+        }
         FieldKind::Text { max } => json!({"type": "string", "maxLength": max}),
-        FieldKind::Inn => json!({"type": "string", "description": "10 or 12 digits with a valid checksum"}),
+        FieldKind::Inn => {
+            json!({"type": "string", "description": "10 or 12 digits with a valid checksum"})
+        }
         FieldKind::Kpp => json!({"type": "string", "pattern": "^[0-9]{4}[0-9A-Z]{2}[0-9]{3}$"}),
-        FieldKind::Phone => json!({"type": "string", "description": "Any format; default region RU: 8 (912) 345-67-89"}),
+        FieldKind::Phone => {
+            json!({"type": "string", "description": "Any format; default region RU: 8 (912) 345-67-89"})
+        }
         FieldKind::Phones => json!({"type": "array", "items": {"type": "string"}, "maxItems": 100}),
-        FieldKind::Emails | FieldKind::Tags => json!({"type": "array", "items": {"type": "string"}, "maxItems": 100}),
-        FieldKind::RefList(_) => json!({"type": "array", "items": {"type": "integer", "minimum": 1}, "maxItems": 100}),
+        FieldKind::Emails | FieldKind::Tags => {
+            json!({"type": "array", "items": {"type": "string"}, "maxItems": 100})
+        }
+        FieldKind::RefList(_) => {
+            json!({"type": "array", "items": {"type": "integer", "minimum": 1}, "maxItems": 100})
+        }
         _ => {
             let mut o = output_schema(f);
             if let Some(Value::Array(t)) = o.get_mut("type") {
@@ -79,10 +103,14 @@ fn input_schema(f: &FieldDef) -> Value {
 }
 
 fn pascal(code: &str) -> String {
-    code.split('_').map(|w| {
-        let mut c = w.chars();
-        c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
-    }).collect()
+    code.split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 fn entity_schemas(e: Entity, schemas: &mut Map<String, Value>) {
@@ -92,10 +120,16 @@ fn entity_schemas(e: Entity, schemas: &mut Map<String, Value>) {
         props.insert(f.name.into(), output_schema(f));
     }
     if e.is_business() {
-        props.insert("custom".into(), json!({"type": "object", "description": "Custom field values by key"}));
+        props.insert(
+            "custom".into(),
+            json!({"type": "object", "description": "Custom field values by key"}),
+        );
     }
     let required: Vec<&str> = props.keys().map(String::as_str).collect::<Vec<_>>();
-    schemas.insert(name.clone(), json!({"type": "object", "properties": props.clone(), "required": required}));
+    schemas.insert(
+        name.clone(),
+        json!({"type": "object", "properties": props.clone(), "required": required}),
+    );
     for (suffix, create) in [("Create", true), ("Update", false)] {
         let mut input = Map::new();
         let mut req = Vec::new();
@@ -117,9 +151,12 @@ fn entity_schemas(e: Entity, schemas: &mut Map<String, Value>) {
         }
         schemas.insert(format!("{name}{suffix}"), json!({"type": "object", "properties": input, "required": req, "additionalProperties": false}));
     }
-    schemas.insert(format!("{name}Page"), json!({"type": "object", "properties": {
+    schemas.insert(
+        format!("{name}Page"),
+        json!({"type": "object", "properties": {
         "data": {"type": "array", "items": {"$ref": format!("#/components/schemas/{name}")}},
-        "next_cursor": {"type": ["string", "null"]}}, "required": ["data", "next_cursor"]}));
+        "next_cursor": {"type": ["string", "null"]}}, "required": ["data", "next_cursor"]}),
+    );
 }
 
 fn ok(schema: Value, description: &str) -> Value {
@@ -130,7 +167,13 @@ fn problem() -> Value {
     json!({"description": "Problem (RFC 9457), message in the caller's language", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
 }
 
-fn op(summary: &str, tag: &str, params: Vec<Value>, body: Option<Value>, responses: Vec<(&str, Value)>) -> Value {
+fn op(
+    summary: &str,
+    tag: &str,
+    params: Vec<Value>,
+    body: Option<Value>,
+    responses: Vec<(&str, Value)>,
+) -> Value {
     let mut r = Map::new();
     for (code, v) in responses {
         r.insert(code.into(), v);
@@ -138,7 +181,8 @@ fn op(summary: &str, tag: &str, params: Vec<Value>, body: Option<Value>, respons
     r.insert("default".into(), problem());
     let mut o = json!({"summary": summary, "tags": [tag], "parameters": params, "responses": r});
     if let Some(b) = body {
-        o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": b}}});
+        o["requestBody"] =
+            json!({"required": true, "content": {"application/json": {"schema": b}}});
     }
     o
 }
@@ -164,12 +208,32 @@ fn entity_paths(e: Entity, paths: &mut Map<String, Value>) {
     let tag = e.plural();
     let base = format!("/api/v1/{}", e.plural());
     let list_params = vec![
-        qp("filter", json!({"type": "string", "maxLength": 4000}), "Filter language, e.g. stage = \"won\" and amount >= 100000"),
-        qp("sort", json!({"type": "string"}), "Comma-separated fields, '-' for descending"),
-        qp("limit", json!({"type": "integer", "minimum": 1, "maximum": 500}), "Page size (default 50)"),
-        qp("cursor", json!({"type": "string"}), "next_cursor of the previous page"),
+        qp(
+            "filter",
+            json!({"type": "string", "maxLength": 4000}),
+            "Filter language, e.g. stage = \"won\" and amount >= 100000",
+        ),
+        qp(
+            "sort",
+            json!({"type": "string"}),
+            "Comma-separated fields, '-' for descending",
+        ),
+        qp(
+            "limit",
+            json!({"type": "integer", "minimum": 1, "maximum": 500}),
+            "Page size (default 50)",
+        ),
+        qp(
+            "cursor",
+            json!({"type": "string"}),
+            "next_cursor of the previous page",
+        ),
         qp("trash", json!({"type": "boolean"}), "List deleted records"),
-        qp("q", json!({"type": "string", "maxLength": 200}), "Search by name, INN, phone or e-mail"),
+        qp(
+            "q",
+            json!({"type": "string", "maxLength": 200}),
+            "Search by name, INN, phone or e-mail",
+        ),
     ];
     paths.insert(base.clone(), json!({
         "get": op(&format!("List {tag}"), tag, list_params, None, vec![("200", ok(sref(&format!("{name}Page")), "A page"))]),
@@ -216,6 +280,14 @@ pub fn document() -> Value {
     paths.insert("/api/v1/deals/{id}/move".into(), json!({"post": op("Move a deal to a stage (kanban)", "deals", vec![id_param(), header("If-Match", "Version")],
         Some(json!({"type": "object", "properties": {"stage_id": {"type": "integer", "minimum": 1}, "lost_reason": {"type": ["string", "null"]}}, "required": ["stage_id"], "additionalProperties": false})),
         vec![("200", ok(sref("Deal"), "Moved"))])}));
+    paths.insert("/api/v1/deals/board".into(), json!({"get": op("Kanban of a pipeline: stages with counts, sums and first cards", "deals",
+        vec![json!({"name": "pipeline", "in": "query", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 1}}),
+             qp("filter", json!({"type": "string", "maxLength": 4000}), "Filter language"),
+             qp("q", json!({"type": "string", "maxLength": 200}), "Search"),
+             qp("cards", json!({"type": "integer", "minimum": 1, "maximum": 100}), "Cards per column (default 20)")], None,
+        vec![("200", ok(json!({"type": "object", "properties": {"pipeline": sref("Pipeline"), "columns": {"type": "array", "items": {"type": "object", "properties": {
+            "stage": sref("Stage"), "count": {"type": "integer"}, "totals": {"type": "array"}, "deals": {"type": "array", "items": sref("Deal")}, "next_cursor": {"type": ["string", "null"]}},
+            "required": ["stage", "count", "totals", "deals"]}}}, "required": ["pipeline", "columns"]}), "Board"))])}));
     paths.insert("/api/v1/deals/{id}/stage-history".into(), json!({"get": op("Stage changes of a deal", "deals", vec![id_param()], None,
         vec![("200", ok(json!({"type": "object", "properties": {"data": {"type": "array", "items": any_obj}}, "required": ["data"]}), "Stage changes"))])}));
     paths.insert("/api/v1/deals/{id}/children".into(), json!({"get": op("Child deals in other pipelines", "deals", vec![id_param(), qp("limit", json!({"type": "integer", "minimum": 1, "maximum": 500}), "Page size")], None,

@@ -79,21 +79,41 @@ fn guard_write(entity: Entity, auth: &Auth) -> ApiResult<()> {
     }
 }
 
-async fn list(entity: Entity, state: AppState, auth: Auth, raw: Option<String>) -> ApiResult<Response> {
+async fn list(
+    entity: Entity,
+    state: AppState,
+    auth: Auth,
+    raw: Option<String>,
+) -> ApiResult<Response> {
     let q: ListQuery = input::query(raw.as_deref())?;
     let page = state.store.list(&auth.actor, entity, &q.params()).await?;
     Ok(Json(page).into_response())
 }
 
-async fn count(entity: Entity, state: AppState, auth: Auth, raw: Option<String>) -> ApiResult<Response> {
+async fn count(
+    entity: Entity,
+    state: AppState,
+    auth: Auth,
+    raw: Option<String>,
+) -> ApiResult<Response> {
     let q: CountQuery = input::query(raw.as_deref())?;
     let cap = q.cap.unwrap_or(10_000).clamp(1, 1_000_000);
-    let params = ListParams { filter: q.filter, q: q.q, ..Default::default() };
+    let params = ListParams {
+        filter: q.filter,
+        q: q.q,
+        ..Default::default()
+    };
     let n = state.store.count(&auth.actor, entity, &params, cap).await?;
     Ok(Json(json!({"count": n, "capped": n >= cap})).into_response())
 }
 
-async fn create(entity: Entity, state: AppState, auth: Auth, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+async fn create(
+    entity: Entity,
+    state: AppState,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     guard_write(entity, &auth)?;
     let obj = input::json_object(&headers, &body)?;
     let key = headers
@@ -103,23 +123,43 @@ async fn create(entity: Entity, state: AppState, auth: Auth, headers: HeaderMap,
             if k.is_empty() || k.len() > 200 {
                 Err(ApiError::malformed("Idempotency-Key", "bad_request"))
             } else {
-                Ok(IdempotencyKey { key: k.to_string(), body: Value::Object(obj.clone()) })
+                Ok(IdempotencyKey {
+                    key: k.to_string(),
+                    body: Value::Object(obj.clone()),
+                })
             }
         })
         .transpose()?;
-    let (rec, replayed) = state.store.create(&auth.actor, entity, &obj, key.as_ref()).await?;
+    let (rec, replayed) = state
+        .store
+        .create(&auth.actor, entity, &obj, key.as_ref())
+        .await?;
     let id = rec.get("id").and_then(Value::as_i64).unwrap_or_default();
-    let mut resp = record_response(if replayed { StatusCode::OK } else { StatusCode::CREATED }, rec);
+    let mut resp = record_response(
+        if replayed {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        },
+        rec,
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/{}/{id}", entity.plural())) {
         resp.headers_mut().insert(header::LOCATION, v);
     }
     if replayed {
-        resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(resp)
 }
 
-async fn get_one(entity: Entity, state: AppState, auth: Auth, id: String, raw: Option<String>) -> ApiResult<Response> {
+async fn get_one(
+    entity: Entity,
+    state: AppState,
+    auth: Auth,
+    id: String,
+    raw: Option<String>,
+) -> ApiResult<Response> {
     let id = input::id(&id)?;
     #[derive(Deserialize, Default)]
     struct GetQuery {
@@ -131,20 +171,39 @@ async fn get_one(entity: Entity, state: AppState, auth: Auth, id: String, raw: O
     Ok(record_response(StatusCode::OK, rec))
 }
 
-async fn update(entity: Entity, state: AppState, auth: Auth, id: String, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+async fn update(
+    entity: Entity,
+    state: AppState,
+    auth: Auth,
+    id: String,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let id = input::id(&id)?;
     guard_write(entity, &auth)?;
     let if_match = input::if_match(&headers)?;
     let obj = input::json_object(&headers, &body)?;
-    let rec = state.store.update(&auth.actor, entity, id, &obj, if_match).await?;
+    let rec = state
+        .store
+        .update(&auth.actor, entity, id, &obj, if_match)
+        .await?;
     Ok(record_response(StatusCode::OK, rec))
 }
 
-async fn delete(entity: Entity, state: AppState, auth: Auth, id: String, headers: HeaderMap) -> ApiResult<Response> {
+async fn delete(
+    entity: Entity,
+    state: AppState,
+    auth: Auth,
+    id: String,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let id = input::id(&id)?;
     guard_write(entity, &auth)?;
     let if_match = input::if_match(&headers)?;
-    state.store.delete(&auth.actor, entity, id, if_match).await?;
+    state
+        .store
+        .delete(&auth.actor, entity, id, if_match)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -155,15 +214,26 @@ async fn restore(entity: Entity, state: AppState, auth: Auth, id: String) -> Api
     Ok(record_response(StatusCode::OK, rec))
 }
 
-async fn history(entity: Entity, state: AppState, auth: Auth, id: String, raw: Option<String>) -> ApiResult<Response> {
+async fn history(
+    entity: Entity,
+    state: AppState,
+    auth: Auth,
+    id: String,
+    raw: Option<String>,
+) -> ApiResult<Response> {
     let id = input::id(&id)?;
     let q: HistoryQuery = input::query(raw.as_deref())?;
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > 500 {
         return Err(ApiError::malformed("limit", "limit_range"));
     }
-    let entries = state.store.history(&auth.actor, entity, id, q.before, limit).await?;
-    let next = (entries.len() as u64 == limit).then(|| entries.last().map(|e| e.id)).flatten();
+    let entries = state
+        .store
+        .history(&auth.actor, entity, id, q.before, limit)
+        .await?;
+    let next = (entries.len() as u64 == limit)
+        .then(|| entries.last().map(|e| e.id))
+        .flatten();
     Ok(Json(json!({"data": entries, "next_before": next})).into_response())
 }
 
@@ -174,38 +244,67 @@ pub fn entity_router(entity: Entity) -> Router<AppState> {
     Router::new()
         .route(
             &base,
-            get(move |State(s): State<AppState>, a: Auth, RawQuery(q): RawQuery| list(entity, s, a, q)).post(
-                move |State(s): State<AppState>, a: Auth, h: HeaderMap, b: Bytes| create(entity, s, a, h, b),
+            get(
+                move |State(s): State<AppState>, a: Auth, RawQuery(q): RawQuery| {
+                    list(entity, s, a, q)
+                },
+            )
+            .post(
+                move |State(s): State<AppState>, a: Auth, h: HeaderMap, b: Bytes| {
+                    create(entity, s, a, h, b)
+                },
             ),
         )
         .route(
             &format!("{base}/count"),
-            get(move |State(s): State<AppState>, a: Auth, RawQuery(q): RawQuery| count(entity, s, a, q)),
+            get(
+                move |State(s): State<AppState>, a: Auth, RawQuery(q): RawQuery| {
+                    count(entity, s, a, q)
+                },
+            ),
         )
         .route(
             &format!("{base}/{{id}}"),
-            get(move |State(s): State<AppState>, a: Auth, Path(id): Path<String>, RawQuery(q): RawQuery| {
-                get_one(entity, s, a, id, q)
-            })
-            .patch(move |State(s): State<AppState>, a: Auth, Path(id): Path<String>, h: HeaderMap, b: Bytes| {
-                update(entity, s, a, id, h, b)
-            })
-            .delete(move |State(s): State<AppState>, a: Auth, Path(id): Path<String>, h: HeaderMap| {
-                delete(entity, s, a, id, h)
-            }),
+            get(
+                move |State(s): State<AppState>,
+                      a: Auth,
+                      Path(id): Path<String>,
+                      RawQuery(q): RawQuery| { get_one(entity, s, a, id, q) },
+            )
+            .patch(
+                move |State(s): State<AppState>,
+                      a: Auth,
+                      Path(id): Path<String>,
+                      h: HeaderMap,
+                      b: Bytes| { update(entity, s, a, id, h, b) },
+            )
+            .delete(
+                move |State(s): State<AppState>, a: Auth, Path(id): Path<String>, h: HeaderMap| {
+                    delete(entity, s, a, id, h)
+                },
+            ),
         )
         .route(
             &format!("{base}/{{id}}/restore"),
-            post(move |State(s): State<AppState>, a: Auth, Path(id): Path<String>| restore(entity, s, a, id)),
+            post(
+                move |State(s): State<AppState>, a: Auth, Path(id): Path<String>| {
+                    restore(entity, s, a, id)
+                },
+            ),
         )
         .route(
             &format!("{base}/{{id}}/history"),
-            get(move |State(s): State<AppState>, a: Auth, Path(id): Path<String>, RawQuery(q): RawQuery| {
-                history(entity, s, a, id, q)
-            }),
+            get(
+                move |State(s): State<AppState>,
+                      a: Auth,
+                      Path(id): Path<String>,
+                      RawQuery(q): RawQuery| { history(entity, s, a, id, q) },
+            ),
         )
 }
 
 pub fn router() -> Router<AppState> {
-    Entity::ALL.iter().fold(Router::new(), |r, e| r.merge(entity_router(*e)))
+    Entity::ALL
+        .iter()
+        .fold(Router::new(), |r, e| r.merge(entity_router(*e)))
 }

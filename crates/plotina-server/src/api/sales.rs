@@ -20,7 +20,13 @@ use crate::state::AppState;
 
 /// `POST /api/v1/deals/{id}/move {"stage_id": 5, "lost_reason": "…"}`: the kanban's move,
 /// the same rules as a PATCH of `stage_id`.
-async fn move_deal(State(s): State<AppState>, auth: Auth, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+async fn move_deal(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let id = input::id(&id)?;
     let obj = input::json_object(&headers, &body)?;
     let mut changes = Map::new();
@@ -30,24 +36,47 @@ async fn move_deal(State(s): State<AppState>, auth: Auth, Path(id): Path<String>
                 changes.insert(k, v);
             }
             other => {
-                return Err(DomainError::Invalid(vec![plotina_core::FieldError::new(other, "unknown_field").with("name", other)]).into())
+                return Err(DomainError::Invalid(vec![plotina_core::FieldError::new(
+                    other,
+                    "unknown_field",
+                )
+                .with("name", other)])
+                .into())
             }
         }
     }
     if !changes.contains_key("stage_id") {
         return Err(DomainError::invalid("stage_id", "required").into());
     }
-    let rec = s.store.update(&auth.actor, Entity::Deal, id, &changes, input::if_match(&headers)?).await?;
+    let rec = s
+        .store
+        .update(
+            &auth.actor,
+            Entity::Deal,
+            id,
+            &changes,
+            input::if_match(&headers)?,
+        )
+        .await?;
     Ok(record_response(StatusCode::OK, rec))
 }
 
-async fn stage_history(State(s): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Response> {
+async fn stage_history(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let steps = s.store.stage_history(&auth.actor, input::id(&id)?).await?;
     Ok(Json(json!({"data": steps})).into_response())
 }
 
 /// Child deals of a deal (in other departments' pipelines), within the caller's scope.
-async fn children(State(s): State<AppState>, auth: Auth, Path(id): Path<String>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
+async fn children(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
     let id = input::id(&id)?;
     s.store.get(&auth.actor, Entity::Deal, id).await?;
     let q: ListQuery = input::query(raw.as_deref())?;
@@ -57,18 +86,92 @@ async fn children(State(s): State<AppState>, auth: Auth, Path(id): Path<String>,
     Ok(Json(page).into_response())
 }
 
-async fn convert_lead(State(s): State<AppState>, auth: Auth, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+async fn convert_lead(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let id = input::id(&id)?;
     let obj = input::json_object(&headers, &body)?;
     let req: ConvertRequest = serde_json::from_value(Value::Object(obj)).map_err(|e| {
-        DomainError::BadRequest(plotina_core::FieldError::new("body", "bad_json").with("detail", e.to_string()))
+        DomainError::BadRequest(
+            plotina_core::FieldError::new("body", "bad_json").with("detail", e.to_string()),
+        )
     })?;
     let out = s.store.convert_lead(&auth.actor, id, req).await?;
     Ok((StatusCode::OK, Json(out)).into_response())
 }
 
+#[derive(serde::Deserialize)]
+struct BoardQuery {
+    pipeline: i64,
+    filter: Option<String>,
+    q: Option<String>,
+    cards: Option<u64>,
+}
+
+/// `GET /api/v1/deals/board?pipeline=ID`: the kanban in one request: each stage with the
+/// count and sum of its deals (per currency) and its first cards, newest first.
+async fn board(
+    State(s): State<AppState>,
+    auth: Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q: BoardQuery = input::query(raw.as_deref())?;
+    let cards = q.cards.unwrap_or(20);
+    if cards == 0 || cards > 100 {
+        return Err(crate::error::ApiError::malformed("cards", "limit_range"));
+    }
+    let pipeline = s
+        .store
+        .get(&auth.actor, Entity::Pipeline, q.pipeline)
+        .await?;
+    let stage_filter = ListParams {
+        filter: Some(format!("pipeline_id = {}", q.pipeline)),
+        sort: Some("position".into()),
+        limit: Some(100),
+        ..Default::default()
+    };
+    let stages = s
+        .store
+        .list(&auth.actor, Entity::Stage, &stage_filter)
+        .await?
+        .data;
+    let base = ListParams {
+        filter: q.filter.clone(),
+        q: q.q.clone(),
+        and: vec![eq_filter("pipeline_id", q.pipeline)],
+        ..Default::default()
+    };
+    let totals = s.store.stage_totals(&auth.actor, &base).await?;
+    let mut columns = Vec::with_capacity(stages.len());
+    for stage in stages {
+        let stage_id = stage.get("id").and_then(Value::as_i64).unwrap_or_default();
+        let mut params = base.clone();
+        params.and.push(eq_filter("stage_id", stage_id));
+        params.sort = Some("-updated_at".into());
+        params.limit = Some(cards);
+        let page = s.store.list(&auth.actor, Entity::Deal, &params).await?;
+        let sums: Vec<Value> = totals
+            .iter()
+            .filter(|t| t.stage_id == stage_id)
+            .map(|t| json!({"currency": t.currency, "count": t.count, "sum": plotina_core::types::Money::from_minor(t.sum_minor).to_string()}))
+            .collect();
+        let count: i64 = totals
+            .iter()
+            .filter(|t| t.stage_id == stage_id)
+            .map(|t| t.count)
+            .sum();
+        columns.push(json!({"stage": stage, "count": count, "totals": sums, "deals": page.data, "next_cursor": page.next_cursor}));
+    }
+    Ok(Json(json!({"pipeline": pipeline, "columns": columns})).into_response())
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/deals/board", get(board))
         .route("/api/v1/deals/{id}/move", post(move_deal))
         .route("/api/v1/deals/{id}/stage-history", get(stage_history))
         .route("/api/v1/deals/{id}/children", get(children))

@@ -18,8 +18,14 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub fn session_cookie(state: &AppState, value: &str, max_age_secs: i64) -> HeaderValue {
-    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
-    let cookie = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}");
+    let secure = if state.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
+    );
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
@@ -31,8 +37,19 @@ fn field<'a>(obj: &'a serde_json::Map<String, Value>, name: &str) -> Result<&'a 
 }
 
 /// Checks a login and password under the rate limit; the user id on success.
-pub async fn check_login(state: &AppState, peer: Option<std::net::SocketAddr>, login: &str, password: &str) -> Result<Option<i64>, ApiError> {
-    let keys = vec![format!("login:{}", login.to_lowercase()), format!("ip:{}", peer.map(|p| p.ip().to_string()).unwrap_or_default())];
+pub async fn check_login(
+    state: &AppState,
+    peer: Option<std::net::SocketAddr>,
+    login: &str,
+    password: &str,
+) -> Result<Option<i64>, ApiError> {
+    let keys = vec![
+        format!("login:{}", login.to_lowercase()),
+        format!(
+            "ip:{}",
+            peer.map(|p| p.ip().to_string()).unwrap_or_default()
+        ),
+    ];
     if state.login_limiter.blocked(&keys) {
         return Err(DomainError::Forbidden("too_many_requests").into());
     }
@@ -44,7 +61,12 @@ pub async fn check_login(state: &AppState, peer: Option<std::net::SocketAddr>, l
     Ok(user)
 }
 
-async fn login(State(s): State<AppState>, peer: ConnectInfo<std::net::SocketAddr>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+async fn login(
+    State(s): State<AppState>,
+    peer: ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let obj = input::json_object(&headers, &body)?;
     let (login, password) = (field(&obj, "login")?, field(&obj, "password")?);
     let Some(user) = check_login(&s, Some(peer.0), login, password).await? else {
@@ -53,7 +75,10 @@ async fn login(State(s): State<AppState>, peer: ConnectInfo<std::net::SocketAddr
     let ttl = chrono::Duration::days(s.config.session_days);
     let (cookie, csrf) = auth::create_session(s.store.pool(), user, ttl).await?;
     let mut resp = Json(json!({"user_id": user, "csrf_token": csrf})).into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&s, &cookie, ttl.num_seconds()));
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(&s, &cookie, ttl.num_seconds()),
+    );
     Ok(resp)
 }
 
@@ -68,7 +93,8 @@ async fn logout(State(s): State<AppState>, a: Auth, headers: HeaderMap) -> ApiRe
         auth::delete_session(s.store.pool(), c).await?;
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&s, "", 0));
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&s, "", 0));
     Ok(resp)
 }
 
@@ -89,7 +115,13 @@ async fn me(a: Auth) -> Json<Value> {
 
 /// `POST /api/v1/users/{id}/password {"password": "…", "current_password": "…"}`: a user
 /// changes their own (knowing the current one); an administrator sets anyone's.
-async fn set_password(State(s): State<AppState>, a: Auth, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+async fn set_password(
+    State(s): State<AppState>,
+    a: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let id = input::id(&id)?;
     let obj = input::json_object(&headers, &body)?;
     let password = field(&obj, "password")?;
@@ -98,7 +130,9 @@ async fn set_password(State(s): State<AppState>, a: Auth, Path(id): Path<String>
     }
     if id != a.actor.user_id {
         require_admin(&a)?;
-        s.store.get(&a.actor, plotina_core::Entity::User, id).await?;
+        s.store
+            .get(&a.actor, plotina_core::Entity::User, id)
+            .await?;
     } else if !a.actor.is_admin {
         let current = field(&obj, "current_password")?;
         if auth::verify_password(s.store.pool(), &a.actor.login, current).await? != Some(id) {
@@ -109,14 +143,27 @@ async fn set_password(State(s): State<AppState>, a: Auth, Path(id): Path<String>
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn create_token(State(s): State<AppState>, a: Auth, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+async fn create_token(
+    State(s): State<AppState>,
+    a: Auth,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let obj = input::json_object(&headers, &body)?;
-    let name = obj.get("name").and_then(Value::as_str).unwrap_or("API").trim();
+    let name = obj
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("API")
+        .trim();
     let name = plotina_core::value::clean_text(name, 100, false)
         .map_err(|e| DomainError::invalid("name", e.code))?
         .unwrap_or_else(|| "API".into());
     let (id, token) = auth::create_token(s.store.pool(), a.actor.user_id, &name).await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": id, "name": name, "token": token}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": id, "name": name, "token": token})),
+    )
+        .into_response())
 }
 
 async fn list_tokens(State(s): State<AppState>, a: Auth) -> ApiResult<Response> {
@@ -124,9 +171,15 @@ async fn list_tokens(State(s): State<AppState>, a: Auth) -> ApiResult<Response> 
     Ok(Json(json!({"data": tokens})).into_response())
 }
 
-async fn revoke_token(State(s): State<AppState>, a: Auth, Path(id): Path<String>) -> ApiResult<Response> {
+async fn revoke_token(
+    State(s): State<AppState>,
+    a: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let id = input::id(&id)?;
-    let owner = auth::token_owner(s.store.pool(), id).await?.ok_or_else(ApiError::not_found)?;
+    let owner = auth::token_owner(s.store.pool(), id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     if owner != a.actor.user_id && !a.actor.is_admin {
         return Err(ApiError::not_found());
     }
@@ -140,12 +193,22 @@ struct SearchQuery {
     limit: Option<u64>,
 }
 
-async fn search(State(s): State<AppState>, a: Auth, RawQuery(raw): RawQuery) -> ApiResult<Response> {
+async fn search(
+    State(s): State<AppState>,
+    a: Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
     let q: SearchQuery = input::query(raw.as_deref())?;
     let text = q.q.unwrap_or_default();
-    let text = plotina_core::value::clean_text(&text, 200, false).map_err(|e| DomainError::bad_request("q", e.code))?;
-    let Some(text) = text else { return Ok(Json(json!({"data": []})).into_response()) };
-    let hits = s.store.search(&a.actor, &text, q.limit.unwrap_or(10).clamp(1, 50)).await?;
+    let text = plotina_core::value::clean_text(&text, 200, false)
+        .map_err(|e| DomainError::bad_request("q", e.code))?;
+    let Some(text) = text else {
+        return Ok(Json(json!({"data": []})).into_response());
+    };
+    let hits = s
+        .store
+        .search(&a.actor, &text, q.limit.unwrap_or(10).clamp(1, 50))
+        .await?;
     Ok(Json(json!({"data": hits})).into_response())
 }
 

@@ -18,9 +18,10 @@ use serde_json::{json, Map, Value as Json};
 use super::fields::Opt;
 use super::fmt;
 use super::forms::parse_id;
-use super::lookups::{id_of, str_of, Lookups, Titles};
+use super::lookups::{id_of, str_of, Lookups, StageRef, Titles};
 use super::{html, html_status, redirect, urls, Ctx, FormData, Web, WebError, WebResult};
 use crate::state::AppState;
+use plotina_store::Record;
 
 const CARDS_PER_COLUMN: u64 = 20;
 
@@ -115,6 +116,47 @@ fn base_params(q: &BoardQuery, pipeline: i64) -> ListParams {
     }
 }
 
+/// One deal on the board; "rotten" when it has stayed in an open stage too long.
+fn card_view(
+    ctx: &Ctx,
+    lk: &Lookups,
+    titles: &Titles,
+    st: &StageRef,
+    r: &Record,
+    now: chrono::DateTime<chrono::Utc>,
+) -> CardView {
+    let since = Some(str_of(r, "stage_changed_at"))
+        .filter(|s| !s.is_empty())
+        .unwrap_or(str_of(r, "created_at"));
+    let days = plotina_core::value::parse_datetime(since)
+        .map(|t| (now - t).num_days())
+        .unwrap_or(0);
+    let amount = str_of(r, "amount");
+    let currency = r.get("currency").and_then(Json::as_str).unwrap_or("RUB");
+    let name = |field: &str, f: &dyn Fn(i64) -> Option<String>| {
+        r.get(field)
+            .and_then(Json::as_i64)
+            .and_then(f)
+            .unwrap_or_default()
+    };
+    CardView {
+        id: id_of(r),
+        title: str_of(r, "title").to_string(),
+        href: urls::card(Entity::Deal, id_of(r)),
+        company: name("company_id", &|c| {
+            titles.get(Entity::Company, c).map(String::from)
+        }),
+        amount: if amount.is_empty() {
+            String::new()
+        } else {
+            fmt::money_text(ctx.lang, amount, currency)
+        },
+        owner: name("owner_id", &|u| lk.user(u).map(String::from)),
+        rotten: st.kind == "open" && st.rotten_days.is_some_and(|d| d > 0 && days > d),
+        days,
+    }
+}
+
 async fn build(
     s: &AppState,
     web: &Web,
@@ -168,46 +210,7 @@ async fn build(
         let mine: Vec<_> = totals.iter().filter(|t| t.stage_id == st.id).collect();
         let cards = recs
             .iter()
-            .map(|r| {
-                let since = str_of(r, "stage_changed_at");
-                let since = if since.is_empty() {
-                    str_of(r, "created_at")
-                } else {
-                    since
-                };
-                let days = plotina_core::value::parse_datetime(since)
-                    .map(|t| (now - t).num_days())
-                    .unwrap_or(0);
-                let amount = str_of(r, "amount");
-                CardView {
-                    id: id_of(r),
-                    title: str_of(r, "title").to_string(),
-                    href: urls::card(Entity::Deal, id_of(r)),
-                    company: r
-                        .get("company_id")
-                        .and_then(Json::as_i64)
-                        .and_then(|c| titles.get(Entity::Company, c))
-                        .unwrap_or("")
-                        .to_string(),
-                    amount: if amount.is_empty() {
-                        String::new()
-                    } else {
-                        fmt::money_text(
-                            ctx.lang,
-                            amount,
-                            r.get("currency").and_then(Json::as_str).unwrap_or("RUB"),
-                        )
-                    },
-                    owner: r
-                        .get("owner_id")
-                        .and_then(Json::as_i64)
-                        .and_then(|u| lk.user(u))
-                        .unwrap_or("")
-                        .to_string(),
-                    rotten: st.kind == "open" && st.rotten_days.is_some_and(|d| d > 0 && days > d),
-                    days,
-                }
-            })
+            .map(|r| card_view(ctx, lk, &titles, &st, r, now))
             .collect();
         let count: i64 = mine.iter().map(|t| t.count).sum();
         let more = format!("pipeline = {pipeline} and stage = {}", st.id);

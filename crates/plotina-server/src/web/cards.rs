@@ -9,12 +9,14 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::Router;
 use plotina_core::policy::Action;
+use plotina_core::record::CustomFieldDef;
 use plotina_core::schema::{Entity, ACTIVITY_KINDS};
 use plotina_store::{eq_filter, ListParams, Record, StoreError};
 use serde_json::{json, Value as Json};
 
 use super::fields::{self, FieldView, FormErrors, Opt, Source};
 use super::fmt::{self, field_label, Shown};
+use super::form_input;
 use super::forms::{customs_of, form_errors, parse_id, render_form, section_of, FormSpec};
 use super::lists::display_title;
 use super::lookups::{id_of, str_of, Lookups, Titles};
@@ -278,8 +280,14 @@ fn field_rows(
                 currency,
             ),
         })
-        .filter(|r| !r.value.is_empty() && !(r.value.text == ctx.t("ui-no") && r.name != "done"))
+        .filter(|r| worth_showing(ctx, r))
         .collect()
+}
+
+/// Empty values and "no" flags (other than "done") only add noise to a card.
+fn worth_showing(ctx: &Ctx, r: &FieldRow) -> bool {
+    let a_no = r.value.text == ctx.t("ui-no") && r.name != "done";
+    !r.value.is_empty() && !a_no
 }
 
 fn chips(ctx: &Ctx, lk: &Lookups, entity: Entity, rec: &Record) -> Vec<String> {
@@ -347,6 +355,51 @@ fn stage_dots(lk: &Lookups, rec: &Record) -> Vec<StageDot> {
         .collect()
 }
 
+fn custom_rows(
+    ctx: &Ctx,
+    titles: &Titles,
+    customs: &[CustomFieldDef],
+    rec: &Record,
+) -> Vec<FieldRow> {
+    let value = |d: &CustomFieldDef| {
+        rec.get("custom")
+            .and_then(|c| c.get(&d.key))
+            .cloned()
+            .unwrap_or(Json::Null)
+    };
+    customs
+        .iter()
+        .map(|d| FieldRow {
+            name: format!("custom.{}", d.key),
+            label: fmt::custom_label(ctx.lang, d),
+            value: fmt::show_custom(ctx, titles, d, &value(d)),
+        })
+        .filter(|r| !r.value.is_empty())
+        .collect()
+}
+
+fn meta_line(ctx: &Ctx, rec: &Record) -> String {
+    let at = |f: &str| fmt::datetime_text(ctx, str_of(rec, f));
+    format!(
+        "{} {} · {} {}",
+        ctx.t("field-created_at"),
+        at("created_at"),
+        ctx.t("field-updated_at"),
+        at("updated_at")
+    )
+}
+
+fn quick_kinds(ctx: &Ctx) -> Vec<Opt> {
+    ["note", "call", "meeting", "task"]
+        .iter()
+        .map(|k| Opt {
+            value: k.to_string(),
+            label: fmt::option_label(ctx.lang, "kind", k),
+            ..Default::default()
+        })
+        .collect()
+}
+
 async fn card(entity: Entity, s: AppState, web: Web, id: String) -> WebResult {
     let id = parse_id(&id)?;
     let rec = s.store.get(&web.actor, entity, id).await?;
@@ -360,7 +413,7 @@ async fn card(entity: Entity, s: AppState, web: Web, id: String) -> WebResult {
         Vec::new()
     };
     let mut wanted: BTreeMap<Entity, BTreeSet<i64>> = BTreeMap::new();
-    fields::wanted_links(entity, &customs, &[&rec], &mut wanted);
+    form_input::wanted_links(entity, &customs, &[&rec], &mut wanted);
     timeline::history_links(entity, &history, &mut wanted);
     let titles = Titles::load(&s.store, &web.actor, &wanted).await?;
     let ctx = web.ctx.clone().with_section(section_of(entity));
@@ -372,29 +425,8 @@ async fn card(entity: Entity, s: AppState, web: Web, id: String) -> WebResult {
         timeline::stage_items(&ctx, &lk, &steps),
         timeline::history_items(&ctx, &lk, &titles, entity, &customs, &history),
     ]);
-    let custom = customs
-        .iter()
-        .map(|d| FieldRow {
-            name: format!("custom.{}", d.key),
-            label: fmt::custom_label(ctx.lang, d),
-            value: fmt::show_custom(
-                &ctx,
-                &titles,
-                d,
-                rec.get("custom")
-                    .and_then(|c| c.get(&d.key))
-                    .unwrap_or(&Json::Null),
-            ),
-        })
-        .filter(|r| !r.value.is_empty())
-        .collect();
-    let meta = format!(
-        "{} {} · {} {}",
-        ctx.t("field-created_at"),
-        fmt::datetime_text(&ctx, str_of(&rec, "created_at")),
-        ctx.t("field-updated_at"),
-        fmt::datetime_text(&ctx, str_of(&rec, "updated_at"))
-    );
+    let custom = custom_rows(&ctx, &titles, &customs, &rec);
+    let meta = meta_line(&ctx, &rec);
     let pipeline = rec
         .get("pipeline_id")
         .and_then(Json::as_i64)
@@ -421,14 +453,7 @@ async fn card(entity: Entity, s: AppState, web: Web, id: String) -> WebResult {
         },
         related,
         timeline: tl,
-        quick_kinds: ["note", "call", "meeting", "task"]
-            .iter()
-            .map(|k| Opt {
-                value: k.to_string(),
-                label: fmt::option_label(ctx.lang, "kind", k),
-                ..Default::default()
-            })
-            .collect(),
+        quick_kinds: quick_kinds(&ctx),
         stages: if entity == Entity::Deal {
             stage_dots(&lk, &rec)
         } else {
@@ -465,7 +490,7 @@ async fn quick_add(entity: Entity, s: AppState, web: Web, id: String, body: Byte
         .into_iter()
         .filter(|d| form.has(d.name))
         .collect();
-    let body = fields::body_from_form(&web.ctx, &defs, &[], &form, None);
+    let body = form_input::body_from_form(&web.ctx, &defs, &[], &form, None);
     match s
         .store
         .create(&web.actor, Entity::Activity, &body, None)

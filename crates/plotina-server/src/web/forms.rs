@@ -18,6 +18,7 @@ use serde_json::{json, Value as Json};
 use super::fields::{
     self, attach_errors, builtin_view, custom_view, FieldView, FormErrors, Source,
 };
+use super::form_input;
 use super::lookups::{id_of, Lookups, Titles};
 use super::{html_status, redirect, urls, Ctx, Web, WebError, WebResult};
 use crate::state::AppState;
@@ -131,8 +132,8 @@ pub async fn form_page(s: &AppState, web: &Web, spec: FormSpec<'_>) -> Result<Fo
     let lk = Lookups::load(&s.store, &web.actor).await?;
     let mut wanted: BTreeMap<Entity, BTreeSet<i64>> = BTreeMap::new();
     match &spec.src {
-        Source::Record(r) => fields::wanted_links(entity, &customs, &[*r], &mut wanted),
-        Source::Form(f) => fields::wanted_from_form(entity, &customs, f, &mut wanted),
+        Source::Record(r) => form_input::wanted_links(entity, &customs, &[*r], &mut wanted),
+        Source::Form(f) => form_input::wanted_from_form(entity, &customs, f, &mut wanted),
     }
     let titles = Titles::load(&s.store, &web.actor, &wanted).await?;
     let ctx = &web.ctx;
@@ -280,7 +281,7 @@ async fn create(entity: Entity, s: AppState, web: Web, body: Bytes) -> WebResult
     let form = web.form(&body)?;
     let customs = customs_of(&s, entity).await?;
     let defs: Vec<&FieldDef> = fields::form_fields(entity, true);
-    let body = fields::body_from_form(&web.ctx, &defs, &customs, &form, None);
+    let body = form_input::body_from_form(&web.ctx, &defs, &customs, &form, None);
     match s.store.create(&web.actor, entity, &body, None).await {
         Ok((rec, _)) => Ok(redirect(&urls::card(entity, id_of(&rec)))),
         Err(e) => {
@@ -331,7 +332,7 @@ async fn update(entity: Entity, s: AppState, web: Web, id: String, body: Bytes) 
     let old = s.store.get(&web.actor, entity, id).await?;
     let customs = customs_of(&s, entity).await?;
     let defs = fields::form_fields(entity, false);
-    let body = fields::body_from_form(&web.ctx, &defs, &customs, &form, Some(&old));
+    let body = form_input::body_from_form(&web.ctx, &defs, &customs, &form, Some(&old));
     let version = form.text("version").parse::<i64>().ok();
     match s.store.update(&web.actor, entity, id, &body, version).await {
         Ok(_) => Ok(redirect(&urls::card(entity, id))),

@@ -18,8 +18,9 @@ use plotina_store::views::{NewView, SavedView};
 use plotina_store::{ListParams, Record, StoreError};
 use serde_json::{json, Map, Value as Json};
 
-use super::fields::{self, FormErrors};
+use super::fields::FormErrors;
 use super::fmt::{self, field_label, Shown};
+use super::form_input;
 use super::forms::{customs_of, parse_id, section_of};
 use super::lookups::{id_of, title_of, Lookups, Titles};
 use super::{html, redirect, urls, Ctx, FormData, Web, WebError, WebResult};
@@ -411,7 +412,7 @@ async fn fetch(
     let (data, next) = page.map(|p| (p.data, p.next_cursor)).unwrap_or_default();
     let lk = Lookups::load(&s.store, &web.actor).await?;
     let mut wanted: BTreeMap<Entity, BTreeSet<i64>> = BTreeMap::new();
-    fields::wanted_links(
+    form_input::wanted_links(
         entity,
         customs,
         &data.iter().collect::<Vec<_>>(),

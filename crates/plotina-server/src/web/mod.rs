@@ -11,6 +11,7 @@ mod ctx;
 mod errors;
 mod fields;
 mod fmt;
+mod form_input;
 mod forms;
 mod lists;
 mod lookups;
@@ -71,4 +72,82 @@ pub fn html_status<T: Template>(status: StatusCode, t: &T) -> WebResult {
 /// "See other": where a successful form post sends the browser.
 pub fn redirect(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use plotina_core::schema::{Entity, FieldKind};
+
+    use crate::i18n::{I18n, Lang};
+
+    fn assert_both(id: &str) {
+        let i = I18n::get();
+        assert!(i.has(Lang::Ru, id), "{id} is missing in Russian");
+        assert!(i.has(Lang::En, id), "{id} is missing in English");
+    }
+
+    /// Every `ui-…` id written in a template or a page handler exists in both languages.
+    #[test]
+    fn every_interface_text_is_translated() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        for dir in ["templates", "src/web"] {
+            for entry in std::fs::read_dir(root.join(dir)).expect("read dir") {
+                files.push(
+                    std::fs::read_to_string(entry.expect("entry").path()).expect("read file"),
+                );
+            }
+        }
+        let mut seen = 0;
+        for text in &files {
+            for part in text.split("\"ui-").skip(1) {
+                let id: String = part
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect();
+                if !id.is_empty() && part[id.len()..].starts_with('"') && !id.ends_with('-') {
+                    assert_both(&format!("ui-{id}"));
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen > 100, "found only {seen} ids");
+    }
+
+    /// Ids built at run time: sections, titles and every option of a select field.
+    #[test]
+    fn generated_ids_are_translated() {
+        for e in Entity::ALL {
+            assert_both(&format!("ui-new-{}", e.code()));
+            assert_both(&format!("ui-edit-{}", e.code()));
+            for f in e.fields() {
+                if let FieldKind::Select(opts) | FieldKind::MultiSelect(opts) = f.kind {
+                    for o in opts {
+                        assert_both(&format!("ui-opt-{}-{o}", f.name));
+                    }
+                }
+            }
+        }
+        for e in Entity::BUSINESS {
+            assert_both(&format!("ui-nav-{}", e.plural()));
+            assert_both(&format!("ui-entity-{}", e.code()));
+        }
+        for e in [
+            Entity::Pipeline,
+            Entity::CustomField,
+            Entity::User,
+            Entity::Department,
+            Entity::Role,
+        ] {
+            assert_both(&format!("ui-settings-{}", e.plural()));
+        }
+    }
+
+    #[test]
+    fn redirects_stay_on_this_site() {
+        assert_eq!(super::urls::safe_next("/deals?x=1"), "/deals?x=1");
+        assert_eq!(super::urls::safe_next("//evil.example"), "/");
+        assert_eq!(super::urls::safe_next("https://evil.example"), "/");
+        assert_eq!(super::urls::safe_next("/\\evil.example"), "/");
+    }
 }

@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value as Json};
 
 use super::fields::{self, FieldView, FormErrors, Opt, Source};
 use super::fmt::{self, field_label, option_label};
+use super::form_input;
 use super::forms::{
     form_errors, form_page, parse_id, show_form, FormSpec, MatrixCell, MatrixRow, StageRow,
 };
@@ -271,6 +272,19 @@ async fn stage_rows(
         .collect())
 }
 
+/// "New role", or "Role: Менеджер".
+fn org_title(ctx: &Ctx, entity: Entity, id: Option<i64>, src: &Source<'_>) -> String {
+    let kind = ctx.t(&format!(
+        "ui-{}-{}",
+        if id.is_none() { "new" } else { "edit" },
+        entity.code()
+    ));
+    match (id, src) {
+        (Some(_), Source::Record(r)) => format!("{kind}: {}", title_of(entity, r)),
+        _ => kind,
+    }
+}
+
 /// The settings form of an organisation record, with what each kind adds.
 async fn org_form(
     s: &AppState,
@@ -302,11 +316,7 @@ async fn org_form(
     let spec = FormSpec {
         entity,
         create: id.is_none(),
-        title: ctx.t(&format!(
-            "ui-{}-{}",
-            if id.is_none() { "new" } else { "edit" },
-            entity.code()
-        )),
+        title: org_title(ctx, entity, id, &src),
         action: id
             .map(|i| urls::card(entity, i))
             .unwrap_or_else(|| format!("/settings/{}/new", entity.plural())),
@@ -367,7 +377,7 @@ fn body_of(
     old: Option<&Record>,
 ) -> Map<String, Json> {
     let defs = fields::form_fields(entity, create);
-    let mut body = fields::body_from_form(ctx, &defs, &[], form, old);
+    let mut body = form_input::body_from_form(ctx, &defs, &[], form, old);
     if entity == Entity::Role {
         body.insert("permissions".into(), permissions_from(form));
     }

@@ -35,19 +35,33 @@ impl TestApp {
     }
 
     pub async fn get(&self, user: &str, path: &str) -> Response {
-        self.req(user, Method::GET, path).send().await.expect("request")
+        self.req(user, Method::GET, path)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn post(&self, user: &str, path: &str, body: &Value) -> Response {
-        self.req(user, Method::POST, path).json(body).send().await.expect("request")
+        self.req(user, Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn patch(&self, user: &str, path: &str, body: &Value) -> Response {
-        self.req(user, Method::PATCH, path).json(body).send().await.expect("request")
+        self.req(user, Method::PATCH, path)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn delete(&self, user: &str, path: &str) -> Response {
-        self.req(user, Method::DELETE, path).send().await.expect("request")
+        self.req(user, Method::DELETE, path)
+            .send()
+            .await
+            .expect("request")
     }
 
     /// Creates a record as `user` and returns it (panics unless 201).
@@ -55,7 +69,11 @@ impl TestApp {
         let resp = self.post(user, &format!("/api/v1/{plural}"), &body).await;
         let status = resp.status();
         let json: Value = resp.json().await.expect("json");
-        assert_eq!(status, 201, "create {plural} as {user} on {}: {json}", self.backend);
+        assert_eq!(
+            status, 201,
+            "create {plural} as {user} on {}: {json}",
+            self.backend
+        );
         json
     }
 
@@ -65,21 +83,42 @@ impl TestApp {
 }
 
 pub async fn spawn(db: TestDb) -> TestApp {
-    let _ = tracing_subscriber::fmt().with_env_filter(std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into())).with_test_writer().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()))
+        .with_test_writer()
+        .try_init();
     let backend = db.name();
     let (store, fx) = testing::seeded_store(&db).await;
     let data = tempfile::tempdir().expect("tempdir");
-    let config = Config { listen: "127.0.0.1:0".into(), data_dir: data.path().to_path_buf(), max_body_bytes: 256 * 1024, ..Config::default() };
+    let config = Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data.path().to_path_buf(),
+        max_body_bytes: 256 * 1024,
+        ..Config::default()
+    };
     let store = Arc::new(store);
-    let app = Application::with_store(config, store.clone()).await.expect("build app");
+    let app = Application::with_store(config, store.clone())
+        .await
+        .expect("build app");
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     let mut tokens = BTreeMap::new();
     for (login, actor) in fx.actors() {
-        let (_, token) = plotina_store::auth::create_token(store.pool(), actor.user_id, "test").await.expect("token");
+        let (_, token) = plotina_store::auth::create_token(store.pool(), actor.user_id, "test")
+            .await
+            .expect("token");
         tokens.insert(login, token);
     }
-    TestApp { base, client: Client::new(), store, fx, tokens, backend, _db: db, _data: data }
+    TestApp {
+        base,
+        client: Client::new(),
+        store,
+        fx,
+        tokens,
+        backend,
+        _db: db,
+        _data: data,
+    }
 }
 
 /// One app per available backend (SQLite always; PostgreSQL when configured).

@@ -9,7 +9,12 @@ use crate::helpers::{apps, json};
 async fn idempotency_key_makes_retries_safe() {
     for app in apps().await {
         let body = json!({"name": "ООО «Повтор»"});
-        let send = |b: &Value| app.req("m1", reqwest::Method::POST, "/api/v1/companies").header("Idempotency-Key", "k-1").json(b).send();
+        let send = |b: &Value| {
+            app.req("m1", reqwest::Method::POST, "/api/v1/companies")
+                .header("Idempotency-Key", "k-1")
+                .json(b)
+                .send()
+        };
         let first = send(&body).await.unwrap();
         assert_eq!(first.status(), 201);
         let (_, a) = json(first).await;
@@ -18,7 +23,14 @@ async fn idempotency_key_makes_retries_safe() {
         assert_eq!(second.headers()["idempotent-replayed"], "true");
         let (_, b) = json(second).await;
         assert_eq!(a["id"], b["id"]);
-        let (_, n) = json(app.get("m1", "/api/v1/companies/count?filter=name%20%3D%20%22ООО%20«Повтор»%22").await).await;
+        let (_, n) = json(
+            app.get(
+                "m1",
+                "/api/v1/companies/count?filter=name%20%3D%20%22ООО%20«Повтор»%22",
+            )
+            .await,
+        )
+        .await;
         assert_eq!(n["count"], 1);
         let other = send(&json!({"name": "Другое"})).await.unwrap();
         assert_eq!(other.status(), 409);
@@ -33,12 +45,28 @@ async fn lead_conversion_links_everything_both_ways() {
             .await;
         let id = lead["id"].as_i64().unwrap();
         let before = app.counts().await;
-        let r = app.post("m1", &format!("/api/v1/leads/{id}/convert"), &json!({"deal": {}})).await;
+        let r = app
+            .post(
+                "m1",
+                &format!("/api/v1/leads/{id}/convert"),
+                &json!({"deal": {}}),
+            )
+            .await;
         let (s, p) = json(r).await;
         assert_eq!(s, 422, "a deal needs a pipeline: {p}");
         assert_eq!(p["errors"][0]["field"], "deal.pipeline_id");
-        assert_eq!(app.counts().await, before, "a refused conversion leaves nothing behind");
-        let r = app.post("m1", &format!("/api/v1/leads/{id}/convert"), &json!({"deal": {"pipeline_id": app.fx.pipeline}})).await;
+        assert_eq!(
+            app.counts().await,
+            before,
+            "a refused conversion leaves nothing behind"
+        );
+        let r = app
+            .post(
+                "m1",
+                &format!("/api/v1/leads/{id}/convert"),
+                &json!({"deal": {"pipeline_id": app.fx.pipeline}}),
+            )
+            .await;
         let (s, out) = json(r).await;
         assert_eq!(s, 200, "{out}");
         assert_eq!(out["lead"]["status"], "converted");
@@ -49,7 +77,13 @@ async fn lead_conversion_links_everything_both_ways() {
         assert_eq!(out["deal"]["source"], "web_form");
         assert_eq!(out["lead"]["deal_id"], out["deal"]["id"]);
         assert_eq!(out["lead"]["company_id"], out["company"]["id"]);
-        let again = app.post("m1", &format!("/api/v1/leads/{id}/convert"), &json!({"deal": {"pipeline_id": app.fx.pipeline}})).await;
+        let again = app
+            .post(
+                "m1",
+                &format!("/api/v1/leads/{id}/convert"),
+                &json!({"deal": {"pipeline_id": app.fx.pipeline}}),
+            )
+            .await;
         assert_eq!(again.status(), 409);
     }
 }
@@ -82,7 +116,12 @@ async fn cursor_paging_visits_every_record_once() {
             unique.sort();
             unique.dedup();
             assert_eq!(unique.len(), 23, "sort {sort} on {}", app.backend);
-            assert_eq!(seen.len(), 23, "sort {sort} repeated rows on {}", app.backend);
+            assert_eq!(
+                seen.len(),
+                23,
+                "sort {sort} repeated rows on {}",
+                app.backend
+            );
         }
     }
 }
@@ -90,22 +129,54 @@ async fn cursor_paging_visits_every_record_once() {
 #[tokio::test]
 async fn browser_session_needs_the_csrf_token() {
     for app in apps().await {
-        let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
-        let r = client.post(app.url("/api/v1/auth/login")).json(&json!({"login": "m1", "password": "wrong"})).send().await.unwrap();
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let r = client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({"login": "m1", "password": "wrong"}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 401);
-        let r = client.post(app.url("/api/v1/auth/login")).json(&json!({"login": "m1", "password": plotina_store::testing::PASSWORD})).send().await.unwrap();
+        let r = client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({"login": "m1", "password": plotina_store::testing::PASSWORD}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
         let (_, login) = json(r).await;
         let csrf = login["csrf_token"].as_str().unwrap().to_string();
         let r = client.get(app.url("/api/v1/me")).send().await.unwrap();
         assert_eq!(r.status(), 200);
-        let r = client.post(app.url("/api/v1/companies")).json(&json!({"name": "Без токена"})).send().await.unwrap();
+        let r = client
+            .post(app.url("/api/v1/companies"))
+            .json(&json!({"name": "Без токена"}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 403, "a cookie alone cannot write");
-        let r = client.post(app.url("/api/v1/companies")).header("x-csrf-token", &csrf).json(&json!({"name": "С токеном"})).send().await.unwrap();
+        let r = client
+            .post(app.url("/api/v1/companies"))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"name": "С токеном"}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 201);
-        let r = client.post(app.url("/api/v1/auth/logout")).header("x-csrf-token", &csrf).send().await.unwrap();
+        let r = client
+            .post(app.url("/api/v1/auth/logout"))
+            .header("x-csrf-token", &csrf)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 204);
         let r = client.get(app.url("/api/v1/me")).send().await.unwrap();
         assert_eq!(r.status(), 401);
@@ -117,20 +188,37 @@ async fn custom_fields_history_and_trash() {
     for app in apps().await {
         let r = app.post("admin", "/api/v1/custom_fields", &json!({"entity": "deal", "key": "region", "label": "Регион", "kind": "select", "options": ["Урал", "Сибирь"]})).await;
         assert_eq!(r.status(), 201);
-        let r = app.post("admin", "/api/v1/custom_fields", &json!({"entity": "deal", "key": "area", "label": "Площадь", "kind": "number"})).await;
+        let r = app
+            .post(
+                "admin",
+                "/api/v1/custom_fields",
+                &json!({"entity": "deal", "key": "area", "label": "Площадь", "kind": "number"}),
+            )
+            .await;
         assert_eq!(r.status(), 201);
         let a = app.create("m1", "deals", json!({"title": "Склад", "pipeline_id": app.fx.pipeline, "custom": {"region": "Урал", "area": 1200}})).await;
         app.create("m1", "deals", json!({"title": "Офис", "pipeline_id": app.fx.pipeline, "custom": {"region": "Сибирь", "area": 80}})).await;
         let r = app.post("m1", "/api/v1/deals", &json!({"title": "Плохой", "pipeline_id": app.fx.pipeline, "custom": {"region": "Луна"}})).await;
         assert_eq!(r.status(), 422);
         let (_, page) = json(app.get("m1", "/api/v1/deals?filter=custom.region%20%3D%20%22Урал%22%20and%20custom.area%20%3E%201000").await).await;
-        let titles: Vec<_> = page["data"].as_array().unwrap().iter().map(|d| d["title"].clone()).collect();
+        let titles: Vec<_> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["title"].clone())
+            .collect();
         assert_eq!(titles, [json!("Склад")], "on {}", app.backend);
         let (_, page) = json(app.get("m1", "/api/v1/deals?sort=custom.area").await).await;
         assert_eq!(page["data"][0]["title"], "Офис");
 
         let id = a["id"].as_i64().unwrap();
-        let r = app.patch("m1", &format!("/api/v1/deals/{id}"), &json!({"amount": "1000.50", "custom": {"region": "Сибирь"}})).await;
+        let r = app
+            .patch(
+                "m1",
+                &format!("/api/v1/deals/{id}"),
+                &json!({"amount": "1000.50", "custom": {"region": "Сибирь"}}),
+            )
+            .await;
         assert_eq!(r.status(), 200);
         let (_, h) = json(app.get("m1", &format!("/api/v1/deals/{id}/history")).await).await;
         let changes: Vec<(String, Value, Value)> = h["data"]
@@ -138,48 +226,119 @@ async fn custom_fields_history_and_trash() {
             .unwrap()
             .iter()
             .filter(|e| e["action"] == "update")
-            .map(|e| (e["field"].as_str().unwrap().to_string(), e["old_value"].clone(), e["new_value"].clone()))
+            .map(|e| {
+                (
+                    e["field"].as_str().unwrap().to_string(),
+                    e["old_value"].clone(),
+                    e["new_value"].clone(),
+                )
+            })
             .collect();
-        assert!(changes.contains(&("amount".into(), Value::Null, json!("1000.50"))), "{changes:?}");
-        assert!(changes.contains(&("custom.region".into(), json!("Урал"), json!("Сибирь"))), "{changes:?}");
-        assert!(changes.iter().all(|(f, _, _)| f != "version" && f != "updated_at"));
+        assert!(
+            changes.contains(&("amount".into(), Value::Null, json!("1000.50"))),
+            "{changes:?}"
+        );
+        assert!(
+            changes.contains(&("custom.region".into(), json!("Урал"), json!("Сибирь"))),
+            "{changes:?}"
+        );
+        assert!(changes
+            .iter()
+            .all(|(f, _, _)| f != "version" && f != "updated_at"));
 
         let r = app.delete("admin", &format!("/api/v1/deals/{id}")).await;
         assert_eq!(r.status(), 204);
-        assert_eq!(app.get("m1", &format!("/api/v1/deals/{id}")).await.status(), 404);
+        assert_eq!(
+            app.get("m1", &format!("/api/v1/deals/{id}")).await.status(),
+            404
+        );
         let (_, trash) = json(app.get("admin", "/api/v1/deals?trash=true").await).await;
         assert_eq!(trash["data"].as_array().unwrap().len(), 1);
-        let r = app.post("admin", &format!("/api/v1/deals/{id}/restore"), &json!({})).await;
+        let r = app
+            .post("admin", &format!("/api/v1/deals/{id}/restore"), &json!({}))
+            .await;
         assert_eq!(r.status(), 200);
-        assert_eq!(app.get("m1", &format!("/api/v1/deals/{id}")).await.status(), 200);
+        assert_eq!(
+            app.get("m1", &format!("/api/v1/deals/{id}")).await.status(),
+            200
+        );
     }
 }
 
 #[tokio::test]
 async fn service_endpoints_answer() {
     for app in apps().await {
-        assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), 200);
-        assert_eq!(app.client.get(app.url("/readyz")).send().await.unwrap().status(), 200);
+        assert_eq!(
+            app.client
+                .get(app.url("/healthz"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        assert_eq!(
+            app.client
+                .get(app.url("/readyz"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
         app.get("m1", "/api/v1/companies").await;
-        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let metrics = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(metrics.contains("http_requests_total"), "{metrics}");
-        let (s, doc) = json(app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap()).await;
+        let (s, doc) = json(
+            app.client
+                .get(app.url("/api/v1/openapi.json"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(s, 200);
         assert_eq!(doc["openapi"], "3.1.0");
-        for path in ["/api/v1/companies", "/api/v1/deals/{id}", "/api/v1/leads/{id}/convert", "/api/v1/search"] {
+        for path in [
+            "/api/v1/companies",
+            "/api/v1/deals/{id}",
+            "/api/v1/leads/{id}/convert",
+            "/api/v1/search",
+        ] {
             assert!(doc["paths"].get(path).is_some(), "{path} documented");
         }
-        assert_eq!(doc["components"]["schemas"]["CompanyCreate"]["additionalProperties"], false);
+        assert_eq!(
+            doc["components"]["schemas"]["CompanyCreate"]["additionalProperties"],
+            false
+        );
     }
 }
 
 #[tokio::test]
 async fn attachments_are_served_only_to_readers() {
     for app in apps().await {
-        let c = app.create("m1", "companies", json!({"name": "ООО «Файлы»", "private": true})).await;
+        let c = app
+            .create(
+                "m1",
+                "companies",
+                json!({"name": "ООО «Файлы»", "private": true}),
+            )
+            .await;
         let id = c["id"].as_i64().unwrap();
         let r = app
-            .req("m1", reqwest::Method::POST, &format!("/api/v1/companies/{id}/attachments?name=Договор%20№1.pdf"))
+            .req(
+                "m1",
+                reqwest::Method::POST,
+                &format!("/api/v1/companies/{id}/attachments?name=Договор%20№1.pdf"),
+            )
             .header("content-type", "application/pdf")
             .body(b"%PDF-1.4 test".to_vec())
             .send()
@@ -192,16 +351,105 @@ async fn attachments_are_served_only_to_readers() {
         let aid = att["id"].as_i64().unwrap();
         let r = app.get("m1", &format!("/api/v1/attachments/{aid}")).await;
         assert_eq!(r.status(), 200);
-        assert!(r.headers()["content-disposition"].to_str().unwrap().contains("UTF-8''"));
+        assert!(r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("UTF-8''"));
         assert_eq!(r.bytes().await.unwrap().as_ref(), b"%PDF-1.4 test");
-        assert_eq!(app.get("m2", &format!("/api/v1/attachments/{aid}")).await.status(), 404);
-        assert_eq!(app.get("m2", &format!("/api/v1/companies/{id}/attachments")).await.status(), 404);
-        let (_, list) = json(app.get("m1", &format!("/api/v1/companies/{id}/attachments")).await).await;
+        assert_eq!(
+            app.get("m2", &format!("/api/v1/attachments/{aid}"))
+                .await
+                .status(),
+            404
+        );
+        assert_eq!(
+            app.get("m2", &format!("/api/v1/companies/{id}/attachments"))
+                .await
+                .status(),
+            404
+        );
+        let (_, list) = json(
+            app.get("m1", &format!("/api/v1/companies/{id}/attachments"))
+                .await,
+        )
+        .await;
         assert_eq!(list["data"].as_array().unwrap().len(), 1);
         let big = vec![0u8; 21 * 1024 * 1024];
-        let r = app.req("m1", reqwest::Method::POST, &format!("/api/v1/companies/{id}/attachments?name=big.bin")).body(big).send().await.unwrap();
+        let r = app
+            .req(
+                "m1",
+                reqwest::Method::POST,
+                &format!("/api/v1/companies/{id}/attachments?name=big.bin"),
+            )
+            .body(big)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 413);
-        assert_eq!(app.delete("m1", &format!("/api/v1/attachments/{aid}")).await.status(), 204);
-        assert_eq!(app.get("m1", &format!("/api/v1/attachments/{aid}")).await.status(), 404);
+        assert_eq!(
+            app.delete("m1", &format!("/api/v1/attachments/{aid}"))
+                .await
+                .status(),
+            204
+        );
+        assert_eq!(
+            app.get("m1", &format!("/api/v1/attachments/{aid}"))
+                .await
+                .status(),
+            404
+        );
+    }
+}
+
+#[tokio::test]
+async fn board_counts_and_sums_only_what_the_viewer_may_see() {
+    for app in apps().await {
+        let p = app.fx.pipeline;
+        app.create(
+            "m1",
+            "deals",
+            json!({"title": "A", "pipeline_id": p, "amount": "100.50"}),
+        )
+        .await;
+        app.create(
+            "m1",
+            "deals",
+            json!({"title": "B", "pipeline_id": p, "amount": "200"}),
+        )
+        .await;
+        app.create(
+            "m2",
+            "deals",
+            json!({"title": "C", "pipeline_id": p, "amount": "999"}),
+        )
+        .await;
+        let (s, board) = json(
+            app.get("m1", &format!("/api/v1/deals/board?pipeline={p}"))
+                .await,
+        )
+        .await;
+        assert_eq!(s, 200, "{board}");
+        let first = &board["columns"][0];
+        assert_eq!(first["stage"]["name"], "Новая");
+        assert_eq!(
+            first["count"], 2,
+            "m1 sees only own deals on {}",
+            app.backend
+        );
+        assert_eq!(first["totals"][0]["sum"], "300.50");
+        assert_eq!(first["deals"].as_array().unwrap().len(), 2);
+        let (_, board) = json(
+            app.get("head", &format!("/api/v1/deals/board?pipeline={p}"))
+                .await,
+        )
+        .await;
+        assert_eq!(board["columns"][0]["count"], 3);
+        assert_eq!(board["columns"][0]["totals"][0]["sum"], "1299.50");
+        assert_eq!(
+            app.get("m1", "/api/v1/deals/board?pipeline=999999")
+                .await
+                .status(),
+            404
+        );
     }
 }

@@ -784,3 +784,87 @@ async fn static_files_are_cached_and_small() {
     }
     assert!(total < 150 * 1024, "CSS + JS weigh {total} bytes");
 }
+
+#[tokio::test]
+async fn every_page_renders_for_every_kind_of_record() {
+    for app in apps().await {
+        let company = app.create("m1", Entity::Company, json!({"name": "Гамма", "phones": ["+7 912 345-67-89"], "emails": ["info@gamma.ru"]})).await;
+        let contact = app
+            .create(
+                "m1",
+                Entity::Contact,
+                json!({"last_name": "Сидорова", "companies": [company]}),
+            )
+            .await;
+        let lead = app
+            .create("m1", Entity::Lead, json!({"title": "Входящий звонок"}))
+            .await;
+        let deal = app.create("m1", Entity::Deal, json!({"title": "Гамма: аренда", "pipeline_id": app.fx.pipeline, "company_id": company})).await;
+        let activity = app
+            .create(
+                "m1",
+                Entity::Activity,
+                json!({"kind": "meeting", "deal_id": deal}),
+            )
+            .await;
+        let mut b = app.browser("m1").await;
+        for lang in ["ru", "en"] {
+            if lang == "en" {
+                assert_eq!(b.post("/language", &[("language", "en")]).await.status, 303);
+                b.login("m1").await;
+            }
+            for (plural, id) in [
+                ("companies", company),
+                ("contacts", contact),
+                ("leads", lead),
+                ("deals", deal),
+                ("activities", activity),
+            ] {
+                for path in [
+                    format!("/{plural}"),
+                    format!("/{plural}/new"),
+                    format!("/{plural}/{id}"),
+                    format!("/{plural}/{id}/edit"),
+                ] {
+                    let page = b.get(&path).await;
+                    assert_eq!(
+                        page.status, 200,
+                        "{path} ({lang}, {}): {}",
+                        app.backend, page.body
+                    );
+                    assert!(page.has(&format!("<html lang=\"{lang}\"")));
+                }
+            }
+            for path in [
+                "/",
+                "/deals/board",
+                "/search?q=Гамма",
+                "/settings",
+                "/settings/profile",
+                "/settings/tokens",
+            ] {
+                assert_eq!(b.get(path).await.status, 200, "{path} ({lang})");
+            }
+        }
+        for q in ["912 345 67 89", "8-912-345-67-89", "info@gamma.ru", "гаммы"] {
+            let found = b
+                .get(&format!(
+                    "/search?q={}",
+                    q.replace(' ', "+").replace('@', "%40")
+                ))
+                .await;
+            assert!(
+                found.has(&format!("/companies/{company}")),
+                "search {q:?} on {}",
+                app.backend
+            );
+        }
+        assert_eq!(b.get("/companies/999999").await.status, 404);
+        assert_eq!(b.get("/companies/abc").await.status, 404);
+        let activity_card = b.get(&format!("/activities/{activity}")).await;
+        assert!(
+            activity_card.has("Meeting"),
+            "an activity without a subject is named by its kind"
+        );
+    }
+}

@@ -65,17 +65,31 @@ fn logged(ctx: &mut Ctx, mut rec: Record, t: i64) {
 }
 
 /// Writes a planned activity, completed at `done` if that moment has come.
-fn planned(ctx: &mut Ctx, rec: Record, owner: i64, done: Option<i64>) {
+fn planned(ctx: &mut Ctx, id: i64, rec: Record, owner: i64, done: Option<i64>) {
     match done.filter(|d| *d <= ctx.clock.end) {
         Some(d) => {
             let mut fin = rec.clone();
+            let done_at = at(ctx, d);
             fin.insert("done".into(), json!(true));
-            fin.insert("done_at".into(), at(ctx, d));
-            fin.insert("updated_at".into(), at(ctx, d));
+            fin.insert("done_at".into(), done_at.clone());
+            fin.insert("updated_at".into(), done_at.clone());
             fin.insert("updated_by".into(), json!(owner));
             fin.insert("version".into(), json!(2));
             ctx.sink.record(Entity::Activity, &rec, &fin);
-            ctx.sink.update(Entity::Activity, &rec, &fin, ctx.clock.instant(d), owner);
+            let mut before = Record::new();
+            before.insert("done".into(), json!(false));
+            before.insert("done_at".into(), Json::Null);
+            let mut after = Record::new();
+            after.insert("done".into(), json!(true));
+            after.insert("done_at".into(), done_at);
+            ctx.sink.update(
+                Entity::Activity,
+                id,
+                &before,
+                &after,
+                ctx.clock.instant(d),
+                owner,
+            );
         }
         None => ctx.sink.record(Entity::Activity, &rec, &rec),
     }
@@ -83,7 +97,9 @@ fn planned(ctx: &mut Ctx, rec: Record, owner: i64, done: Option<i64>) {
 
 /// `n` activities spread over the thread's window, oldest first.
 pub fn past(ctx: &mut Ctx, th: &Thread, n: usize) {
-    let mut times: Vec<i64> = (0..n).map(|_| ctx.rng.range(th.from, th.to.max(th.from + 1))).collect();
+    let mut times: Vec<i64> = (0..n)
+        .map(|_| ctx.rng.range(th.from, th.to.max(th.from + 1)))
+        .collect();
     times.sort_unstable();
     let mut prev = None;
     for t in times {
@@ -93,7 +109,8 @@ pub fn past(ctx: &mut Ctx, th: &Thread, n: usize) {
 
 fn one(ctx: &mut Ctx, th: &Thread, t: i64, prev: Option<i64>) -> i64 {
     let end = ctx.clock.end;
-    let kind = ["call", "email", "meeting", "note", "task", "sms"][ctx.rng.weighted(&[40, 20, 10, 10, 18, 2])];
+    let kind = ["call", "email", "meeting", "note", "task", "sms"]
+        [ctx.rng.weighted(&[40, 20, 10, 10, 18, 2])];
     match kind {
         "meeting" | "task" => {
             let created = (t - ctx.rng.range(DAY / 2, days(5.0))).max(th.from);
@@ -101,7 +118,10 @@ fn one(ctx: &mut Ctx, th: &Thread, t: i64, prev: Option<i64>) -> i64 {
             rec.insert("due_at".into(), at(ctx, t));
             let done = if kind == "meeting" {
                 let minutes = *ctx.rng.pick(&[60i64, 90, 120]);
-                rec.insert("subject".into(), json!(ctx.rng.pick(names::MEETING_SUBJECTS)));
+                rec.insert(
+                    "subject".into(),
+                    json!(ctx.rng.pick(names::MEETING_SUBJECTS)),
+                );
                 rec.insert("duration_min".into(), json!(minutes));
                 let mut people = vec![th.contact(ctx)];
                 if ctx.rng.chance(0.4) {
@@ -124,7 +144,7 @@ fn one(ctx: &mut Ctx, th: &Thread, t: i64, prev: Option<i64>) -> i64 {
             };
             // Recent work is sometimes left undone: overdue tasks on the manager's list.
             let forgotten = t > end - days(15.0) && ctx.rng.chance(0.25);
-            planned(ctx, rec, owner, (!forgotten).then_some(done));
+            planned(ctx, id, rec, owner, (!forgotten).then_some(done));
             id
         }
         _ => {
@@ -132,13 +152,27 @@ fn one(ctx: &mut Ctx, th: &Thread, t: i64, prev: Option<i64>) -> i64 {
             match kind {
                 "call" => {
                     rec.insert("subject".into(), json!(ctx.rng.pick(names::CALL_SUBJECTS)));
-                    rec.insert("direction".into(), json!(if ctx.rng.chance(0.65) { "outgoing" } else { "incoming" }));
+                    rec.insert(
+                        "direction".into(),
+                        json!(if ctx.rng.chance(0.65) {
+                            "outgoing"
+                        } else {
+                            "incoming"
+                        }),
+                    );
                     rec.insert("duration_min".into(), json!(ctx.rng.range(1, 26)));
                     rec.insert("result".into(), json!(ctx.rng.pick(names::CALL_RESULTS)));
                 }
                 "email" => {
                     rec.insert("subject".into(), json!(ctx.rng.pick(names::EMAIL_SUBJECTS)));
-                    rec.insert("direction".into(), json!(if ctx.rng.chance(0.7) { "outgoing" } else { "incoming" }));
+                    rec.insert(
+                        "direction".into(),
+                        json!(if ctx.rng.chance(0.7) {
+                            "outgoing"
+                        } else {
+                            "incoming"
+                        }),
+                    );
                 }
                 "note" => {
                     rec.insert("subject".into(), json!("Заметка"));
@@ -158,13 +192,13 @@ fn one(ctx: &mut Ctx, th: &Thread, t: i64, prev: Option<i64>) -> i64 {
 pub fn next_step(ctx: &mut Ctx, th: &Thread, created: i64) {
     let end = ctx.clock.end;
     let created = created.min(end);
-    let due = if ctx.rng.chance(0.75) {
+    let due = if ctx.rng.chance(0.85) {
         end + ctx.rng.range(DAY / 5, days(12.0))
     } else {
         (end - ctx.rng.range(DAY / 10, days(8.0))).max(created + 3600)
     };
-    let (_, owner, mut rec) = base(ctx, th, "task", created);
+    let (id, owner, mut rec) = base(ctx, th, "task", created);
     rec.insert("subject".into(), json!(ctx.rng.pick(names::TASK_SUBJECTS)));
     rec.insert("due_at".into(), at(ctx, due));
-    planned(ctx, rec, owner, None);
+    planned(ctx, id, rec, owner, None);
 }

@@ -26,11 +26,17 @@ pub struct Clock {
 impl Clock {
     /// A clock whose history spans `years` years before `today` (Moscow date).
     pub fn new(today: NaiveDate, years: i32) -> Clock {
-        let from = today.with_year(today.year() - years).unwrap_or(today - Duration::days(365 * i64::from(years)));
-        let start = from + Duration::days(i64::from((7 - from.weekday().num_days_from_monday()) % 7));
+        let from = today
+            .with_year(today.year() - years)
+            .unwrap_or(today - Duration::days(365 * i64::from(years)));
+        let start =
+            from + Duration::days(i64::from((7 - from.weekday().num_days_from_monday()) % 7));
         let days = (today - start).num_days().max(0);
         let workdays = days / 7 * 5 + (days % 7).min(5);
-        Clock { start, end: workdays * DAY - 60 }
+        Clock {
+            start,
+            end: workdays * DAY - 60,
+        }
     }
 
     /// Today's clock for the current Moscow date.
@@ -44,7 +50,8 @@ impl Clock {
         let t = t.max(0);
         let (day, secs) = (t / DAY, t % DAY);
         let date = self.start + Duration::days(day / 5 * 7 + day % 5);
-        let local = date.and_time(NaiveTime::MIN) + Duration::seconds(9 * 3600 + secs - MSK_OFFSET_HOURS * 3600);
+        let local = date.and_time(NaiveTime::MIN)
+            + Duration::seconds(9 * 3600 + secs - MSK_OFFSET_HOURS * 3600);
         Utc.from_utc_datetime(&local)
     }
 
@@ -149,7 +156,10 @@ pub struct Weighted<T> {
 
 impl<T: Copy> Weighted<T> {
     pub fn new(items: impl IntoIterator<Item = (T, f64)>) -> Weighted<T> {
-        let mut out = Weighted { items: Vec::new(), cumulative: Vec::new() };
+        let mut out = Weighted {
+            items: Vec::new(),
+            cumulative: Vec::new(),
+        };
         let mut sum = 0.0;
         for (item, w) in items {
             sum += w.max(0.0);
@@ -166,7 +176,10 @@ impl<T: Copy> Weighted<T> {
     pub fn pick(&self, rng: &mut Rng) -> T {
         let total = self.cumulative.last().copied().unwrap_or(0.0);
         let x = rng.unit() * total;
-        let i = self.cumulative.partition_point(|c| *c <= x).min(self.items.len() - 1);
+        let i = self
+            .cumulative
+            .partition_point(|c| *c <= x)
+            .min(self.items.len() - 1);
         self.items[i]
     }
 }
@@ -194,9 +207,24 @@ mod tests {
 
     #[test]
     fn streams_are_reproducible() {
-        let a: Vec<i64> = (0..5).map({ let mut r = Rng::new(7, "x"); move |_| r.range(0, 1000) }).collect();
-        let b: Vec<i64> = (0..5).map({ let mut r = Rng::new(7, "x"); move |_| r.range(0, 1000) }).collect();
-        let c: Vec<i64> = (0..5).map({ let mut r = Rng::new(7, "y"); move |_| r.range(0, 1000) }).collect();
+        let a: Vec<i64> = (0..5)
+            .map({
+                let mut r = Rng::new(7, "x");
+                move |_| r.range(0, 1000)
+            })
+            .collect();
+        let b: Vec<i64> = (0..5)
+            .map({
+                let mut r = Rng::new(7, "x");
+                move |_| r.range(0, 1000)
+            })
+            .collect();
+        let c: Vec<i64> = (0..5)
+            .map({
+                let mut r = Rng::new(7, "y");
+                move |_| r.range(0, 1000)
+            })
+            .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }

@@ -29,6 +29,7 @@ pub struct CompanyInfo {
 
 /// Account tier by position: every 25th company is a key account of the key-accounts
 /// team, every 5th a large customer; the deal generator favours both.
+#[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` needs Rust 1.87; the MSRV is 1.85
 pub fn tier(index: usize) -> u8 {
     if index % 25 == 0 {
         2
@@ -57,7 +58,10 @@ impl PhoneCheck {
         let rest = serial % 10u64.pow(width as u32 - 1);
         let national = format!("{area}{first}{rest:0w$}", w = width - 1);
         let key = national[..area.len() + 2].to_string();
-        let ok = *self.0.entry(key).or_insert_with(|| Phone::parse(&format!("+7{national}")).is_ok_and(|p| p.as_str() == format!("+7{national}")));
+        let ok = *self.0.entry(key).or_insert_with(|| {
+            Phone::parse(&format!("+7{national}"))
+                .is_ok_and(|p| p.as_str() == format!("+7{national}"))
+        });
         ok.then(|| format!("+7{national}"))
     }
 }
@@ -76,7 +80,11 @@ fn domain_of(short: &str, taken: &mut HashMap<String, u32>) -> String {
         }
     }
     let base = base.trim_end_matches('-').to_string();
-    let base = if base.is_empty() { "company".to_string() } else { base };
+    let base = if base.is_empty() {
+        "company".to_string()
+    } else {
+        base
+    };
     let n = taken.entry(base.clone()).or_insert(0);
     *n += 1;
     if *n == 1 {
@@ -88,10 +96,22 @@ fn domain_of(short: &str, taken: &mut HashMap<String, u32>) -> String {
 
 fn short_name(rng: &mut Rng) -> String {
     let base = match rng.weighted(&[40, 30, 15, 5, 10]) {
-        0 => format!("{}-{}", rng.pick(names::COMPANY_ROOTS), rng.pick(names::COMPANY_SUFFIXES)),
-        1 => format!("{}{}", rng.pick(names::COMPANY_PREFIXES), rng.pick(names::COMPANY_ENDINGS)),
+        0 => format!(
+            "{}-{}",
+            rng.pick(names::COMPANY_ROOTS),
+            rng.pick(names::COMPANY_SUFFIXES)
+        ),
+        1 => format!(
+            "{}{}",
+            rng.pick(names::COMPANY_PREFIXES),
+            rng.pick(names::COMPANY_ENDINGS)
+        ),
         2 => rng.pick(names::COMPANY_PHRASES).to_string(),
-        3 => format!("{} {}", rng.pick(names::COMPANY_ROOTS), rng.pick(names::COMPANY_SUFFIXES)),
+        3 => format!(
+            "{} {}",
+            rng.pick(names::COMPANY_ROOTS),
+            rng.pick(names::COMPANY_SUFFIXES)
+        ),
         _ => format!("Торговый дом {}", rng.pick(names::COMPANY_ROOTS)),
     };
     if rng.chance(0.3) {
@@ -102,8 +122,18 @@ fn short_name(rng: &mut Rng) -> String {
 }
 
 fn address(rng: &mut Rng, region: &Region) -> String {
-    let postcode = format!("{}{:0w$}", region.postcode, rng.range(0, 10i64.pow(6 - region.postcode.len() as u32)), w = 6 - region.postcode.len());
-    let mut s = format!("{postcode}, {}, {}, д. {}", region.city, rng.pick(names::STREETS), rng.range(1, 120));
+    let postcode = format!(
+        "{}{:0w$}",
+        region.postcode,
+        rng.range(0, 10i64.pow(6 - region.postcode.len() as u32)),
+        w = 6 - region.postcode.len()
+    );
+    let mut s = format!(
+        "{postcode}, {}, {}, д. {}",
+        region.city,
+        rng.pick(names::STREETS),
+        rng.range(1, 120)
+    );
     if rng.chance(0.5) {
         s.push_str(&format!(", офис {}", rng.range(1, 450)));
     }
@@ -124,8 +154,16 @@ pub struct Customers {
 }
 
 /// Generates `n` companies with contacts and company-level activities, oldest first.
-pub fn generate(ctx: &mut Ctx, n: usize, activities_per_company: f64) -> anyhow::Result<Vec<CompanyInfo>> {
-    let mut state = Customers { companies: Vec::with_capacity(n), phones: PhoneCheck::default(), domains: HashMap::new() };
+pub fn generate(
+    ctx: &mut Ctx,
+    n: usize,
+    activities_per_company: f64,
+) -> anyhow::Result<Vec<CompanyInfo>> {
+    let mut state = Customers {
+        companies: Vec::with_capacity(n),
+        phones: PhoneCheck::default(),
+        domains: HashMap::new(),
+    };
     // A tenth of the base came in with the initial import in the first two weeks; the
     // rest arrived evenly since.
     let imported = (n / 10).max(1);
@@ -137,33 +175,65 @@ pub fn generate(ctx: &mut Ctx, n: usize, activities_per_company: f64) -> anyhow:
         } else {
             span_start + span * (i - imported) as i64 / (n - imported).max(1) as i64
         };
-        company(ctx, &mut state, i, created, i < imported, activities_per_company)?;
+        company(
+            ctx,
+            &mut state,
+            i,
+            created,
+            i < imported,
+            activities_per_company,
+        )?;
         ctx.flush_if_full("companies", i as u64 + 1, n as u64)?;
     }
     ctx.flush("companies", n as u64, n as u64)?;
     Ok(state.companies)
 }
 
-fn company(ctx: &mut Ctx, state: &mut Customers, index: usize, created: i64, imported: bool, activities_per_company: f64) -> anyhow::Result<()> {
+fn company(
+    ctx: &mut Ctx,
+    state: &mut Customers,
+    index: usize,
+    created: i64,
+    imported: bool,
+    activities_per_company: f64,
+) -> anyhow::Result<()> {
     let rng = &mut ctx.rng;
     let tier = tier(index);
     let region = REGIONS[rng.weighted(&REGIONS.iter().map(|r| r.weight).collect::<Vec<_>>())];
-    let owner = if tier == 2 { ctx.org.key_accounts.pick(rng) } else { ctx.org.regional[region.team].pick(rng) };
+    let owner = if tier == 2 {
+        ctx.org.key_accounts.pick(rng)
+    } else {
+        ctx.org.regional[region.team].pick(rng)
+    };
     let by = if imported { ctx.org.admin_id } else { owner };
-    let industry = rng.weighted(&names::INDUSTRIES.iter().map(|i| i.weight).collect::<Vec<_>>());
+    let industry = rng.weighted(
+        &names::INDUSTRIES
+            .iter()
+            .map(|i| i.weight)
+            .collect::<Vec<_>>(),
+    );
     let id = ctx.sink.next_id(Entity::Company);
 
     let mut rec = blank(Entity::Company);
     stamp(&mut rec, id, ctx.clock.instant(created), by, owner);
     let entrepreneur = (tier == 0 && rng.chance(0.15)).then(|| person(rng));
     let (name, short) = if let Some(p) = &entrepreneur {
-        let prefix = format!("{}{:02}{:06}", region.inn, 1 + scramble(index as u64, 50_000_000) / 1_000_000, scramble(index as u64, 50_000_000) % 1_000_000);
+        let prefix = format!(
+            "{}{:02}{:06}",
+            region.inn,
+            1 + scramble(index as u64, 50_000_000) / 1_000_000,
+            scramble(index as u64, 50_000_000) % 1_000_000
+        );
         let inn = Inn::with_checksum(&prefix).expect("ten digits");
-        rec.insert("legal_name".into(), json!(format!("Индивидуальный предприниматель {}", p.full())));
+        rec.insert(
+            "legal_name".into(),
+            json!(format!("Индивидуальный предприниматель {}", p.full())),
+        );
         rec.insert("inn".into(), json!(inn.as_str()));
         (format!("ИП {}", p.short()), p.last.clone())
     } else {
-        let (form, full_form, _) = names::LEGAL_FORMS[rng.weighted(&names::LEGAL_FORMS.iter().map(|f| f.2).collect::<Vec<_>>())];
+        let (form, full_form, _) = names::LEGAL_FORMS
+            [rng.weighted(&names::LEGAL_FORMS.iter().map(|f| f.2).collect::<Vec<_>>())];
         let short = short_name(rng);
         let s = scramble(index as u64, 5_000_000);
         let office = format!("{}{:02}", region.inn, 1 + s / 100_000);
@@ -176,7 +246,13 @@ fn company(ctx: &mut Ctx, state: &mut Customers, index: usize, created: i64, imp
     rec.insert("name".into(), json!(name));
     rec.insert("industry".into(), json!(names::INDUSTRIES[industry].name));
     let roles: Vec<&str> = match (tier, rng.weighted(&[55, 30, 5, 4, 3, 3])) {
-        (1.., _) | (_, 0) => if rng.chance(0.1) { vec!["customer", "partner"] } else { vec!["customer"] },
+        (1.., _) | (_, 0) => {
+            if rng.chance(0.1) {
+                vec!["customer", "partner"]
+            } else {
+                vec!["customer"]
+            }
+        }
         (_, 1) => vec!["prospect"],
         (_, 2) => vec!["supplier"],
         (_, 3) => vec!["partner"],
@@ -197,11 +273,19 @@ fn company(ctx: &mut Ctx, state: &mut Customers, index: usize, created: i64, imp
     let mut phones = Vec::new();
     for k in 0..if rng.chance(0.3) { 2 } else { 1 } {
         let serial = scramble(index as u64 * 2 + k, 1_000_000_000);
-        phones.push(state.phones.landline(region.area, serial).unwrap_or_else(|| mobile(500_000_000 + index as u64 * 2 + k)));
+        phones.push(
+            state
+                .phones
+                .landline(region.area, serial)
+                .unwrap_or_else(|| mobile(500_000_000 + index as u64 * 2 + k)),
+        );
     }
     rec.insert("phones".into(), json!(phones));
     let domain = domain_of(&short, &mut state.domains);
-    let mut emails = vec![format!("{}@{domain}", rng.pick(&["info", "office", "zakaz", "mail"]))];
+    let mut emails = vec![format!(
+        "{}@{domain}",
+        rng.pick(&["info", "office", "zakaz", "mail"])
+    )];
     if rng.chance(0.2) {
         emails.push(format!("buh@{domain}"));
     }
@@ -209,7 +293,14 @@ fn company(ctx: &mut Ctx, state: &mut Customers, index: usize, created: i64, imp
     if rng.chance(0.6) {
         rec.insert("website".into(), json!(format!("https://{domain}/")));
     }
-    rec.insert("source".into(), json!(if imported { "Импорт из 1С" } else { rng.pick(names::COMPANY_SOURCES) }));
+    rec.insert(
+        "source".into(),
+        json!(if imported {
+            "Импорт из 1С"
+        } else {
+            rng.pick(names::COMPANY_SOURCES)
+        }),
+    );
     let private = tier == 0 && rng.chance(0.01);
     rec.insert("private".into(), json!(private));
     if rng.chance(0.15) {
@@ -254,7 +345,11 @@ fn company(ctx: &mut Ctx, state: &mut Customers, index: usize, created: i64, imp
         c.insert("middle_name".into(), json!(p.middle));
         c.insert("full_name".into(), json!(p.full()));
         c.insert("position".into(), json!(position));
-        let role = if k == 0 { Some("ЛПР") } else { rng.chance(0.6).then(|| *rng.pick(names::CONTACT_ROLES)) };
+        let role = if k == 0 {
+            Some("ЛПР")
+        } else {
+            rng.chance(0.6).then(|| *rng.pick(names::CONTACT_ROLES))
+        };
         let mut links = vec![json!({"company_id": id, "role": role})];
         if rng.chance(0.05) && index > 0 {
             let other = &state.companies[rng.index(index)];
@@ -272,12 +367,22 @@ fn company(ctx: &mut Ctx, state: &mut Customers, index: usize, created: i64, imp
             c.insert("emails".into(), json!([format!("{}@{domain}", p.login())]));
         }
         if rng.chance(0.25) {
-            let born = chrono::NaiveDate::from_ymd_opt(rng.range(1962, 2001) as i32, rng.range(1, 13) as u32, rng.range(1, 29) as u32);
-            c.insert("birthday".into(), json!(born.map(|d| d.format("%Y-%m-%d").to_string())));
+            let born = chrono::NaiveDate::from_ymd_opt(
+                rng.range(1962, 2001) as i32,
+                rng.range(1, 13) as u32,
+                rng.range(1, 29) as u32,
+            );
+            c.insert(
+                "birthday".into(),
+                json!(born.map(|d| d.format("%Y-%m-%d").to_string())),
+            );
         }
         if rng.chance(0.35) {
             let mut m = serde_json::Map::new();
-            m.insert("telegram".into(), json!(format!("@{}", p.login().replace('.', "_"))));
+            m.insert(
+                "telegram".into(),
+                json!(format!("@{}", p.login().replace('.', "_"))),
+            );
             if rng.chance(0.3) {
                 m.insert("whatsapp".into(), json!(mobile(cid as u64)));
             }
@@ -286,10 +391,28 @@ fn company(ctx: &mut Ctx, state: &mut Customers, index: usize, created: i64, imp
         c.insert("source".into(), json!(rng.pick(names::CONTACT_SOURCES)));
         ctx.sink.record(Entity::Contact, &c, &c);
     }
-    let info = CompanyInfo { id, name, owner, created, private, industry: industry as u8, first_contact, contacts: n_contacts };
+    let info = CompanyInfo {
+        id,
+        name,
+        owner,
+        created,
+        private,
+        industry: industry as u8,
+        first_contact,
+        contacts: n_contacts,
+    };
 
     // Calls, letters and notes about the company outside any deal.
-    let thread = Thread { company: id, first_contact, contacts: n_contacts, deal: None, owner, from: created, to: ctx.clock.end, support: !private };
+    let thread = Thread {
+        company: id,
+        first_contact,
+        contacts: n_contacts,
+        deal: None,
+        owner,
+        from: created,
+        to: ctx.clock.end,
+        support: !private,
+    };
     let n = ctx.rng.poisson(activities_per_company);
     activities::past(ctx, &thread, n);
     state.companies.push(info);

@@ -15,6 +15,7 @@ use super::names;
 use super::org::PipelineInfo;
 use super::writer::{blank, stamp};
 use super::Ctx;
+use crate::rows::Record;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum To {
@@ -35,12 +36,34 @@ struct Behaviour {
     skip: f64,
 }
 
-const SALES: Behaviour = Behaviour { loss: &[0.25, 0.2, 0.15, 0.15, 0.1], dwell: &[2.0, 4.0, 5.0, 7.0, 8.0], stall: 0.5, skip: 0.0 };
-const RENTAL: Behaviour = Behaviour { loss: &[0.15, 0.15, 0.1, 0.0], dwell: &[1.0, 3.0, 4.0, 60.0], stall: 0.08, skip: 0.3 };
-const LOGISTICS: Behaviour = Behaviour { loss: &[0.05, 0.08, 0.1], dwell: &[0.3, 1.0, 1.5], stall: 0.05, skip: 0.0 };
+const SALES: Behaviour = Behaviour {
+    loss: &[0.25, 0.2, 0.15, 0.15, 0.1],
+    dwell: &[2.0, 4.0, 5.0, 7.0, 8.0],
+    stall: 0.5,
+    skip: 0.0,
+};
+const RENTAL: Behaviour = Behaviour {
+    loss: &[0.15, 0.15, 0.1, 0.0],
+    dwell: &[1.0, 3.0, 4.0, 60.0],
+    stall: 0.08,
+    skip: 0.3,
+};
+const LOGISTICS: Behaviour = Behaviour {
+    loss: &[0.05, 0.08, 0.1],
+    dwell: &[0.3, 1.0, 1.5],
+    stall: 0.05,
+    skip: 0.0,
+};
 
 /// The moves a deal created at `t0` makes until today.
-fn journey(rng: &mut Rng, b: &Behaviour, skill: f64, t0: i64, end: i64, rent_days: f64) -> Vec<(To, i64)> {
+fn journey(
+    rng: &mut Rng,
+    b: &Behaviour,
+    skill: f64,
+    t0: i64,
+    end: i64,
+    rent_days: f64,
+) -> Vec<(To, i64)> {
     let open = b.loss.len();
     let stall = rng.chance(b.stall).then(|| rng.index(open));
     let mut steps = Vec::new();
@@ -49,7 +72,11 @@ fn journey(rng: &mut Rng, b: &Behaviour, skill: f64, t0: i64, end: i64, rent_day
         if stall == Some(k) {
             break;
         }
-        let median = if k + 1 == open && rent_days > 0.0 { rent_days } else { b.dwell[k] };
+        let median = if k + 1 == open && rent_days > 0.0 {
+            rent_days
+        } else {
+            b.dwell[k]
+        };
         t += days(rng.lognormal(median, 0.6).clamp(0.1, 400.0));
         if t > end {
             break;
@@ -62,7 +89,11 @@ fn journey(rng: &mut Rng, b: &Behaviour, skill: f64, t0: i64, end: i64, rent_day
             steps.push((To::Won, t));
             break;
         }
-        k += if k + 2 < open && rng.chance(b.skip) { 2 } else { 1 };
+        k += if k + 2 < open && rng.chance(b.skip) {
+            2
+        } else {
+            1
+        };
         steps.push((To::Open(k), t));
     }
     steps
@@ -86,7 +117,12 @@ struct Spec {
 }
 
 /// Generates about `n` deals (main deals plus their logistics children), oldest first.
-pub fn generate(ctx: &mut Ctx, companies: &[CompanyInfo], n: usize, activities_per_deal: f64) -> anyhow::Result<()> {
+pub fn generate(
+    ctx: &mut Ctx,
+    companies: &[CompanyInfo],
+    n: usize,
+    activities_per_deal: f64,
+) -> anyhow::Result<()> {
     // About one deal in fourteen is a logistics child of a sales deal.
     let main = ((n as f64) / 1.073).round().max(1.0) as usize;
     let start = days(5.0);
@@ -114,7 +150,9 @@ pub fn generate(ctx: &mut Ctx, companies: &[CompanyInfo], n: usize, activities_p
 }
 
 fn deal_contacts(rng: &mut Rng, company: &CompanyInfo) -> Vec<i64> {
-    let pick = |rng: &mut Rng| company.first_contact + rng.index(usize::from(company.contacts.max(1))) as i64;
+    let pick = |rng: &mut Rng| {
+        company.first_contact + rng.index(usize::from(company.contacts.max(1))) as i64
+    };
     let mut ids = vec![pick(rng)];
     if rng.chance(0.35) {
         let other = pick(rng);
@@ -146,7 +184,11 @@ fn main_deal(ctx: &mut Ctx, company: &CompanyInfo, tier: u8, t0: i64, activities
             pipeline: org.rent.clone(),
             behaviour: &RENTAL,
             owner,
-            title: format!("{}, {months} мес. — {}", rng.pick(names::RENTAL_ITEMS), company.name),
+            title: format!(
+                "{}, {months} мес. — {}",
+                rng.pick(names::RENTAL_ITEMS),
+                company.name
+            ),
             amount: money(monthly * months as f64, 1000.0),
             contacts,
             parent: None,
@@ -155,7 +197,9 @@ fn main_deal(ctx: &mut Ctx, company: &CompanyInfo, tier: u8, t0: i64, activities
     } else {
         let industry = &names::INDUSTRIES[usize::from(company.industry)];
         let scale = [1.0, 1.7, 3.0][usize::from(tier)];
-        let rub = rng.lognormal(industry.median_rub * scale, 0.9).clamp(30_000.0, 80_000_000.0);
+        let rub = rng
+            .lognormal(industry.median_rub * scale, 0.9)
+            .clamp(30_000.0, 80_000_000.0);
         Spec {
             pipeline: org.sales.clone(),
             behaviour: &SALES,
@@ -181,7 +225,10 @@ fn main_deal(ctx: &mut Ctx, company: &CompanyInfo, tier: u8, t0: i64, activities
                     behaviour: &LOGISTICS,
                     owner,
                     title: format!("Оценка доставки — {}", company.name),
-                    amount: money(ctx.rng.lognormal(60_000.0, 0.7).clamp(5000.0, 900_000.0), 500.0),
+                    amount: money(
+                        ctx.rng.lognormal(60_000.0, 0.7).clamp(5000.0, 900_000.0),
+                        500.0,
+                    ),
                     contacts: vec![company.first_contact],
                     parent: Some(id),
                     rent_days: 0.0,
@@ -194,7 +241,15 @@ fn main_deal(ctx: &mut Ctx, company: &CompanyInfo, tier: u8, t0: i64, activities
     deal_activities(ctx, company, id, owner, t0, closed_at, activities_per_deal);
 }
 
-fn deal_activities(ctx: &mut Ctx, company: &CompanyInfo, deal: i64, owner: i64, t0: i64, closed: Option<i64>, mean: f64) {
+fn deal_activities(
+    ctx: &mut Ctx,
+    company: &CompanyInfo,
+    deal: i64,
+    owner: i64,
+    t0: i64,
+    closed: Option<i64>,
+    mean: f64,
+) {
     let end = ctx.clock.end;
     let thread = Thread {
         company: company.id,
@@ -216,7 +271,12 @@ fn deal_activities(ctx: &mut Ctx, company: &CompanyInfo, deal: i64, owner: i64, 
 
 /// Writes a deal with its whole journey; returns its id, when it entered «Расчёт» (the
 /// third open stage) and when it closed.
-fn write_deal(ctx: &mut Ctx, company: &CompanyInfo, t0: i64, spec: Spec) -> (i64, Option<i64>, Option<i64>) {
+fn write_deal(
+    ctx: &mut Ctx,
+    company: &CompanyInfo,
+    t0: i64,
+    spec: Spec,
+) -> (i64, Option<i64>, Option<i64>) {
     let clock = ctx.clock;
     let at = |t: i64| json!(plotina_core::value::format_datetime(clock.instant(t)));
     let p = &spec.pipeline;
@@ -231,17 +291,36 @@ fn write_deal(ctx: &mut Ctx, company: &CompanyInfo, t0: i64, spec: Spec) -> (i64
     rec.insert("amount".into(), spec.amount);
     rec.insert("currency".into(), json!("RUB"));
     let close_date = clock.date(t0) + Duration::days(rng.range(15, 80));
-    rec.insert("close_date".into(), json!(close_date.format("%Y-%m-%d").to_string()));
+    rec.insert(
+        "close_date".into(),
+        json!(close_date.format("%Y-%m-%d").to_string()),
+    );
     rec.insert("probability".into(), json!(p.open[0].1));
     rec.insert("company_id".into(), json!(company.id));
     rec.insert("contact_ids".into(), json!(spec.contacts));
-    rec.insert("source".into(), json!(if spec.parent.is_some() { "Запрос отдела продаж" } else { rng.pick(names::DEAL_SOURCES) }));
+    rec.insert(
+        "source".into(),
+        json!(if spec.parent.is_some() {
+            "Запрос отдела продаж"
+        } else {
+            rng.pick(names::DEAL_SOURCES)
+        }),
+    );
     if let Some(parent) = spec.parent {
         rec.insert("parent_id".into(), json!(parent));
     }
     if spec.rent_days > 0.0 || rng.chance(0.3) {
-        let extra = if spec.rent_days > 0.0 { spec.rent_days as i64 * 7 / 5 } else { rng.range(20, 90) };
-        rec.insert("planned_deadline".into(), json!((close_date + Duration::days(extra)).format("%Y-%m-%d").to_string()));
+        let extra = if spec.rent_days > 0.0 {
+            spec.rent_days as i64 * 7 / 5
+        } else {
+            rng.range(20, 90)
+        };
+        rec.insert(
+            "planned_deadline".into(),
+            json!((close_date + Duration::days(extra))
+                .format("%Y-%m-%d")
+                .to_string()),
+        );
     }
     if rng.chance(0.12) {
         rec.insert("description".into(), json!(rng.pick(names::DEAL_NOTES)));
@@ -252,10 +331,26 @@ fn write_deal(ctx: &mut Ctx, company: &CompanyInfo, t0: i64, spec: Spec) -> (i64
     rec.insert("stage_changed_at".into(), at(t0));
 
     let skill = ctx.org.skill(owner);
-    let steps = journey(&mut ctx.rng, spec.behaviour, skill, t0, clock.end, spec.rent_days);
-    let created = rec.clone();
-    let mut moves = Vec::with_capacity(steps.len());
-    let mut cur = rec;
+    let steps = journey(
+        &mut ctx.rng,
+        spec.behaviour,
+        skill,
+        t0,
+        clock.end,
+        spec.rent_days,
+    );
+    // The journey as the fields a move changes, in schema order; the full record is only
+    // built for the final state.
+    let moved = |stage: (i64, i64), lost: Option<&str>, t: i64, closed: bool| -> Record {
+        let mut r = Record::new();
+        r.insert("stage_id".into(), json!(stage.0));
+        r.insert("probability".into(), json!(stage.1));
+        r.insert("lost_reason".into(), json!(lost));
+        r.insert("stage_changed_at".into(), at(t));
+        r.insert("closed_at".into(), if closed { at(t) } else { Json::Null });
+        r
+    };
+    let mut states = vec![(moved(p.open[0], None, t0, false), p.open[0].0, t0)];
     let (mut estimate_at, mut closed_at) = (None, None);
     for (to, t) in steps {
         let (stage, closed) = match to {
@@ -266,34 +361,41 @@ fn write_deal(ctx: &mut Ctx, company: &CompanyInfo, t0: i64, spec: Spec) -> (i64
         if to == To::Open(2) {
             estimate_at = Some(t);
         }
-        let mut new = cur.clone();
-        new.insert("stage_id".into(), json!(stage.0));
-        new.insert("probability".into(), json!(stage.1));
-        if to == To::Lost {
-            new.insert("lost_reason".into(), json!(ctx.rng.pick(p.lost_reasons)));
-        }
-        new.insert("stage_changed_at".into(), at(t));
-        new.insert("closed_at".into(), if closed { at(t) } else { Json::Null });
-        new.insert("updated_at".into(), at(t));
-        new.insert("updated_by".into(), json!(owner));
-        let version = cur.get("version").and_then(Json::as_i64).unwrap_or(1);
-        new.insert("version".into(), json!(version + 1));
+        let lost = (to == To::Lost).then(|| *ctx.rng.pick(p.lost_reasons));
         if closed {
             closed_at = Some(t);
         }
-        moves.push((cur, new.clone(), t));
-        cur = new;
+        states.push((moved(stage, lost, t, closed), stage.0, t));
     }
-    ctx.sink.record(Entity::Deal, &created, &cur);
-    ctx.sink.stage_change(id, p.id, None, p.open[0].0, clock.instant(t0), owner, 0);
-    let mut prev = t0;
-    for (old, new, t) in &moves {
-        let from = old.get("stage_id").and_then(Json::as_i64);
-        let to = new.get("stage_id").and_then(Json::as_i64).unwrap_or_default();
-        ctx.sink.update(Entity::Deal, old, new, clock.instant(*t), owner);
-        let seconds = (clock.instant(*t) - clock.instant(prev)).num_seconds().max(0);
-        ctx.sink.stage_change(id, p.id, from, to, clock.instant(*t), owner, seconds);
-        prev = *t;
+    let created = rec.clone();
+    let moves = states.len() as i64 - 1;
+    if moves > 0 {
+        let (last, _, t) = &states[states.len() - 1];
+        for (k, v) in last {
+            rec.insert(k.clone(), v.clone());
+        }
+        rec.insert("updated_at".into(), at(*t));
+        rec.insert("version".into(), json!(1 + moves));
+    }
+    ctx.sink.record(Entity::Deal, &created, &rec);
+    ctx.sink
+        .stage_change(id, p.id, None, p.open[0].0, clock.instant(t0), owner, 0);
+    for pair in states.windows(2) {
+        let ((old, from, prev), (new, to, t)) = (&pair[0], &pair[1]);
+        ctx.sink
+            .update(Entity::Deal, id, old, new, clock.instant(*t), owner);
+        let seconds = (clock.instant(*t) - clock.instant(*prev))
+            .num_seconds()
+            .max(0);
+        ctx.sink.stage_change(
+            id,
+            p.id,
+            Some(*from),
+            *to,
+            clock.instant(*t),
+            owner,
+            seconds,
+        );
     }
     (id, estimate_at, closed_at)
 }

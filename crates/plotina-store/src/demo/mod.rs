@@ -93,9 +93,27 @@ pub(crate) struct Plan {
 impl Plan {
     fn of(size: DemoSize) -> Plan {
         match size {
-            DemoSize::Small => Plan { small_org: true, field_history: true, companies: 500, deals: 10_000, activities: 30_000 },
-            DemoSize::Medium => Plan { small_org: false, field_history: false, companies: 100_000, deals: 1_000_000, activities: 3_000_000 },
-            DemoSize::Large => Plan { small_org: false, field_history: false, companies: 1_000_000, deals: 10_000_000, activities: 30_000_000 },
+            DemoSize::Small => Plan {
+                small_org: true,
+                field_history: true,
+                companies: 500,
+                deals: 10_000,
+                activities: 30_000,
+            },
+            DemoSize::Medium => Plan {
+                small_org: false,
+                field_history: false,
+                companies: 100_000,
+                deals: 1_000_000,
+                activities: 3_000_000,
+            },
+            DemoSize::Large => Plan {
+                small_org: false,
+                field_history: false,
+                companies: 1_000_000,
+                deals: 10_000_000,
+                activities: 30_000_000,
+            },
         }
     }
 }
@@ -123,7 +141,9 @@ impl Ctx {
 
     fn flush(&mut self, phase: &'static str, done: u64, total: u64) -> anyhow::Result<()> {
         let batch = self.sink.take(phase, done, total);
-        self.out.blocking_send(batch).map_err(|_| anyhow::anyhow!("the demo writer stopped"))
+        self.out
+            .blocking_send(batch)
+            .map_err(|_| anyhow::anyhow!("the demo writer stopped"))
     }
 }
 
@@ -131,7 +151,11 @@ impl Ctx {
 pub async fn is_empty(store: &Store) -> anyhow::Result<bool> {
     let mut tx = store.pool().begin().await?;
     for table in ["companies", "deals"] {
-        let q = Query::select().column(Alias::new("id")).from(Alias::new(table)).limit(1).to_owned();
+        let q = Query::select()
+            .column(Alias::new("id"))
+            .from(Alias::new(table))
+            .limit(1)
+            .to_owned();
         if tx.fetch_optional(&q).await?.is_some() {
             return Ok(false);
         }
@@ -158,9 +182,23 @@ pub(crate) async fn generate_plan(
     admin_password: &str,
     progress: &dyn Fn(DemoProgress),
 ) -> anyhow::Result<DemoReport> {
-    progress(DemoProgress { phase: "organisation", done: 0, total: 1 });
-    let org = org::create(store, plan.small_org, &mut Rng::new(seed, "organisation"), admin_password).await?;
-    progress(DemoProgress { phase: "organisation", done: 1, total: 1 });
+    progress(DemoProgress {
+        phase: "organisation",
+        done: 0,
+        total: 1,
+    });
+    let org = org::create(
+        store,
+        plan.small_org,
+        &mut Rng::new(seed, "organisation"),
+        admin_password,
+    )
+    .await?;
+    progress(DemoProgress {
+        phase: "organisation",
+        done: 1,
+        total: 1,
+    });
 
     let pool = store.pool().clone();
     let first_ids = first_free_ids(&pool).await?;
@@ -168,7 +206,13 @@ pub(crate) async fn generate_plan(
     let (out, mut batches) = mpsc::channel::<Batch>(2);
     let (gen_org, clock, backend) = (org.clone(), Clock::today(), pool.backend());
     let generator = tokio::task::spawn_blocking(move || -> anyhow::Result<Counts> {
-        let mut ctx = Ctx { rng: Rng::new(seed, "companies"), clock, org: gen_org, sink: Sink::new(backend, first_ids, &text_columns, plan.field_history), out };
+        let mut ctx = Ctx {
+            rng: Rng::new(seed, "companies"),
+            clock,
+            org: gen_org,
+            sink: Sink::new(backend, first_ids, &text_columns, plan.field_history),
+            out,
+        };
         let per_company = 0.15 * plan.activities as f64 / plan.companies as f64;
         let companies = customers::generate(&mut ctx, plan.companies, per_company)?;
         ctx.rng = Rng::new(seed, "deals");
@@ -195,9 +239,17 @@ pub(crate) async fn generate_plan(
     }
     let counts = generated?;
 
-    progress(DemoProgress { phase: "finishing", done: 0, total: 1 });
+    progress(DemoProgress {
+        phase: "finishing",
+        done: 0,
+        total: 1,
+    });
     finish(&pool).await?;
-    progress(DemoProgress { phase: "finishing", done: 1, total: 1 });
+    progress(DemoProgress {
+        phase: "finishing",
+        done: 1,
+        total: 1,
+    });
     let n = |table: &str| counts.records.get(table).copied().unwrap_or(0);
     Ok(DemoReport {
         admin_login: org.admin_login.clone(),
@@ -222,8 +274,15 @@ async fn first_free_ids(pool: &Pool) -> anyhow::Result<HashMap<Entity, i64>> {
     let mut tx = pool.begin().await?;
     let mut out = HashMap::new();
     for entity in BULK {
-        let q = Query::select().expr_as(Expr::col(Alias::new("id")).max(), Alias::new("n")).from(Alias::new(entity.table())).to_owned();
-        let max = tx.fetch_optional(&q).await?.and_then(|r| r.i64("n").ok().flatten()).unwrap_or(0);
+        let q = Query::select()
+            .expr_as(Expr::col(Alias::new("id")).max(), Alias::new("n"))
+            .from(Alias::new(entity.table()))
+            .to_owned();
+        let max = tx
+            .fetch_optional(&q)
+            .await?
+            .and_then(|r| r.i64("n").ok().flatten())
+            .unwrap_or(0);
         out.insert(entity, max + 1);
     }
     tx.commit().await?;
@@ -247,7 +306,10 @@ async fn text_columns(pool: &Pool) -> anyhow::Result<HashSet<(String, String)>> 
     tx.commit().await?;
     let mut out = HashSet::new();
     for r in rows {
-        out.insert((r.text("t")?.unwrap_or_default(), r.text("c")?.unwrap_or_default()));
+        out.insert((
+            r.text("t")?.unwrap_or_default(),
+            r.text("c")?.unwrap_or_default(),
+        ));
     }
     Ok(out)
 }
@@ -265,7 +327,8 @@ async fn finish(pool: &Pool) -> anyhow::Result<()> {
     }
     tx.commit().await?;
     let mut tx = pool.begin().await?;
-    tx.raw("ANALYZE companies, contacts, deals, activities, record_lookup, history, stage_changes").await?;
+    tx.raw("ANALYZE companies, contacts, deals, activities, record_lookup, history, stage_changes")
+        .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -45,7 +45,10 @@ pub struct Org {
 
 impl Org {
     pub fn skill(&self, user: i64) -> f64 {
-        self.skill.iter().find(|(u, _)| *u == user).map_or(1.0, |(_, s)| *s)
+        self.skill
+            .iter()
+            .find(|(u, _)| *u == user)
+            .map_or(1.0, |(_, s)| *s)
     }
 }
 
@@ -76,16 +79,40 @@ struct DeptPlan {
     jobs: Vec<Job>,
 }
 
-fn dept(name: &'static str, parent: Option<usize>, team: usize, head: Job, staff: usize, job: Job) -> DeptPlan {
-    let jobs = std::iter::once(head).chain(std::iter::repeat_n(job, staff)).collect();
-    DeptPlan { name, parent, team, jobs }
+fn dept(
+    name: &'static str,
+    parent: Option<usize>,
+    team: usize,
+    head: Job,
+    staff: usize,
+    job: Job,
+) -> DeptPlan {
+    let jobs = std::iter::once(head)
+        .chain(std::iter::repeat_n(job, staff))
+        .collect();
+    DeptPlan {
+        name,
+        parent,
+        team,
+        jobs,
+    }
 }
 
 fn small_plan() -> Vec<DeptPlan> {
     use Job::*;
     vec![
-        DeptPlan { name: "Отдел продаж", parent: None, team: 0, jobs: vec![Head, Seller, Seller, Support] },
-        DeptPlan { name: "Логистика", parent: None, team: 6, jobs: vec![Logistician] },
+        DeptPlan {
+            name: "Отдел продаж",
+            parent: None,
+            team: 0,
+            jobs: vec![Head, Seller, Seller, Support],
+        },
+        DeptPlan {
+            name: "Логистика",
+            parent: None,
+            team: 6,
+            jobs: vec![Logistician],
+        },
     ]
 }
 
@@ -96,7 +123,14 @@ fn full_plan() -> Vec<DeptPlan> {
         dept("Продажи: Москва и центр", Some(0), 0, Head, 41, Seller),
         dept("Продажи: Северо-Запад", Some(0), 1, Head, 33, Seller),
         dept("Продажи: Урал", Some(0), 2, Head, 24, Seller),
-        dept("Продажи: Сибирь и Дальний Восток", Some(0), 3, Head, 19, Seller),
+        dept(
+            "Продажи: Сибирь и Дальний Восток",
+            Some(0),
+            3,
+            Head,
+            19,
+            Seller,
+        ),
         dept("Ключевые клиенты", Some(0), 4, Head, 11, Seller),
         dept("Аренда техники", None, 5, Head, 17, Seller),
         dept("Логистика", None, 6, Head, 23, Logistician),
@@ -120,14 +154,37 @@ async fn login_taken(store: &Store, login: &str) -> anyhow::Result<bool> {
 
 /// Creates the organisation. `small`: five people in two departments; otherwise 200
 /// people in a tree of ten departments.
-pub async fn create(store: &Store, small: bool, rng: &mut Rng, password: &str) -> anyhow::Result<Org> {
+pub async fn create(
+    store: &Store,
+    small: bool,
+    rng: &mut Rng,
+    password: &str,
+) -> anyhow::Result<Org> {
     let pool = store.pool();
     bootstrap::seed_roles(pool).await?;
     // Never touch an existing account: if `admin` exists, the demo brings its own.
-    let admin_login = if login_taken(store, "admin").await? { "demo-admin" } else { "admin" };
-    anyhow::ensure!(!login_taken(store, admin_login).await?, "users `admin` and `demo-admin` already exist");
-    let admin_id = bootstrap::create_user(store, None, admin_login, "Администратор", "admin", password, Map::new()).await?;
-    let admin = auth::actor_for(pool, admin_id).await?.context("the demo administrator cannot act")?;
+    let admin_login = if login_taken(store, "admin").await? {
+        "demo-admin"
+    } else {
+        "admin"
+    };
+    anyhow::ensure!(
+        !login_taken(store, admin_login).await?,
+        "users `admin` and `demo-admin` already exist"
+    );
+    let admin_id = bootstrap::create_user(
+        store,
+        None,
+        admin_login,
+        "Администратор",
+        "admin",
+        password,
+        Map::new(),
+    )
+    .await?;
+    let admin = auth::actor_for(pool, admin_id)
+        .await?
+        .context("the demo administrator cannot act")?;
 
     let plan = if small { small_plan() } else { full_plan() };
     let mut dept_ids: Vec<i64> = Vec::new();
@@ -136,7 +193,9 @@ pub async fn create(store: &Store, small: bool, rng: &mut Rng, password: &str) -
         if let Some(p) = d.parent {
             b["parent_id"] = json!(dept_ids[p]);
         }
-        let (rec, _) = store.create(&admin, Entity::Department, &body(b), None).await?;
+        let (rec, _) = store
+            .create(&admin, Entity::Department, &body(b), None)
+            .await?;
         dept_ids.push(id_of(&rec));
     }
 
@@ -166,7 +225,9 @@ pub async fn create(store: &Store, small: bool, rng: &mut Rng, password: &str) -
             users += 1;
             if i == 0 {
                 let head = json!({"head_id": id});
-                store.update(&admin, Entity::Department, dept_ids[di], &body(head), None).await?;
+                store
+                    .update(&admin, Entity::Department, dept_ids[di], &body(head), None)
+                    .await?;
             }
             // A head sells a little; sellers differ in how busy and how good they are.
             let weight = match job {
@@ -188,13 +249,26 @@ pub async fn create(store: &Store, small: bool, rng: &mut Rng, password: &str) -
 
     let team = |i: usize| Weighted::new(teams[i].iter().copied());
     // In the small company one sales team does everything.
-    let sellers = if small { team(0) } else { Weighted::new(teams[..5].iter().flatten().copied()) };
+    let sellers = if small {
+        team(0)
+    } else {
+        Weighted::new(teams[..5].iter().flatten().copied())
+    };
     let or_sellers = |w: Weighted<i64>| if w.is_empty() { sellers.clone() } else { w };
-    let regional = [or_sellers(team(0)), or_sellers(team(1)), or_sellers(team(2)), or_sellers(team(3))];
+    let regional = [
+        or_sellers(team(0)),
+        or_sellers(team(1)),
+        or_sellers(team(2)),
+        or_sellers(team(3)),
+    ];
     let sales_dept = dept_ids[0];
-    let rental_dept = plan.iter().position(|d| d.team == 5).map_or(sales_dept, |i| dept_ids[i]);
+    let rental_dept = plan
+        .iter()
+        .position(|d| d.team == 5)
+        .map_or(sales_dept, |i| dept_ids[i]);
     let logistics_dept = plan.iter().position(|d| d.team == 6).map(|i| dept_ids[i]);
-    let (sales, rent, logistics_pipeline) = pipelines(store, &admin, sales_dept, rental_dept, logistics_dept).await?;
+    let (sales, rent, logistics_pipeline) =
+        pipelines(store, &admin, sales_dept, rental_dept, logistics_dept).await?;
     Ok(Org {
         admin_id,
         admin_login: admin_login.to_string(),
@@ -239,9 +313,17 @@ async fn pipeline(
 ) -> anyhow::Result<PipelineInfo> {
     let mut spec = spec;
     spec["lost_reasons"] = json!(lost_reasons);
-    let (p, _) = store.create(admin, Entity::Pipeline, &body(spec), None).await?;
+    let (p, _) = store
+        .create(admin, Entity::Pipeline, &body(spec), None)
+        .await?;
     let pid = id_of(&p);
-    let mut info = PipelineInfo { id: pid, open: Vec::new(), won: (0, 0), lost: (0, 0), lost_reasons };
+    let mut info = PipelineInfo {
+        id: pid,
+        open: Vec::new(),
+        won: (0, 0),
+        lost: (0, 0),
+        lost_reasons,
+    };
     for (i, (name, code, kind, prob, rotten)) in stages.iter().enumerate() {
         let b = json!({"pipeline_id": pid, "name": name, "code": code, "kind": kind, "position": i, "probability": prob, "rotten_days": rotten});
         let (s, _) = store.create(admin, Entity::Stage, &body(b), None).await?;

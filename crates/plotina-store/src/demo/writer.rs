@@ -13,7 +13,9 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use plotina_core::schema::{Entity, FieldKind};
 use plotina_core::value::format_datetime;
-use sea_query::{Alias, PostgresQueryBuilder, Query, SimpleExpr, SqliteQueryBuilder, Value as SqlValue, Values};
+use sea_query::{
+    Alias, PostgresQueryBuilder, Query, SimpleExpr, SqliteQueryBuilder, Value as SqlValue, Values,
+};
 use sea_query_binder::SqlxValues;
 use serde_json::{json, Value as Json};
 use sqlx::postgres::PgArguments;
@@ -25,11 +27,33 @@ use crate::rows::{sql_value_from_json, Record};
 use crate::{history, lookup, search};
 
 /// The entities written in bulk, in foreign-key order.
-pub const BULK: [Entity; 4] = [Entity::Company, Entity::Contact, Entity::Deal, Entity::Activity];
+pub const BULK: [Entity; 4] = [
+    Entity::Company,
+    Entity::Contact,
+    Entity::Deal,
+    Entity::Activity,
+];
 
 const LOOKUP_COLS: [&str; 5] = ["entity", "record_id", "field", "kind", "value"];
-const HISTORY_COLS: [&str; 8] = ["entity", "record_id", "action", "field", "old_value", "new_value", "changed_at", "changed_by"];
-const STAGE_COLS: [&str; 7] = ["deal_id", "pipeline_id", "from_stage_id", "to_stage_id", "changed_at", "changed_by", "seconds_in_previous"];
+const HISTORY_COLS: [&str; 8] = [
+    "entity",
+    "record_id",
+    "action",
+    "field",
+    "old_value",
+    "new_value",
+    "changed_at",
+    "changed_by",
+];
+const STAGE_COLS: [&str; 7] = [
+    "deal_id",
+    "pipeline_id",
+    "from_stage_id",
+    "to_stage_id",
+    "changed_at",
+    "changed_by",
+    "seconds_in_previous",
+];
 
 /// The columns of an entity's table as the engine fills them.
 pub fn record_columns(entity: Entity) -> Vec<&'static str> {
@@ -86,21 +110,41 @@ pub struct Rows {
 }
 
 impl Rows {
-    fn new(table: &'static str, columns: Vec<&'static str>, text_columns: &HashSet<(String, String)>) -> Rows {
-        let as_text = columns.iter().map(|c| text_columns.contains(&(table.to_string(), c.to_string()))).collect();
-        Rows { table, columns, as_text, values: Vec::new(), count: 0 }
+    fn new(
+        table: &'static str,
+        columns: Vec<&'static str>,
+        text_columns: &HashSet<(String, String)>,
+    ) -> Rows {
+        let as_text = columns
+            .iter()
+            .map(|c| text_columns.contains(&(table.to_string(), c.to_string())))
+            .collect();
+        Rows {
+            table,
+            columns,
+            as_text,
+            values: Vec::new(),
+            count: 0,
+        }
     }
 
     fn push(&mut self, row: impl IntoIterator<Item = SqlValue>) {
         let start = self.values.len();
         for (i, v) in row.into_iter().enumerate() {
             let v = match v {
-                SqlValue::Json(j) if self.as_text[i] => SqlValue::String(j.map(|j| Box::new(j.to_string()))),
+                SqlValue::Json(j) if self.as_text[i] => {
+                    SqlValue::String(j.map(|j| Box::new(j.to_string())))
+                }
                 other => other,
             };
             self.values.push(v);
         }
-        debug_assert_eq!(self.values.len() - start, self.columns.len(), "{}", self.table);
+        debug_assert_eq!(
+            self.values.len() - start,
+            self.columns.len(),
+            "{}",
+            self.table
+        );
         self.count += 1;
     }
 
@@ -119,10 +163,20 @@ impl Rows {
             left -= rows;
             let chunk = SqlxValues(Values(values.by_ref().take(rows * ncols).collect()));
             let args = match backend {
-                Backend::Sqlite => Args::Sqlite(IntoArguments::<'static, sqlx::Sqlite>::into_arguments(chunk)),
-                Backend::Postgres => Args::Postgres(IntoArguments::<'static, sqlx::Postgres>::into_arguments(chunk)),
+                Backend::Sqlite => Args::Sqlite(
+                    IntoArguments::<'static, sqlx::Sqlite>::into_arguments(chunk),
+                ),
+                Backend::Postgres => Args::Postgres(
+                    IntoArguments::<'static, sqlx::Postgres>::into_arguments(chunk),
+                ),
             };
-            out.push(Statement { table: self.table, columns: self.columns.clone(), rows, full: rows == per, args });
+            out.push(Statement {
+                table: self.table,
+                columns: self.columns.clone(),
+                rows,
+                full: rows == per,
+                args,
+            });
         }
     }
 }
@@ -185,9 +239,17 @@ fn json_value(v: &Json) -> SqlValue {
 impl Sink {
     /// `first_ids`: the first free id of every bulk entity; `text_columns`: JSON columns
     /// that this database declares as TEXT.
-    pub fn new(backend: Backend, first_ids: HashMap<Entity, i64>, text_columns: &HashSet<(String, String)>, field_history: bool) -> Sink {
+    pub fn new(
+        backend: Backend,
+        first_ids: HashMap<Entity, i64>,
+        text_columns: &HashSet<(String, String)>,
+        field_history: bool,
+    ) -> Sink {
         Sink {
-            records: BULK.iter().map(|e| (*e, Rows::new(e.table(), record_columns(*e), text_columns))).collect(),
+            records: BULK
+                .iter()
+                .map(|e| (*e, Rows::new(e.table(), record_columns(*e), text_columns)))
+                .collect(),
             lookups: Rows::new("record_lookup", LOOKUP_COLS.to_vec(), text_columns),
             history: Rows::new("history", HISTORY_COLS.to_vec(), text_columns),
             stages: Rows::new("stage_changes", STAGE_COLS.to_vec(), text_columns),
@@ -215,41 +277,91 @@ impl Sink {
         let id = last.get("id").and_then(Json::as_i64).unwrap_or_default();
         let mut row: Vec<SqlValue> = Vec::with_capacity(48);
         for f in entity.fields() {
-            row.push(sql_value_from_json(f.kind, last.get(f.name).unwrap_or(&Json::Null)));
+            row.push(sql_value_from_json(
+                f.kind,
+                last.get(f.name).unwrap_or(&Json::Null),
+            ));
         }
         if entity.is_business() {
-            row.push(SqlValue::Json(Some(Box::new(last.get("custom").cloned().unwrap_or_else(|| json!({}))))));
+            row.push(SqlValue::Json(Some(Box::new(
+                last.get("custom").cloned().unwrap_or_else(|| json!({})),
+            ))));
         }
         if entity.has_search_text() {
             row.push(search::record_search_text(entity, last).into());
         }
-        let rows = &mut self.records.iter_mut().find(|(e, _)| *e == entity).expect("bulk entity").1;
+        let rows = &mut self
+            .records
+            .iter_mut()
+            .find(|(e, _)| *e == entity)
+            .expect("bulk entity")
+            .1;
         rows.push(row);
         *self.counts.records.entry(entity.table()).or_default() += 1;
 
         for f in lookup::indexed_fields(entity) {
             let kind = f.kind.lookup_kind().unwrap_or("value");
             for v in lookup::values(f.kind, last.get(f.name).unwrap_or(&Json::Null)) {
-                self.lookups.push([entity.code().into(), id.into(), f.name.into(), kind.into(), v.into()]);
+                self.lookups.push([
+                    entity.code().into(),
+                    id.into(),
+                    f.name.into(),
+                    kind.into(),
+                    v.into(),
+                ]);
                 self.counts.lookups += 1;
             }
         }
-        let at = created.get("created_at").and_then(Json::as_str).and_then(|s| plotina_core::value::parse_datetime(s).ok());
-        let by = created.get("created_by").and_then(Json::as_i64).unwrap_or_default();
-        let changes = if self.field_history { history::diff(None, created) } else { Vec::new() };
-        self.history_rows(entity, id, "create", &changes, at.unwrap_or_else(Utc::now), by);
+        let at = created
+            .get("created_at")
+            .and_then(Json::as_str)
+            .and_then(|s| plotina_core::value::parse_datetime(s).ok());
+        let by = created
+            .get("created_by")
+            .and_then(Json::as_i64)
+            .unwrap_or_default();
+        let changes = if self.field_history {
+            history::diff(None, created)
+        } else {
+            Vec::new()
+        };
+        self.history_rows(
+            entity,
+            id,
+            "create",
+            &changes,
+            at.unwrap_or_else(Utc::now),
+            by,
+        );
     }
 
-    /// The history of an update from `old` to `new`, exactly as `records::apply` writes it.
-    pub fn update(&mut self, entity: Entity, old: &Record, new: &Record, at: DateTime<Utc>, by: i64) {
-        let id = new.get("id").and_then(Json::as_i64).unwrap_or_default();
+    /// The history of an update, exactly as `records::apply` writes it. `old` and `new`
+    /// may hold just the fields the update touched (in schema order): fields left out
+    /// are unchanged and `history::diff` skips them anyway.
+    pub fn update(
+        &mut self,
+        entity: Entity,
+        id: i64,
+        old: &Record,
+        new: &Record,
+        at: DateTime<Utc>,
+        by: i64,
+    ) {
         let diff = history::diff(Some(old), new);
         if !diff.is_empty() {
             self.history_rows(entity, id, "update", &diff, at, by);
         }
     }
 
-    fn history_rows(&mut self, entity: Entity, id: i64, action: &str, changes: &[(String, Json, Json)], at: DateTime<Utc>, by: i64) {
+    fn history_rows(
+        &mut self,
+        entity: Entity,
+        id: i64,
+        action: &str,
+        changes: &[(String, Json, Json)],
+        at: DateTime<Utc>,
+        by: i64,
+    ) {
         if changes.is_empty() {
             self.history.push([
                 entity.code().into(),
@@ -280,14 +392,34 @@ impl Sink {
 
     /// A `stage_changes` row, as `records::record_stage_move` writes it.
     #[allow(clippy::too_many_arguments)]
-    pub fn stage_change(&mut self, deal: i64, pipeline: i64, from: Option<i64>, to: i64, at: DateTime<Utc>, by: i64, seconds: i64) {
-        self.stages.push([deal.into(), pipeline.into(), from.into(), to.into(), at.into(), by.into(), Some(seconds).into()]);
+    pub fn stage_change(
+        &mut self,
+        deal: i64,
+        pipeline: i64,
+        from: Option<i64>,
+        to: i64,
+        at: DateTime<Utc>,
+        by: i64,
+        seconds: i64,
+    ) {
+        self.stages.push([
+            deal.into(),
+            pipeline.into(),
+            from.into(),
+            to.into(),
+            at.into(),
+            by.into(),
+            Some(seconds).into(),
+        ]);
         self.counts.stage_changes += 1;
     }
 
     /// Rows waiting in the sink.
     pub fn pending(&self) -> usize {
-        self.records.iter().map(|(_, r)| r.count).sum::<usize>() + self.lookups.count + self.history.count + self.stages.count
+        self.records.iter().map(|(_, r)| r.count).sum::<usize>()
+            + self.lookups.count
+            + self.history.count
+            + self.stages.count
     }
 
     /// Everything collected so far, in insertion order (parents before children).
@@ -299,7 +431,12 @@ impl Sink {
         for rows in [&mut self.lookups, &mut self.history, &mut self.stages] {
             rows.statements(self.backend, &mut statements);
         }
-        Batch { statements, phase, done, total }
+        Batch {
+            statements,
+            phase,
+            done,
+            total,
+        }
     }
 }
 
@@ -321,8 +458,12 @@ fn rows_per_statement(backend: Backend, columns: usize) -> usize {
 
 fn insert_sql(backend: Backend, table: &str, columns: &[&str], rows: usize) -> String {
     let mut q = Query::insert();
-    q.into_table(Alias::new(table)).columns(columns.iter().map(|c| Alias::new(*c)));
-    let row: Vec<SimpleExpr> = columns.iter().map(|_| SimpleExpr::Value(SqlValue::BigInt(Some(0)))).collect();
+    q.into_table(Alias::new(table))
+        .columns(columns.iter().map(|c| Alias::new(*c)));
+    let row: Vec<SimpleExpr> = columns
+        .iter()
+        .map(|_| SimpleExpr::Value(SqlValue::BigInt(Some(0))))
+        .collect();
     for _ in 0..rows {
         q.values_panic(row.clone());
     }
@@ -334,7 +475,10 @@ fn insert_sql(backend: Backend, table: &str, columns: &[&str], rows: usize) -> S
 
 impl Writer {
     pub fn new(pool: Pool) -> Writer {
-        Writer { pool, sql: HashMap::new() }
+        Writer {
+            pool,
+            sql: HashMap::new(),
+        }
     }
 
     pub async fn write(&mut self, batch: Batch) -> anyhow::Result<()> {
@@ -342,19 +486,27 @@ impl Writer {
         let mut tx = self.pool.begin_write().await?;
         for st in batch.statements {
             let key = (st.table, st.columns.len(), st.rows);
-            let sql = self.sql.entry(key).or_insert_with(|| insert_sql(backend, st.table, &st.columns, st.rows));
+            let sql = self
+                .sql
+                .entry(key)
+                .or_insert_with(|| insert_sql(backend, st.table, &st.columns, st.rows));
             // A batch's last statement per table has a one-off shape: it is neither kept
             // here nor in the connection's statement cache.
             let result = match (&mut tx, st.args) {
-                (Tx::Sqlite(t), Args::Sqlite(args)) => {
-                    sqlx::query_with(sql, args).persistent(st.full).execute(&mut **t).await.map(|_| ())
-                }
-                (Tx::Postgres(t), Args::Postgres(args)) => {
-                    sqlx::query_with(sql, args).persistent(st.full).execute(&mut **t).await.map(|_| ())
-                }
+                (Tx::Sqlite(t), Args::Sqlite(args)) => sqlx::query_with(sql, args)
+                    .persistent(st.full)
+                    .execute(&mut **t)
+                    .await
+                    .map(|_| ()),
+                (Tx::Postgres(t), Args::Postgres(args)) => sqlx::query_with(sql, args)
+                    .persistent(st.full)
+                    .execute(&mut **t)
+                    .await
+                    .map(|_| ()),
                 _ => anyhow::bail!("demo rows bound for the other database engine"),
             };
-            result.map_err(|e| anyhow::anyhow!("cannot insert demo rows into {}: {e}", st.table))?;
+            result
+                .map_err(|e| anyhow::anyhow!("cannot insert demo rows into {}: {e}", st.table))?;
             if !st.full {
                 self.sql.remove(&key);
             }

@@ -27,7 +27,10 @@ pub struct BenchArgs {
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
     let n: f64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
     let secs = match unit {
         "" | "s" => n,
@@ -38,7 +41,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-async fn run_clients<F, Fut>(concurrency: usize, duration: Duration, make: F) -> (Recorder, Duration)
+async fn run_clients<F, Fut>(
+    concurrency: usize,
+    duration: Duration,
+    make: F,
+) -> (Recorder, Duration)
 where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<(), String>> + Send,
@@ -74,12 +81,22 @@ where
 
 pub async fn run(store: Store, args: BenchArgs) -> anyhow::Result<()> {
     let store = Arc::new(store);
-    let fixture = Arc::new(Fixture::discover(&store).await.context("cannot prepare the benchmark (run `plotina demo` first)")?);
+    let fixture = Arc::new(
+        Fixture::discover(&store)
+            .await
+            .context("cannot prepare the benchmark (run `plotina demo` first)")?,
+    );
     let http = if args.direct {
         None
     } else {
-        let url = args.url.clone().context("--url is required (or use --direct)")?;
-        let token = args.token.clone().context("--token is required (or use --direct)")?;
+        let url = args
+            .url
+            .clone()
+            .context("--url is required (or use --direct)")?;
+        let token = args
+            .token
+            .clone()
+            .context("--token is required (or use --direct)")?;
         Some(Arc::new(scenarios::Http::new(url, token)?))
     };
     let chosen: Vec<&Scenario> = SCENARIOS
@@ -87,21 +104,34 @@ pub async fn run(store: Store, args: BenchArgs) -> anyhow::Result<()> {
         .filter(|s| args.scenarios.is_empty() || args.scenarios.iter().any(|n| n == s.name))
         .collect();
     if chosen.is_empty() {
-        anyhow::bail!("no such scenario; known: {}", SCENARIOS.iter().map(|s| s.name).collect::<Vec<_>>().join(", "));
+        anyhow::bail!(
+            "no such scenario; known: {}",
+            SCENARIOS
+                .iter()
+                .map(|s| s.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     let mut rows: Vec<Summary> = Vec::new();
     for sc in chosen {
         if let Some(http) = &http {
             if let Some(f) = sc.http {
                 let (http, fx) = (http.clone(), fixture.clone());
-                let (rec, took) = run_clients(args.concurrency, args.duration, move |i| f(http.clone(), fx.clone(), i)).await;
+                let (rec, took) = run_clients(args.concurrency, args.duration, move |i| {
+                    f(http.clone(), fx.clone(), i)
+                })
+                .await;
                 report(&rec, sc.name);
                 rows.push(rec.summary(sc.name, "api", took));
             }
         }
         if let Some(f) = sc.direct {
             let (st, fx) = (store.clone(), fixture.clone());
-            let (rec, took) = run_clients(args.concurrency, args.duration, move |i| f(st.clone(), fx.clone(), i)).await;
+            let (rec, took) = run_clients(args.concurrency, args.duration, move |i| {
+                f(st.clone(), fx.clone(), i)
+            })
+            .await;
             report(&rec, sc.name);
             rows.push(rec.summary(sc.name, "direct", took));
         }

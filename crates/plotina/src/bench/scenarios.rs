@@ -39,40 +39,112 @@ fn pick<T: Clone>(items: &[T], i: u64) -> T {
 }
 
 fn ids(page: &plotina_store::Page, field: &str) -> Vec<i64> {
-    page.data.iter().filter_map(|r| r.get(field).and_then(Value::as_i64)).collect()
+    page.data
+        .iter()
+        .filter_map(|r| r.get(field).and_then(Value::as_i64))
+        .collect()
 }
 
 impl Fixture {
     pub async fn discover(store: &Store) -> anyhow::Result<Fixture> {
-        let admin = auth::first_admin(store.pool()).await?.ok_or_else(|| anyhow::anyhow!("no administrator"))?;
-        let actor = auth::actor_for(store.pool(), admin).await?.ok_or_else(|| anyhow::anyhow!("administrator inactive"))?;
+        let admin = auth::first_admin(store.pool())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no administrator"))?;
+        let actor = auth::actor_for(store.pool(), admin)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("administrator inactive"))?;
         let err = |e: plotina_store::StoreError| anyhow::anyhow!("{e}");
         let list = |entity, filter: &str, sort: &str, limit| {
-            let p = ListParams { filter: Some(filter.into()), sort: Some(sort.into()), limit: Some(limit), ..Default::default() };
+            let p = ListParams {
+                filter: Some(filter.into()),
+                sort: Some(sort.into()),
+                limit: Some(limit),
+                ..Default::default()
+            };
             let (store, actor) = (store, &actor);
             async move { store.list(actor, entity, &p).await }
         };
-        let pipelines = list(Entity::Pipeline, "", "position", 10).await.map_err(err)?;
-        let pipeline = *ids(&pipelines, "id").first().ok_or_else(|| anyhow::anyhow!("no pipelines"))?;
-        let stages_page = list(Entity::Stage, &format!("pipeline_id = {pipeline}"), "position", 50).await.map_err(err)?;
+        let pipelines = list(Entity::Pipeline, "", "position", 10)
+            .await
+            .map_err(err)?;
+        let pipeline = *ids(&pipelines, "id")
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("no pipelines"))?;
+        let stages_page = list(
+            Entity::Stage,
+            &format!("pipeline_id = {pipeline}"),
+            "position",
+            50,
+        )
+        .await
+        .map_err(err)?;
         let stages = ids(&stages_page, "id");
-        let open_stages = stages_page.data.iter().filter(|s| s["kind"] == "open").filter_map(|s| s["id"].as_i64()).collect();
-        let deals_page = list(Entity::Deal, &format!("pipeline_id = {pipeline} and stage.kind = \"open\""), "-updated_at", 500).await.map_err(err)?;
+        let open_stages = stages_page
+            .data
+            .iter()
+            .filter(|s| s["kind"] == "open")
+            .filter_map(|s| s["id"].as_i64())
+            .collect();
+        let deals_page = list(
+            Entity::Deal,
+            &format!("pipeline_id = {pipeline} and stage.kind = \"open\""),
+            "-updated_at",
+            500,
+        )
+        .await
+        .map_err(err)?;
         let mut owners = ids(&deals_page, "owner_id");
         owners.sort();
         owners.dedup();
         let deals = ids(&deals_page, "id");
-        let companies = ids(&list(Entity::Company, "", "-updated_at", 500).await.map_err(err)?, "id");
-        let contacts = list(Entity::Contact, "phones is not null", "-updated_at", 500).await.map_err(err)?;
-        let phones = contacts.data.iter().filter_map(|c| c["phones"][0].as_str()).map(|p| format!("8 {} {}-{}-{}", &p[2..5], &p[5..8], &p[8..10], &p[10..])).filter(|p| p.len() > 12).collect();
-        let prefixes = contacts.data.iter().filter_map(|c| c["last_name"].as_str()).map(|n| n.chars().take(4).collect()).collect();
+        let companies = ids(
+            &list(Entity::Company, "", "-updated_at", 500)
+                .await
+                .map_err(err)?,
+            "id",
+        );
+        let contacts = list(Entity::Contact, "phones is not null", "-updated_at", 500)
+            .await
+            .map_err(err)?;
+        let phones = contacts
+            .data
+            .iter()
+            .filter_map(|c| c["phones"][0].as_str())
+            .map(|p| format!("8 {} {}-{}-{}", &p[2..5], &p[5..8], &p[8..10], &p[10..]))
+            .filter(|p| p.len() > 12)
+            .collect();
+        let prefixes = contacts
+            .data
+            .iter()
+            .filter_map(|c| c["last_name"].as_str())
+            .map(|n| n.chars().take(4).collect())
+            .collect();
         let customs = store.custom_defs(Entity::Deal).await.map_err(err)?;
-        let custom_filter = customs.iter().find(|d| d.kind == "select" && !d.options.is_empty()).map(|d| format!("custom.{} = \"{}\"", d.key, d.options[0]));
-        Ok(Fixture { actor, pipeline, stages, open_stages, owners, companies, phones, prefixes, deals, custom_filter })
+        let custom_filter = customs
+            .iter()
+            .find(|d| d.kind == "select" && !d.options.is_empty())
+            .map(|d| format!("custom.{} = \"{}\"", d.key, d.options[0]));
+        Ok(Fixture {
+            actor,
+            pipeline,
+            stages,
+            open_stages,
+            owners,
+            companies,
+            phones,
+            prefixes,
+            deals,
+            custom_filter,
+        })
     }
 
     fn board_filter(&self, i: u64) -> String {
-        format!("pipeline_id = {} and stage_id = {} and owner_id = {}", self.pipeline, pick(&self.stages, i), pick(&self.owners, i / 7))
+        format!(
+            "pipeline_id = {} and stage_id = {} and owner_id = {}",
+            self.pipeline,
+            pick(&self.stages, i),
+            pick(&self.owners, i / 7)
+        )
     }
 }
 
@@ -84,12 +156,25 @@ pub struct Http {
 
 impl Http {
     pub fn new(base: String, token: String) -> anyhow::Result<Http> {
-        let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
-        Ok(Http { client, base: base.trim_end_matches('/').to_string(), token })
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()?;
+        Ok(Http {
+            client,
+            base: base.trim_end_matches('/').to_string(),
+            token,
+        })
     }
 
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<(), String> {
-        let r = self.client.get(format!("{}{path}", self.base)).bearer_auth(&self.token).query(query).send().await.map_err(|e| e.to_string())?;
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .query(query)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         let status = r.status();
         let _ = r.bytes().await.map_err(|e| e.to_string())?;
         if status.is_success() {
@@ -99,8 +184,20 @@ impl Http {
         }
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> Result<Value, String> {
-        let r = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token).json(&body).send().await.map_err(|e| e.to_string())?;
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> Result<Value, String> {
+        let r = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         let status = r.status();
         let v: Value = r.json().await.unwrap_or(Value::Null);
         if status.is_success() {
@@ -112,22 +209,49 @@ impl Http {
 }
 
 fn list_params(filter: String, sort: &str, limit: u64) -> ListParams {
-    ListParams { filter: Some(filter), sort: Some(sort.into()), limit: Some(limit), ..Default::default() }
+    ListParams {
+        filter: Some(filter),
+        sort: Some(sort.into()),
+        limit: Some(limit),
+        ..Default::default()
+    }
 }
 
 fn eq(field: &str, id: i64) -> Expr {
-    Expr::Cond(Condition { path: Path { segments: vec![field.into()], pos: 0 }, test: Test::Cmp(CmpOp::Eq, Literal::Num(id.into(), 0)) })
+    Expr::Cond(Condition {
+        path: Path {
+            segments: vec![field.into()],
+            pos: 0,
+        },
+        test: Test::Cmp(CmpOp::Eq, Literal::Num(id.into(), 0)),
+    })
 }
 
 fn direct_list(store: Arc<Store>, fx: Arc<Fixture>, entity: Entity, params: ListParams) -> Fut {
-    Box::pin(async move { store.list(&fx.actor, entity, &params).await.map(|_| ()).map_err(|e| e.to_string()) })
+    Box::pin(async move {
+        store
+            .list(&fx.actor, entity, &params)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
 }
 
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "deals_by_stage_owner",
         http: Some(|h, fx, i| {
-            Box::pin(async move { h.get("/api/v1/deals", &[("filter", fx.board_filter(i)), ("sort", "-updated_at".into()), ("limit", "50".into())]).await })
+            Box::pin(async move {
+                h.get(
+                    "/api/v1/deals",
+                    &[
+                        ("filter", fx.board_filter(i)),
+                        ("sort", "-updated_at".into()),
+                        ("limit", "50".into()),
+                    ],
+                )
+                .await
+            })
         }),
         direct: Some(|s, fx, i| {
             let p = list_params(fx.board_filter(i), "-updated_at", 50);
@@ -138,13 +262,51 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "deals_custom_filter",
         http: Some(|h, fx, _| {
             Box::pin(async move {
-                let Some(f) = fx.custom_filter.clone() else { return Err("no select custom field on deals".into()) };
-                h.get("/api/v1/deals", &[("filter", f), ("limit", "50".into())]).await
+                let Some(f) = fx.custom_filter.clone() else {
+                    return Err("no select custom field on deals".into());
+                };
+                h.get("/api/v1/deals", &[("filter", f), ("limit", "50".into())])
+                    .await
             })
         }),
         direct: Some(|s, fx, _| {
-            let Some(f) = fx.custom_filter.clone() else { return Box::pin(async { Err("no select custom field on deals".to_string()) }) };
+            let Some(f) = fx.custom_filter.clone() else {
+                return Box::pin(async { Err("no select custom field on deals".to_string()) });
+            };
             direct_list(s, fx, Entity::Deal, list_params(f, "-updated_at", 50))
+        }),
+    },
+    Scenario {
+        name: "kanban",
+        http: Some(|h, fx, _| {
+            Box::pin(async move {
+                h.get(
+                    "/api/v1/deals/board",
+                    &[("pipeline", fx.pipeline.to_string())],
+                )
+                .await
+            })
+        }),
+        direct: Some(|s, fx, _| {
+            Box::pin(async move {
+                let base = ListParams {
+                    and: vec![eq("pipeline_id", fx.pipeline)],
+                    ..Default::default()
+                };
+                s.stage_totals(&fx.actor, &base)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                for stage in &fx.stages {
+                    let mut p = base.clone();
+                    p.and.push(eq("stage_id", *stage));
+                    p.sort = Some("-updated_at".into());
+                    p.limit = Some(20);
+                    s.list(&fx.actor, Entity::Deal, &p)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            })
         }),
     },
     Scenario {
@@ -153,34 +315,75 @@ pub const SCENARIOS: &[Scenario] = &[
             Box::pin(async move {
                 let id = pick(&fx.companies, i);
                 h.get(&format!("/api/v1/companies/{id}"), &[]).await?;
-                h.get("/api/v1/activities", &[("filter", format!("company_id = {id}")), ("sort", "-created_at".into()), ("limit", "50".into())]).await
+                h.get(
+                    "/api/v1/activities",
+                    &[
+                        ("filter", format!("company_id = {id}")),
+                        ("sort", "-created_at".into()),
+                        ("limit", "50".into()),
+                    ],
+                )
+                .await
             })
         }),
         direct: Some(|s, fx, i| {
             Box::pin(async move {
                 let id = pick(&fx.companies, i);
-                s.get(&fx.actor, Entity::Company, id).await.map_err(|e| e.to_string())?;
-                let p = ListParams { sort: Some("-created_at".into()), limit: Some(50), and: vec![eq("company_id", id)], ..Default::default() };
-                s.list(&fx.actor, Entity::Activity, &p).await.map(|_| ()).map_err(|e| e.to_string())
+                s.get(&fx.actor, Entity::Company, id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let p = ListParams {
+                    sort: Some("-created_at".into()),
+                    limit: Some(50),
+                    and: vec![eq("company_id", id)],
+                    ..Default::default()
+                };
+                s.list(&fx.actor, Entity::Activity, &p)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
             })
         }),
     },
     Scenario {
         name: "search_phone",
-        http: Some(|h, fx, i| Box::pin(async move { h.get("/api/v1/search", &[("q", pick(&fx.phones, i))]).await })),
-        direct: Some(|s, fx, i| Box::pin(async move { s.search(&fx.actor, &pick(&fx.phones, i), 10).await.map(|_| ()).map_err(|e| e.to_string()) })),
+        http: Some(|h, fx, i| {
+            Box::pin(async move { h.get("/api/v1/search", &[("q", pick(&fx.phones, i))]).await })
+        }),
+        direct: Some(|s, fx, i| {
+            Box::pin(async move {
+                s.search(&fx.actor, &pick(&fx.phones, i), 10)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        }),
     },
     Scenario {
         name: "search_name_prefix",
-        http: Some(|h, fx, i| Box::pin(async move { h.get("/api/v1/search", &[("q", pick(&fx.prefixes, i))]).await })),
-        direct: Some(|s, fx, i| Box::pin(async move { s.search(&fx.actor, &pick(&fx.prefixes, i), 10).await.map(|_| ()).map_err(|e| e.to_string()) })),
+        http: Some(|h, fx, i| {
+            Box::pin(async move {
+                h.get("/api/v1/search", &[("q", pick(&fx.prefixes, i))])
+                    .await
+            })
+        }),
+        direct: Some(|s, fx, i| {
+            Box::pin(async move {
+                s.search(&fx.actor, &pick(&fx.prefixes, i), 10)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        }),
     },
     Scenario {
         name: "create_deal",
         http: Some(|h, fx, i| {
             Box::pin(async move {
                 let body = json!({"title": format!("Бенчмарк {i}"), "pipeline_id": fx.pipeline, "amount": "125000", "company_id": pick(&fx.companies, i)});
-                h.send(reqwest::Method::POST, "/api/v1/deals", body).await.map(|_| ())
+                h.send(reqwest::Method::POST, "/api/v1/deals", body)
+                    .await
+                    .map(|_| ())
             })
         }),
         direct: None,
@@ -191,7 +394,13 @@ pub const SCENARIOS: &[Scenario] = &[
             Box::pin(async move {
                 let id = pick(&fx.deals, i);
                 let stage = pick(&fx.open_stages, i / 3);
-                h.send(reqwest::Method::POST, &format!("/api/v1/deals/{id}/move"), json!({"stage_id": stage})).await.map(|_| ())
+                h.send(
+                    reqwest::Method::POST,
+                    &format!("/api/v1/deals/{id}/move"),
+                    json!({"stage_id": stage}),
+                )
+                .await
+                .map(|_| ())
             })
         }),
         direct: None,

@@ -35,7 +35,9 @@ impl Default for Recorder {
 
 impl Recorder {
     pub fn ok(&mut self, took: Duration) {
-        let _ = self.hist.record((took.as_micros() as u64).clamp(1, 60_000_000));
+        let _ = self
+            .hist
+            .record((took.as_micros() as u64).clamp(1, 60_000_000));
     }
 
     pub fn error(&mut self, what: String) {
@@ -67,7 +69,10 @@ impl Recorder {
 }
 
 pub fn print_table(rows: &[Summary]) {
-    println!("{:<24} {:<7} {:>9} {:>7} {:>9} {:>9} {:>9} {:>10} {:>9}", "scenario", "mode", "requests", "errors", "p50 ms", "p99 ms", "max ms", "req/s", "api/dir");
+    println!(
+        "{:<24} {:<7} {:>9} {:>7} {:>9} {:>9} {:>9} {:>10} {:>9}",
+        "scenario", "mode", "requests", "errors", "p50 ms", "p99 ms", "max ms", "req/s", "api/dir"
+    );
     for r in rows {
         let ratio = if r.mode == "api" {
             rows.iter()
@@ -79,7 +84,15 @@ pub fn print_table(rows: &[Summary]) {
         };
         println!(
             "{:<24} {:<7} {:>9} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>10.1} {:>9}",
-            r.scenario, r.mode, r.requests, r.errors, r.p50_ms, r.p99_ms, r.max_ms, r.per_sec, ratio
+            r.scenario,
+            r.mode,
+            r.requests,
+            r.errors,
+            r.p50_ms,
+            r.p99_ms,
+            r.max_ms,
+            r.per_sec,
+            ratio
         );
     }
 }
