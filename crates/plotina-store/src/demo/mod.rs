@@ -5,8 +5,14 @@
 //! stage journeys, activities) is written directly with multi-row INSERTs in large
 //! transactions, with every derived structure — `search_text`, `record_lookup`,
 //! `history`, `stage_changes`, audit columns — exactly as the engine would have written
-//! it (see [`writer`]). Generation runs on a blocking thread and hands batches to the
-//! async writer through a small channel, so building rows and writing them overlap.
+//! it (see the `writer` module). One deliberate shortcut for the big sizes: medium and large record
+//! each creation as a single 'create' history row instead of one row per field (see
+//! `Plan`); every later change (stage moves, completed tasks) is recorded field by field.
+//! Generation runs on a blocking thread and hands bound statements to the async writer
+//! through a small channel, so building rows and writing them overlap.
+//!
+//! The administrator is `admin` (or `demo-admin` when `admin` exists already); every demo
+//! user gets the administrator's password, so any of them can be tried out.
 //!
 //! Everything is deterministic for a seed, except that dates are laid out relative to
 //! the current date so that the demo always looks current (the last three years up to
@@ -39,9 +45,11 @@ use crate::Store;
 /// How much data to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DemoSize {
-    /// 5 users, ≈500 companies, 1,500 contacts, 10,000 deals, 30,000 activities.
+    /// An administrator and 5 people in 2 departments, ≈500 companies, 1,500 contacts,
+    /// 10,000 deals, 30,000 activities.
     Small,
-    /// 200 users in 10 departments, ≈100k companies, 300k contacts, 1M deals, 3M activities.
+    /// An administrator and 200 people in 10 departments, ≈100k companies, 300k contacts,
+    /// 1M deals, 3M activities.
     Medium,
     /// Ten times medium (the same organisation).
     Large,
@@ -118,7 +126,9 @@ impl Plan {
     }
 }
 
-/// Rows per write transaction.
+/// Rows per write transaction. Each commit costs an fsync and a WAL checkpoint: on SQLite
+/// small took 7.5 s with 40k-row transactions, 3.6 s with 200k and 4.5 s with 500k (less
+/// overlap between generating and writing).
 const BATCH_ROWS: usize = 200_000;
 
 /// The generator's state: randomness, time, the organisation and the rows being built.
