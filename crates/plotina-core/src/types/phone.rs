@@ -27,6 +27,29 @@ fn to_e164(s: &str) -> Option<String> {
     }))
     .ok()
     .flatten()
+    .or_else(|| russian_by_digits(s))
+}
+
+/// A Russian number written the usual ways (`8 (812) …`, `+7 812 …`, `812…`) that the
+/// library's metadata does not know (St Petersburg's 812 landlines among them): +7 and
+/// ten digits in the geographic (3xx, 4xx, 8xx) or mobile (9xx) ranges.
+fn russian_by_digits(s: &str) -> Option<String> {
+    if s.chars()
+        .any(|c| !(c.is_ascii_digit() || " +-().".contains(c)))
+    {
+        return None;
+    }
+    let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+    let national = match digits.len() {
+        11 if (digits.starts_with('8') && !s.trim_start().starts_with('+'))
+            || (digits.starts_with('7') && s.trim_start().starts_with("+7")) =>
+        {
+            &digits[1..]
+        }
+        10 if !s.trim_start().starts_with('+') => &digits[..],
+        _ => return None,
+    };
+    matches!(national.as_bytes()[0], b'3' | b'4' | b'8' | b'9').then(|| format!("+7{national}"))
 }
 
 impl Phone {
@@ -67,6 +90,19 @@ mod tests {
 
     fn code(s: &str) -> &'static str {
         Phone::parse(s).unwrap_err().code
+    }
+
+    #[test]
+    fn st_petersburg_landlines_are_numbers_too() {
+        assert_eq!(
+            Phone::parse("8 (812) 123-45-67").unwrap().as_str(),
+            "+78121234567"
+        );
+        assert_eq!(
+            Phone::parse("+7 812 315-00-00").unwrap().as_str(),
+            "+78123150000"
+        );
+        assert_eq!(code("+7 812 315"), "phone_invalid");
     }
 
     #[test]
