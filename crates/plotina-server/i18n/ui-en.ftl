@@ -240,3 +240,14 @@ ui-opt-link_entity-lead = Leads
 ui-opt-link_entity-deal = Deals
 ui-opt-link_entity-activity = Activities
 ui-picker-placeholder = Type a name, INN or phone…
+
+ui-files = Files
+ui-upload = Upload
+ui-file-pick = File
+ui-confirm-delete-file = Delete the file?
+ui-file-too-large = The file is too large (at most { $max })
+ui-file-choose = Choose a file
+ui-file-unreadable = The file could not be read
+ui-size-b = { $n } B
+ui-size-kb = { $n } KB
+ui-size-mb = { $n } MB

@@ -240,3 +240,14 @@ ui-opt-link_entity-lead = Лиды
 ui-opt-link_entity-deal = Сделки
 ui-opt-link_entity-activity = Дела
 ui-picker-placeholder = Начните вводить название, ИНН или телефон…
+
+ui-files = Файлы
+ui-upload = Загрузить
+ui-file-pick = Файл
+ui-confirm-delete-file = Удалить файл?
+ui-file-too-large = Файл слишком большой (не более { $max })
+ui-file-choose = Выберите файл
+ui-file-unreadable = Не удалось прочитать файл
+ui-size-b = { $n } Б
+ui-size-kb = { $n } КБ
+ui-size-mb = { $n } МБ

@@ -47,7 +47,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::router(state.config.max_upload_bytes))
         .merge(system::router())
-        .merge(web::router())
+        .merge(web::router(state.config.max_upload_bytes))
         .layer(axum::middleware::from_fn(system::track))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(axum::middleware::from_fn(problem::layer))

@@ -34,6 +34,23 @@ fn file_path(state: &AppState, sha: &str) -> std::path::PathBuf {
         .join(sha)
 }
 
+/// Writes `bytes` under `<data_dir>/files` named by their SHA-256 (unless that file is
+/// already there) and returns the hash. Shared by the API and the web upload form.
+pub async fn save_file(s: &AppState, bytes: &[u8]) -> anyhow::Result<String> {
+    let sha = hex::encode(Sha256::digest(bytes));
+    let path = file_path(s, &sha);
+    if !path.exists() {
+        let dir = path
+            .parent()
+            .ok_or_else(|| anyhow::anyhow!("bad attachment path"))?;
+        tokio::fs::create_dir_all(dir).await?;
+        let tmp = path.with_extension("part");
+        tokio::fs::write(&tmp, bytes).await?;
+        tokio::fs::rename(&tmp, &path).await?;
+    }
+    Ok(sha)
+}
+
 fn entity(plural: &str) -> ApiResult<Entity> {
     Entity::from_plural(plural)
         .filter(|e| e.is_business())
@@ -62,25 +79,9 @@ async fn upload(
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.len() < 200 && !v.contains(['\r', '\n']))
         .unwrap_or("application/octet-stream");
-    let sha = hex::encode(Sha256::digest(&body));
     // Check permission before touching the disk.
     s.store.get(&a.actor, entity, id).await?;
-    let path = file_path(&s, &sha);
-    if !path.exists() {
-        let dir = path
-            .parent()
-            .ok_or_else(|| anyhow::anyhow!("bad attachment path"))?;
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(anyhow::Error::from)?;
-        let tmp = path.with_extension("part");
-        tokio::fs::write(&tmp, &body)
-            .await
-            .map_err(anyhow::Error::from)?;
-        tokio::fs::rename(&tmp, &path)
-            .await
-            .map_err(anyhow::Error::from)?;
-    }
+    let sha = save_file(&s, &body).await?;
     let name = q.name.unwrap_or_else(|| "file".into());
     let file = NewAttachment {
         file_name: &name,

@@ -15,6 +15,7 @@ use plotina_store::{eq_filter, ListParams, Record, StoreError};
 use serde_json::{json, Value as Json};
 
 use super::fields::{self, FieldView, FormErrors, Opt, Source};
+use super::files::{self, FileView};
 use super::fmt::{self, field_label, Shown};
 use super::form_input;
 use super::forms::{customs_of, form_errors, parse_id, render_form, section_of, FormSpec};
@@ -75,6 +76,9 @@ struct CardPage {
     quick_kinds: Vec<Opt>,
     stages: Vec<StageDot>,
     lost_reasons: Vec<String>,
+    files: Vec<FileView>,
+    /// Why the last upload was refused (shown next to the upload form).
+    file_error: String,
 }
 
 const NOT_SHOWN: &[&str] = &[
@@ -400,8 +404,19 @@ fn quick_kinds(ctx: &Ctx) -> Vec<Opt> {
         .collect()
 }
 
-async fn card(entity: Entity, s: AppState, web: Web, id: String) -> WebResult {
+async fn card_route(entity: Entity, s: AppState, web: Web, id: String) -> WebResult {
     let id = parse_id(&id)?;
+    card(entity, s, web, id, String::new()).await
+}
+
+/// A record's card; `file_error` is a refused upload's message.
+pub(super) async fn card(
+    entity: Entity,
+    s: AppState,
+    web: Web,
+    id: i64,
+    file_error: String,
+) -> WebResult {
     let rec = s.store.get(&web.actor, entity, id).await?;
     let lk = Lookups::load(&s.store, &web.actor).await?;
     let customs = customs_of(&s, entity).await?;
@@ -431,6 +446,7 @@ async fn card(entity: Entity, s: AppState, web: Web, id: String) -> WebResult {
         .get("pipeline_id")
         .and_then(Json::as_i64)
         .unwrap_or_default();
+    let files = files::views(&s, &web, &ctx, &lk, entity, id).await?;
     let page = CardPage {
         entity: entity.code(),
         plural: entity.plural(),
@@ -463,6 +479,8 @@ async fn card(entity: Entity, s: AppState, web: Web, id: String) -> WebResult {
             .pipeline(pipeline)
             .map(|p| p.lost_reasons.clone())
             .unwrap_or_default(),
+        files,
+        file_error,
         ctx,
     };
     html(&page)
@@ -544,7 +562,7 @@ fn entity_router(entity: Entity) -> Router<AppState> {
             &format!("{base}/{{id}}"),
             get(
                 move |State(s): State<AppState>, w: Web, Path(id): Path<String>| {
-                    card(entity, s, w, id)
+                    card_route(entity, s, w, id)
                 },
             ),
         )

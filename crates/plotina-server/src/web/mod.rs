@@ -10,6 +10,7 @@ mod convert;
 mod ctx;
 mod errors;
 mod fields;
+mod files;
 mod fmt;
 mod form_input;
 mod forms;
@@ -37,7 +38,7 @@ pub const CSP: &str =
 
 pub type WebResult = Result<Response, WebError>;
 
-pub fn router() -> Router<AppState> {
+pub fn router(max_upload: usize) -> Router<AppState> {
     Router::new()
         .merge(assets::router())
         .merge(auth::router())
@@ -47,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .merge(lists::router())
         .merge(forms::router())
         .merge(cards::router())
+        .merge(files::router(max_upload))
         .merge(search::router())
         .merge(settings::router())
         .layer(axum::middleware::from_fn(ctx::layer))

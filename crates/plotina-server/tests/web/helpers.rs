@@ -160,6 +160,11 @@ impl TestApp {
 }
 
 pub async fn spawn(db: TestDb) -> TestApp {
+    spawn_with(db, |_| {}).await
+}
+
+/// Like `spawn`, with the configuration adjusted first.
+pub async fn spawn_with(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()))
         .with_test_writer()
@@ -167,11 +172,12 @@ pub async fn spawn(db: TestDb) -> TestApp {
     let backend = db.name();
     let (store, fx) = testing::seeded_store(&db).await;
     let data = tempfile::tempdir().expect("tempdir");
-    let config = Config {
+    let mut config = Config {
         listen: "127.0.0.1:0".into(),
         data_dir: data.path().to_path_buf(),
         ..Config::default()
     };
+    adjust(&mut config);
     let store = Arc::new(store);
     let app = Application::with_store(config, store.clone())
         .await

@@ -868,3 +868,111 @@ async fn every_page_renders_for_every_kind_of_record() {
         );
     }
 }
+
+/// A `multipart/form-data` body with the csrf field and one file.
+fn multipart_body(csrf: &str, name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----plotina-test-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+         Content-Type: text/plain\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn files_are_uploaded_listed_and_downloaded_from_cards() {
+    for app in apps().await {
+        let company = app
+            .create(
+                "m1",
+                Entity::Company,
+                json!({"name": "Альфа", "private": true}),
+            )
+            .await;
+        let b = app.browser("m1").await;
+        let card = b.get(&format!("/companies/{company}")).await;
+        assert!(card.has("enctype=\"multipart/form-data\""), "upload form");
+        let upload = |csrf: &str, content: &'static [u8]| {
+            let (ct, body) = multipart_body(csrf, "счёт.txt", content);
+            b.client
+                .post(format!("{}/companies/{company}/attachments", b.base))
+                .header("content-type", ct)
+                .body(body)
+                .send()
+        };
+        let forged = upload("wrong", b"hello, file").await.expect("request");
+        assert_eq!(forged.status().as_u16(), 403, "csrf is checked");
+        let empty = upload(&b.csrf, b"").await.expect("request");
+        assert_eq!(empty.status().as_u16(), 400);
+        assert!(empty.text().await.unwrap().contains("Выберите файл"));
+        let done = upload(&b.csrf, b"hello, file").await.expect("request");
+        assert_eq!(done.status().as_u16(), 303, "{}", app.backend);
+        let card = b.get(&format!("/companies/{company}")).await;
+        assert!(card.has("счёт.txt") && card.has("11 Б"), "{}", card.body);
+        let list = app
+            .store
+            .attachments(&app.fx.m1, Entity::Company, company)
+            .await
+            .unwrap();
+        assert_eq!(list.len(), 1);
+        let href = format!("/api/v1/attachments/{}", list[0].id);
+        assert!(card.has(&href));
+        let got = b
+            .client
+            .get(format!("{}{href}", b.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.status().as_u16(), 200);
+        assert_eq!(got.bytes().await.unwrap().as_ref(), b"hello, file");
+        let other = app.browser("m2").await;
+        assert_eq!(other.get(&href).await.status, 404, "m2 may not read it");
+        let gone = b
+            .post(&format!("/attachments/{}/delete", list[0].id), &[])
+            .await;
+        assert_eq!(gone.status, 303);
+        assert!(gone.location.starts_with(&format!("/companies/{company}")));
+        assert!(!b
+            .get(&format!("/companies/{company}"))
+            .await
+            .has("счёт.txt"));
+    }
+}
+
+#[tokio::test]
+async fn a_too_large_file_is_refused_on_the_card() {
+    let db = plotina_store::testing::all().await.remove(0);
+    let app = helpers::spawn_with(db, |c| c.max_upload_bytes = 1000).await;
+    let company = app
+        .create("m1", Entity::Company, json!({"name": "Альфа"}))
+        .await;
+    let b = app.browser("m1").await;
+    for size in [1001, 200_000] {
+        let (ct, body) = multipart_body(&b.csrf, "big.bin", &vec![b'x'; size]);
+        let resp = b
+            .client
+            .post(format!("{}/companies/{company}/attachments", b.base))
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status().as_u16(), 413, "{size} bytes");
+        let text = resp.text().await.unwrap();
+        assert!(text.contains("Файл слишком большой"), "{text}");
+        assert!(
+            text.contains("data-testid=\"record-title\""),
+            "the card itself"
+        );
+    }
+    let list = app
+        .store
+        .attachments(&app.fx.m1, Entity::Company, company)
+        .await
+        .unwrap();
+    assert!(list.is_empty());
+}

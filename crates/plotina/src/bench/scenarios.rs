@@ -377,6 +377,31 @@ pub const SCENARIOS: &[Scenario] = &[
         }),
     },
     Scenario {
+        name: "page_deal_list",
+        http: Some(|h, _, _| Box::pin(async move { h.get("/deals", &[]).await })),
+        direct: None,
+    },
+    Scenario {
+        name: "page_kanban",
+        http: Some(|h, fx, _| {
+            Box::pin(async move {
+                h.get("/deals/board", &[("pipeline", fx.pipeline.to_string())])
+                    .await
+            })
+        }),
+        direct: None,
+    },
+    Scenario {
+        name: "page_company_card",
+        http: Some(|h, fx, i| {
+            Box::pin(async move {
+                h.get(&format!("/companies/{}", pick(&fx.companies, i)), &[])
+                    .await
+            })
+        }),
+        direct: None,
+    },
+    Scenario {
         name: "create_deal",
         http: Some(|h, fx, i| {
             Box::pin(async move {
