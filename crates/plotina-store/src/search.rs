@@ -66,21 +66,25 @@ pub fn condition(backend: Backend, entity: Entity, q: &str) -> SimpleExpr {
             any = any.add(col("inn").eq(digits.clone()));
         }
         if phone_fields(entity) {
-            if let Ok(p) = Phone::parse(q) {
-                any = any.add(lookup_match(entity, "phone", col("value").eq(p.as_str())));
+            match Phone::parse(q) {
+                // A whole number is an exact, indexed look-up.
+                Ok(p) => any = any.add(lookup_match(entity, "phone", col("value").eq(p.as_str()))),
+                // A fragment of a number ("345-67-89") matches by its digits (a scan of the
+                // phone rows, so only when the input is not a whole number).
+                Err(_) => {
+                    let tail = if digits.len() > 10 {
+                        &digits[digits.len() - 10..]
+                    } else {
+                        &digits[..]
+                    };
+                    let pattern = format!("%{}%", escape_like(tail));
+                    any = any.add(lookup_match(
+                        entity,
+                        "phone",
+                        col("value").like(LikeExpr::new(pattern).escape('\\')),
+                    ));
+                }
             }
-            // A fragment of a number ("345-67-89") matches by its digits.
-            let tail = if digits.len() > 10 {
-                &digits[digits.len() - 10..]
-            } else {
-                &digits[..]
-            };
-            let pattern = format!("%{}%", escape_like(tail));
-            any = any.add(lookup_match(
-                entity,
-                "phone",
-                col("value").like(LikeExpr::new(pattern).escape('\\')),
-            ));
         }
         if entity.field("inn").is_some() && digits.len() < 10 {
             any = any.add(
