@@ -172,21 +172,16 @@ pub async fn set_password(pool: &Pool, user_id: i64, password: &str) -> Result<(
 }
 
 pub async fn user_id_by_login(pool: &Pool, login: &str) -> Result<Option<i64>> {
-    let mut tx = pool.begin().await?;
-    let row = tx
-        .fetch_optional(
+    Ok(pool
+        .fetch_i64(
             &Query::select()
                 .column(Alias::new("id"))
                 .from(Alias::new("users"))
                 .and_where(col("login").eq(login))
                 .to_owned(),
+            "id",
         )
-        .await?;
-    tx.commit().await?;
-    Ok(match row {
-        Some(r) => r.i64("id")?,
-        None => None,
-    })
+        .await?)
 }
 
 /// Creates an API token and returns it; only its hash is stored.
@@ -228,22 +223,17 @@ pub async fn revoke_token(pool: &Pool, token_id: i64) -> Result<bool> {
 
 /// The user behind a bearer token, if the token is live.
 pub async fn token_user(pool: &Pool, token: &str) -> Result<Option<i64>> {
-    let mut tx = pool.begin().await?;
-    let row = tx
-        .fetch_optional(
+    Ok(pool
+        .fetch_i64(
             &Query::select()
                 .column(Alias::new("user_id"))
                 .from(Alias::new("api_tokens"))
                 .and_where(col("token_hash").eq(hash_secret(token)))
                 .and_where(col("revoked_at").is_null())
                 .to_owned(),
+            "user_id",
         )
-        .await?;
-    tx.commit().await?;
-    Ok(match row {
-        Some(r) => r.i64("user_id")?,
-        None => None,
-    })
+        .await?)
 }
 
 #[derive(Debug, Clone)]
@@ -370,26 +360,20 @@ pub async fn list_tokens(pool: &Pool, user_id: i64) -> Result<Vec<TokenInfo>> {
 }
 
 pub async fn token_owner(pool: &Pool, token_id: i64) -> Result<Option<i64>> {
-    let mut tx = pool.begin().await?;
-    let row = tx
-        .fetch_optional(
+    Ok(pool
+        .fetch_i64(
             &Query::select()
                 .column(Alias::new("user_id"))
                 .from(Alias::new("api_tokens"))
                 .and_where(col("id").eq(token_id))
                 .to_owned(),
+            "user_id",
         )
-        .await?;
-    tx.commit().await?;
-    Ok(match row {
-        Some(r) => r.i64("user_id")?,
-        None => None,
-    })
+        .await?)
 }
 
 /// The oldest active administrator (the CLI acts as them).
 pub async fn first_admin(pool: &Pool) -> Result<Option<i64>> {
-    let mut tx = pool.begin().await?;
     let q = Query::select()
         .expr_as(
             sea_query::Expr::col((Alias::new("u"), Alias::new("id"))),
@@ -408,10 +392,5 @@ pub async fn first_admin(pool: &Pool) -> Result<Option<i64>> {
         .order_by((Alias::new("u"), Alias::new("id")), sea_query::Order::Asc)
         .limit(1)
         .to_owned();
-    let row = tx.fetch_optional(&q).await?;
-    tx.commit().await?;
-    Ok(match row {
-        Some(r) => r.i64("id")?,
-        None => None,
-    })
+    Ok(pool.fetch_i64(&q, "id").await?)
 }

@@ -65,21 +65,16 @@ pub async fn seed_roles(pool: &Pool) -> Result<()> {
 }
 
 pub async fn role_id(pool: &Pool, code: &str) -> Result<Option<i64>> {
-    let mut tx = pool.begin().await?;
-    let row = tx
-        .fetch_optional(
+    Ok(pool
+        .fetch_i64(
             &Query::select()
                 .column(Alias::new("id"))
                 .from(Alias::new("roles"))
                 .and_where(col("code").eq(code))
                 .to_owned(),
+            "id",
         )
-        .await?;
-    tx.commit().await?;
-    Ok(match row {
-        Some(r) => r.i64("id")?,
-        None => None,
-    })
+        .await?)
 }
 
 pub async fn user_count(pool: &Pool) -> Result<i64> {

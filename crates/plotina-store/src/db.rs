@@ -103,6 +103,27 @@ impl Pool {
         })
     }
 
+    /// One integer column of the first row of a single read statement (ids by a key).
+    pub async fn fetch_i64<S: QueryStatementWriter + SqlxBinder>(
+        &self,
+        stmt: &S,
+        column: &str,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let mut tx = match self {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        };
+        let value = match tx.fetch_optional(stmt).await? {
+            Some(row) => row.i64(column)?,
+            None => None,
+        };
+        match tx {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(value)
+    }
+
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
             Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
