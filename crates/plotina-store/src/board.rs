@@ -28,8 +28,7 @@ impl Store {
         actor: &Actor,
         params: &ListParams,
     ) -> Result<Vec<StageTotal>> {
-        let map = self.customs().await?;
-        let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
+        let customs = self.custom_lookup().await?;
         let ctx = QueryCtx {
             backend: self.backend(),
             actor,

@@ -327,8 +327,7 @@ impl Store {
         lead_id: i64,
         req: ConvertRequest,
     ) -> Result<Conversion> {
-        let map = self.customs().await?;
-        let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
+        let customs = self.custom_lookup().await?;
         let ctx = QueryCtx {
             backend: self.backend(),
             actor,
@@ -341,8 +340,7 @@ impl Store {
     }
 
     pub async fn stage_history(&self, actor: &Actor, deal_id: i64) -> Result<Vec<StageStep>> {
-        let map = self.customs().await?;
-        let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
+        let customs = self.custom_lookup().await?;
         let ctx = QueryCtx {
             backend: self.backend(),
             actor,

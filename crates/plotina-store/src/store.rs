@@ -87,6 +87,14 @@ impl Store {
         }
     }
 
+    /// The custom-field definitions as the lookup function query contexts take.
+    pub(crate) async fn custom_lookup(
+        &self,
+    ) -> Result<impl Fn(Entity) -> Vec<CustomFieldDef> + Send + Sync + 'static> {
+        let map = self.customs().await?;
+        Ok(move |e: Entity| map.get(&e).cloned().unwrap_or_default())
+    }
+
     pub async fn custom_defs(&self, entity: Entity) -> Result<Vec<CustomFieldDef>> {
         Ok(self
             .customs()
@@ -119,8 +127,7 @@ impl Store {
         action: Action,
         params: &ListParams,
     ) -> Result<Page> {
-        let map = self.customs().await?;
-        let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
+        let customs = self.custom_lookup().await?;
         let ctx = self.ctx(actor, &customs);
         let mut tx = self.pool.begin().await?;
         let page = listing::list(&mut tx, &ctx, entity, action, params).await?;
@@ -135,8 +142,7 @@ impl Store {
         params: &ListParams,
         cap: u64,
     ) -> Result<u64> {
-        let map = self.customs().await?;
-        let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
+        let customs = self.custom_lookup().await?;
         let ctx = self.ctx(actor, &customs);
         let mut tx = self.pool.begin().await?;
         let n = listing::count(&mut tx, &ctx, entity, params, cap).await?;
@@ -155,8 +161,7 @@ impl Store {
         id: i64,
         trash: bool,
     ) -> Result<Record> {
-        let map = self.customs().await?;
-        let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
+        let customs = self.custom_lookup().await?;
         let ctx = self.ctx(actor, &customs);
         let mut tx = self.pool.begin().await?;
         let rec = records::fetch(&mut tx, &ctx, entity, id, Action::Read, trash).await?;
@@ -173,8 +178,7 @@ impl Store {
         body: &Map<String, Json>,
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<(Record, bool)> {
-        let map = self.customs().await?;
-        let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
+        let customs = self.custom_lookup().await?;
         let ctx = self.ctx(actor, &customs);
         let mut tx = self.pool.begin_write().await?;
         let out = records::create(&mut tx, &ctx, entity, body, idempotency).await?;
@@ -191,8 +195,7 @@ impl Store {
         body: &Map<String, Json>,
         if_match: Option<i64>,
     ) -> Result<Record> {
-        let map = self.customs().await?;
-        let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
+        let customs = self.custom_lookup().await?;
         let ctx = self.ctx(actor, &customs);
         let mut tx = self.pool.begin_write().await?;
         let rec = records::update(&mut tx, &ctx, entity, id, body, if_match).await?;
@@ -208,8 +211,7 @@ impl Store {
         id: i64,
         if_match: Option<i64>,
     ) -> Result<()> {
-        let map = self.customs().await?;
-        let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
+        let customs = self.custom_lookup().await?;
         let ctx = self.ctx(actor, &customs);
         let mut tx = self.pool.begin_write().await?;
         records::delete(&mut tx, &ctx, entity, id, if_match).await?;
@@ -219,8 +221,7 @@ impl Store {
     }
 
     pub async fn restore(&self, actor: &Actor, entity: Entity, id: i64) -> Result<Record> {
-        let map = self.customs().await?;
-        let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
+        let customs = self.custom_lookup().await?;
         let ctx = self.ctx(actor, &customs);
         let mut tx = self.pool.begin_write().await?;
         let rec = records::restore(&mut tx, &ctx, entity, id).await?;
@@ -238,8 +239,7 @@ impl Store {
         before_id: Option<i64>,
         limit: u64,
     ) -> Result<Vec<HistoryEntry>> {
-        let map = self.customs().await?;
-        let customs = move |e: Entity| map.get(&e).cloned().unwrap_or_default();
+        let customs = self.custom_lookup().await?;
         let ctx = self.ctx(actor, &customs);
         let mut tx = self.pool.begin().await?;
         if !records::readable(&mut tx, &ctx, entity, id).await? {
