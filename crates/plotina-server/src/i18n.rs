@@ -89,6 +89,10 @@ impl I18n {
                     include_str!("../i18n/ru.ftl"),
                     include_str!("../i18n/fields-ru.ftl"),
                     include_str!("../i18n/ui-ru.ftl"),
+                    include_str!("../i18n/notebook-ru.ftl"),
+                    include_str!("../i18n/automation-ru.ftl"),
+                    include_str!("../i18n/transfer-ru.ftl"),
+                    include_str!("../i18n/reports-ru.ftl"),
                 ],
             ),
             en: bundle(
@@ -97,6 +101,10 @@ impl I18n {
                     include_str!("../i18n/en.ftl"),
                     include_str!("../i18n/fields-en.ftl"),
                     include_str!("../i18n/ui-en.ftl"),
+                    include_str!("../i18n/notebook-en.ftl"),
+                    include_str!("../i18n/automation-en.ftl"),
+                    include_str!("../i18n/transfer-en.ftl"),
+                    include_str!("../i18n/reports-en.ftl"),
                 ],
             ),
         })

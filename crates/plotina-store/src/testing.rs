@@ -368,6 +368,7 @@ pub const TABLES: &[&str] = &[
     "sessions",
     "attachments",
     "saved_views",
+    "notebook_items",
 ];
 
 /// The number of rows in a table (all rows, the trash included).

@@ -326,6 +326,16 @@ pub const TABLES: &[TableSpec] = &[
             ("updated_at", Time),
         ],
     ),
+    table(
+        "notebook_items",
+        Key::Id,
+        &[
+            ("id", Int), ("kind", Text), ("owner_id", Int), ("entity", Text), ("record_id", Int),
+            ("text", Text), ("due_at", Time), ("state", Text), ("snoozed_until", Time),
+            ("source", Text), ("dedupe_key", Text), ("payload", Json), ("created_at", Time),
+            ("created_by", Int), ("closed_at", Time), ("closed_by", Int),
+        ],
+    ),
 ];
 
 /// The spec of a table by name.

@@ -493,6 +493,41 @@ async fn fill_views(tx: &mut Tx) {
     }
 }
 
+async fn fill_notebook(tx: &mut Tx) {
+    for (id, state, payload) in [
+        (
+            2000i64,
+            "open",
+            Some(serde_json::json!({"discount": "12.5"})),
+        ),
+        (2001, "done", None),
+    ] {
+        put(
+            tx,
+            "notebook_items",
+            vec![
+                ("id", id.into()),
+                ("kind", "approval_requested".into()),
+                ("owner_id", USER.into()),
+                ("entity", "deal".into()),
+                ("record_id", 1i64.into()),
+                ("text", "Скидка «ниже пола»".into()),
+                ("due_at", ts("2025-01-03T09:30:00.250Z")),
+                ("state", state.into()),
+                ("snoozed_until", Value::ChronoDateTimeUtc(None)),
+                ("source", "rule:7".into()),
+                ("dedupe_key", format!("approval:{id}").into()),
+                ("payload", payload.map(js).unwrap_or(Value::Json(None))),
+                ("created_at", ts("2025-01-02T00:00:00Z")),
+                ("created_by", USER.into()),
+                ("closed_at", Value::ChronoDateTimeUtc(None)),
+                ("closed_by", Value::BigInt(None)),
+            ],
+        )
+        .await;
+    }
+}
+
 /// More rows than one batch, and a run of equal keyless rows across batch borders.
 async fn fill_bulk(tx: &mut Tx) {
     let lookup = |record: i64, value: &str| -> Vec<Value> {
@@ -562,6 +597,7 @@ async fn fill(pool: &Pool) {
     fill_sales(&mut tx).await;
     fill_auxiliary(&mut tx).await;
     fill_views(&mut tx).await;
+    fill_notebook(&mut tx).await;
     fill_bulk(&mut tx).await;
     tx.commit().await.expect("commit the fixture");
 }

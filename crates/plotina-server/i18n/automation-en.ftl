@@ -1,0 +1,1 @@
+# Texts of the automation pages and API messages (en).

@@ -1,0 +1,1 @@
+# Texts of the notebook pages and API messages (ru).

@@ -1,0 +1,1 @@
+# Texts of the reports pages and API messages (ru).

@@ -1,0 +1,1 @@
+# Texts of the transfer pages and API messages (en).
