@@ -13,6 +13,7 @@ pub mod filter_sql;
 pub mod history;
 pub mod listing;
 pub mod lookup;
+pub mod mail;
 pub mod notebook;
 pub mod profile;
 pub mod records;

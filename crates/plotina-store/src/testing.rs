@@ -369,6 +369,7 @@ pub const TABLES: &[&str] = &[
     "attachments",
     "saved_views",
     "notebook_items",
+    "mail_outbox",
 ];
 
 /// The number of rows in a table (all rows, the trash included).

@@ -336,6 +336,16 @@ pub const TABLES: &[TableSpec] = &[
             ("created_by", Int), ("closed_at", Time), ("closed_by", Int),
         ],
     ),
+    table(
+        "mail_outbox",
+        Key::Id,
+        &[
+            ("id", Int), ("to_addr", Text), ("subject", Text), ("body_text", Text),
+            ("attachments", Json), ("source", Text), ("dedupe_key", Text), ("state", Text),
+            ("attempts", Int), ("next_attempt_at", Time), ("last_error", Text),
+            ("created_at", Time), ("sent_at", Time),
+        ],
+    ),
 ];
 
 /// The spec of a table by name.

@@ -528,6 +528,32 @@ async fn fill_notebook(tx: &mut Tx) {
     }
 }
 
+async fn fill_mail(tx: &mut Tx) {
+    put(
+        tx,
+        "mail_outbox",
+        vec![
+            ("id", 3000i64.into()),
+            ("to_addr", "anna@example.ru".into()),
+            ("subject", "Напоминание: звонок в 10:00".into()),
+            ("body_text", "Позвонить ООО «Ромашка»".into()),
+            (
+                "attachments",
+                js(serde_json::json!([{"name": "report.xlsx", "content_type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "base64": "UEsDBA=="}])),
+            ),
+            ("source", "reminder".into()),
+            ("dedupe_key", "reminder:1:2025-01-03T09:00:00Z".into()),
+            ("state", "sent".into()),
+            ("attempts", 1i64.into()),
+            ("next_attempt_at", ts("2025-01-03T09:00:00Z")),
+            ("last_error", null_text()),
+            ("created_at", ts("2025-01-03T08:59:00Z")),
+            ("sent_at", ts("2025-01-03T09:00:01.5Z")),
+        ],
+    )
+    .await;
+}
+
 /// More rows than one batch, and a run of equal keyless rows across batch borders.
 async fn fill_bulk(tx: &mut Tx) {
     let lookup = |record: i64, value: &str| -> Vec<Value> {
@@ -598,6 +624,7 @@ async fn fill(pool: &Pool) {
     fill_auxiliary(&mut tx).await;
     fill_views(&mut tx).await;
     fill_notebook(&mut tx).await;
+    fill_mail(&mut tx).await;
     fill_bulk(&mut tx).await;
     tx.commit().await.expect("commit the fixture");
 }
