@@ -169,6 +169,18 @@ impl Store {
         rec.ok_or_else(crate::StoreError::not_found)
     }
 
+    /// The record if the actor may edit it: 404 when they cannot read it, 403 when they
+    /// can read but not edit. For checks that must come before expensive work (storing
+    /// an uploaded file), not instead of the check inside the write.
+    pub async fn get_editable(&self, actor: &Actor, entity: Entity, id: i64) -> Result<Record> {
+        let customs = self.custom_lookup().await?;
+        let ctx = self.ctx(actor, &customs);
+        let mut tx = self.pool.begin().await?;
+        let rec = records::fetch_for(&mut tx, &ctx, entity, id, Action::Edit, false).await?;
+        tx.commit().await?;
+        Ok(rec)
+    }
+
     /// Creates a record; the flag says whether an earlier request with the same
     /// idempotency key had already created it.
     pub async fn create(

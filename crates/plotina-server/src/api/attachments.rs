@@ -79,8 +79,9 @@ async fn upload(
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.len() < 200 && !v.contains(['\r', '\n']))
         .unwrap_or("application/octet-stream");
-    // Check permission before touching the disk.
-    s.store.get(&a.actor, entity, id).await?;
+    // Check the edit permission before touching the disk, so a reader cannot leave
+    // unreferenced files behind; `add_attachment` checks again inside its transaction.
+    s.store.get_editable(&a.actor, entity, id).await?;
     let sha = save_file(&s, &body).await?;
     let name = q.name.unwrap_or_else(|| "file".into());
     let file = NewAttachment {

@@ -173,7 +173,8 @@ async fn upload(entity: Entity, s: AppState, web: Web, id: String, mp: Multipart
             return Ok(resp);
         }
     };
-    // `add_attachment` checks the edit permission.
+    // Checked before the file is stored; `add_attachment` checks again in its transaction.
+    s.store.get_editable(&web.actor, entity, id).await?;
     let sha = crate::api::attachments::save_file(&s, &up.bytes).await?;
     let file = NewAttachment {
         file_name: &up.name,

@@ -77,6 +77,11 @@ impl TestApp {
         json
     }
 
+    /// Where the server stores uploaded files.
+    pub fn files_dir(&self) -> std::path::PathBuf {
+        self._data.path().join("files")
+    }
+
     pub async fn counts(&self) -> BTreeMap<&'static str, i64> {
         testing::row_counts(self.store.pool()).await
     }

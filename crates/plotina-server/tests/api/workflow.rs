@@ -322,6 +322,57 @@ async fn service_endpoints_answer() {
     }
 }
 
+/// Every file under a directory, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_reader_without_edit_rights_cannot_upload_or_leave_a_file_behind() {
+    for app in apps().await {
+        // m2 may read every company but edit only their own.
+        let c = app
+            .create("m1", "companies", json!({"name": "ООО «Чужая»"}))
+            .await;
+        let id = c["id"].as_i64().unwrap();
+        assert_eq!(
+            app.get("m2", &format!("/api/v1/companies/{id}"))
+                .await
+                .status(),
+            200
+        );
+        let r = app
+            .req(
+                "m2",
+                reqwest::Method::POST,
+                &format!("/api/v1/companies/{id}/attachments?name=x.txt"),
+            )
+            .body(b"not allowed here".to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{}", app.backend);
+        assert!(
+            files_under(&app.files_dir()).is_empty(),
+            "a refused upload left {:?}",
+            files_under(&app.files_dir())
+        );
+        assert_eq!(app.counts().await["attachments"], 0);
+    }
+}
+
 #[tokio::test]
 async fn attachments_are_served_only_to_readers() {
     for app in apps().await {
