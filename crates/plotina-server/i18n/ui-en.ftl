@@ -125,6 +125,7 @@ ui-convert = Convert
 ui-convert-title = Convert lead
 ui-convert-new = New record
 ui-convert-existing = Existing
+ui-convert-none = Skip
 ui-convert-pick-company = Existing company (search)
 ui-convert-pick-contact = Existing contact (search)
 ui-convert-create-deal = Create a deal

@@ -125,6 +125,7 @@ ui-convert = Конвертировать
 ui-convert-title = Конвертация лида
 ui-convert-new = Новая запись
 ui-convert-existing = Существующая
+ui-convert-none = Не создавать
 ui-convert-pick-company = Существующая компания (поиск)
 ui-convert-pick-contact = Существующий контакт (поиск)
 ui-convert-create-deal = Создать сделку

@@ -28,6 +28,10 @@ pub struct ConvertRequest {
     pub deal: Option<Map<String, Json>>,
     /// Set to false to convert without a deal.
     pub create_deal: Option<bool>,
+    /// Set to false to convert without a company even when the lead names one.
+    pub create_company: Option<bool>,
+    /// Set to false to convert without a contact even when the lead names a person.
+    pub create_contact: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -124,6 +128,7 @@ pub async fn convert(
     }
     let source = text(&lead, "source");
     let company = match (req.company_id, req.company) {
+        (None, _) if req.create_company == Some(false) => None,
         (Some(id), _) => Some(
             fetch_for(tx, ctx, Entity::Company, id, Action::Read, false)
                 .await
@@ -153,6 +158,7 @@ pub async fn convert(
         }
     };
     let contact = match (req.contact_id, req.contact) {
+        (None, _) if req.create_contact == Some(false) => None,
         (Some(id), _) => Some(
             fetch_for(tx, ctx, Entity::Contact, id, Action::Read, false)
                 .await

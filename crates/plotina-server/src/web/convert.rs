@@ -180,6 +180,7 @@ fn request(form: &FormData) -> ConvertRequest {
     };
     match form.text("company_mode") {
         "existing" => req.company_id = Some(form.text("company_id").parse().unwrap_or(0)),
+        "none" => req.create_company = Some(false),
         "new" => {
             req.company = Some(obj(&[
                 ("name", form.text("company_name")),
@@ -195,6 +196,7 @@ fn request(form: &FormData) -> ConvertRequest {
     }
     match form.text("contact_mode") {
         "existing" => req.contact_id = Some(form.text("contact_id").parse().unwrap_or(0)),
+        "none" => req.create_contact = Some(false),
         _ => {
             req.contact = Some(obj(&[
                 ("last_name", form.text("last_name")),

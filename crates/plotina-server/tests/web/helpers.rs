@@ -147,6 +147,11 @@ impl TestApp {
             .expect("seeded user")
     }
 
+    /// Rows per table (trash included).
+    pub async fn counts(&self) -> std::collections::BTreeMap<&'static str, i64> {
+        testing::row_counts(self.store.pool()).await
+    }
+
     /// Creates a record through the store as a seeded user and returns its id.
     pub async fn create(&self, login: &str, entity: Entity, body: Value) -> i64 {
         let map: Map<String, Value> = body.as_object().cloned().expect("object");

@@ -697,6 +697,37 @@ async fn a_lead_is_converted_from_its_screen() {
 }
 
 #[tokio::test]
+async fn a_lead_naming_a_company_converts_without_one_when_asked() {
+    for app in apps().await {
+        let lead = app.create("m1", Entity::Lead, json!({"title": "Частное лицо", "company_name": "Гамма", "contact_name": "Сидорова Анна"})).await;
+        let before = app.counts().await;
+        let b = app.browser("m1").await;
+        let screen = b.get(&format!("/leads/{lead}/convert")).await;
+        assert!(screen.has(r#"name="company_mode" value="none""#));
+        let done = b
+            .post(
+                &format!("/leads/{lead}/convert"),
+                &[
+                    ("company_mode", "none"),
+                    ("company_name", "Гамма"),
+                    ("contact_mode", "new"),
+                    ("last_name", "Сидорова"),
+                    ("first_name", "Анна"),
+                ],
+            )
+            .await;
+        assert_eq!(done.status, 303, "{}: {}", app.backend, done.body);
+        let after = app.counts().await;
+        assert_eq!(
+            after["companies"], before["companies"],
+            "no company created"
+        );
+        assert_eq!(after["contacts"], before["contacts"] + 1);
+        assert_eq!(after["deals"], before["deals"], "no deal asked for");
+    }
+}
+
+#[tokio::test]
 async fn settings_are_for_administrators() {
     for app in apps().await {
         let m1 = app.browser("m1").await;
