@@ -120,6 +120,7 @@ ui-tl-stage-start = Stage: { $to }
 ui-quick-body = What happened, or what to do…
 ui-already-done = Already done
 ui-mark-done = Mark as done
+ui-activity-chain = Activity chain
 ui-child-deals = Child deals
 ui-convert = Convert
 ui-convert-title = Convert lead

@@ -120,6 +120,7 @@ ui-tl-stage-start = Этап: { $to }
 ui-quick-body = Что произошло или что сделать…
 ui-already-done = Уже сделано
 ui-mark-done = Отметить выполненным
+ui-activity-chain = Цепочка дел
 ui-child-deals = Дочерние сделки
 ui-convert = Конвертировать
 ui-convert-title = Конвертация лида

@@ -60,6 +60,10 @@ impl StoreError {
     pub fn not_found() -> Self {
         StoreError::Domain(DomainError::NotFound)
     }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, StoreError::Domain(DomainError::NotFound))
+    }
 }
 
 /// Shorthand for returning a domain error from store code.

@@ -45,6 +45,8 @@ pub struct Related {
     pub title: String,
     pub add_href: String,
     pub items: Vec<RelItem>,
+    /// The item that is this card's own record (an activity in its chain), if any.
+    pub current_href: String,
 }
 
 #[derive(Debug, Clone)]
@@ -161,6 +163,43 @@ fn rel_items(ctx: &Ctx, lk: &Lookups, entity: Entity, recs: &[Record]) -> Vec<Re
         .collect()
 }
 
+/// How far up an activity's chain the card looks (a chain is a conversation, not a tree
+/// of thousands; parent cycles are refused when written).
+const CHAIN_DEPTH: usize = 20;
+
+/// An activity's chain: the activities it follows up (oldest first), itself, and its
+/// follow-ups. Links the actor cannot read end the chain there.
+async fn activity_chain(s: &AppState, web: &Web, rec: &Record) -> Result<Vec<Record>, StoreError> {
+    let mut up = Vec::new();
+    let mut parent = rec.get("parent_id").and_then(Json::as_i64);
+    while let Some(pid) = parent {
+        if up.len() >= CHAIN_DEPTH {
+            break;
+        }
+        match s.store.get(&web.actor, Entity::Activity, pid).await {
+            Ok(p) => {
+                parent = p.get("parent_id").and_then(Json::as_i64);
+                up.push(p);
+            }
+            Err(e) if e.is_not_found() => break,
+            Err(e) => return Err(e),
+        }
+    }
+    up.reverse();
+    up.push(rec.clone());
+    let follow_ups = related_list(
+        s,
+        web,
+        Entity::Activity,
+        "parent_id",
+        id_of(rec),
+        "created_at",
+    )
+    .await?;
+    up.extend(follow_ups);
+    Ok(up)
+}
+
 /// Related lists of a card, and the activities for its timeline.
 async fn related(
     s: &AppState,
@@ -171,6 +210,23 @@ async fn related(
 ) -> Result<(Vec<Related>, Vec<Record>), StoreError> {
     let id = id_of(rec);
     let ctx = &web.ctx;
+    if entity == Entity::Activity {
+        let chain = activity_chain(s, web, rec).await?;
+        let mut add = format!("/activities/new?parent_id={id}");
+        for f in ["company_id", "contact_id", "deal_id", "lead_id"] {
+            if let Some(v) = rec.get(f).and_then(Json::as_i64) {
+                add.push_str(&format!("&{f}={v}"));
+            }
+        }
+        let chain = Related {
+            key: "chain",
+            title: ctx.t("ui-activity-chain"),
+            add_href: add,
+            items: rel_items(ctx, lk, Entity::Activity, &chain),
+            current_href: urls::card(Entity::Activity, id),
+        };
+        return Ok((vec![chain], Vec::new()));
+    }
     let link = match entity {
         Entity::Company => "company_id",
         Entity::Contact => "contact_id",
@@ -185,6 +241,7 @@ async fn related(
         title: ctx.t(title),
         add_href: add,
         items,
+        current_href: String::new(),
     };
     match entity {
         Entity::Company => {

@@ -728,6 +728,56 @@ async fn a_lead_naming_a_company_converts_without_one_when_asked() {
 }
 
 #[tokio::test]
+async fn an_activity_card_shows_its_chain_in_order() {
+    for app in apps().await {
+        let company = app
+            .create("m1", Entity::Company, json!({"name": "ООО «Цепочка»"}))
+            .await;
+        let call = app
+            .create(
+                "m1",
+                Entity::Activity,
+                json!({"kind": "call", "subject": "Первый звонок", "company_id": company}),
+            )
+            .await;
+        let meeting = app.create("m1", Entity::Activity, json!({"kind": "meeting", "subject": "Встреча по итогам", "company_id": company, "parent_id": call})).await;
+        let task = app.create("m1", Entity::Activity, json!({"kind": "task", "subject": "Отправить КП", "company_id": company, "parent_id": meeting})).await;
+        let b = app.browser("m1").await;
+        let card = b.get(&format!("/activities/{meeting}")).await;
+        assert_eq!(card.status, 200, "{}", app.backend);
+        let block = card
+            .body
+            .split(r#"data-testid="related-chain""#)
+            .nth(1)
+            .expect("a chain block")
+            .split("</ul>")
+            .next()
+            .unwrap()
+            .to_string();
+        let pos = |t: &str| block.find(t).unwrap_or_else(|| panic!("{t} in {block}"));
+        assert!(pos("Первый звонок") < pos("Встреча по итогам"));
+        assert!(pos("Встреча по итогам") < pos("Отправить КП"));
+        assert!(block.contains(&format!(
+            r#"<li class="current" aria-current="true"><a href="/activities/{meeting}""#
+        )));
+        // askama escapes `&` in attributes as `&#38;`.
+        assert!(
+            card.has(&format!(
+                "/activities/new?parent_id={meeting}&#38;company_id={company}"
+            )),
+            "the follow-up link carries the parent and the company"
+        );
+        let form = b
+            .get(&format!(
+                "/activities/new?parent_id={meeting}&company_id={company}"
+            ))
+            .await;
+        assert_eq!(form.status, 200);
+        let _ = task;
+    }
+}
+
+#[tokio::test]
 async fn settings_are_for_administrators() {
     for app in apps().await {
         let m1 = app.browser("m1").await;
