@@ -322,6 +322,12 @@ fn write_deal(
                 .to_string()),
         );
     }
+    if spec.parent.is_none() && rng.chance(0.7) {
+        rec.insert(
+            "custom".into(),
+            json!({ super::org::PAYMENT_TERMS_KEY: rng.pick(names::PAYMENT_TERMS) }),
+        );
+    }
     if rng.chance(0.12) {
         rec.insert("description".into(), json!(rng.pick(names::DEAL_NOTES)));
     }

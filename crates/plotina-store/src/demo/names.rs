@@ -1108,6 +1108,14 @@ pub const NOTE_BODIES: &[&str] = &[
 ];
 pub const SMS_SUBJECTS: &[&str] = &["Напоминание о встрече", "Счёт отправлен на почту"];
 
+/// Options of the demo's payment-terms custom field on deals.
+pub const PAYMENT_TERMS: &[&str] = &[
+    "Предоплата 100%",
+    "50/50",
+    "Отсрочка 30 дней",
+    "Отсрочка 60 дней",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -269,6 +269,7 @@ pub async fn create(
     let logistics_dept = plan.iter().position(|d| d.team == 6).map(|i| dept_ids[i]);
     let (sales, rent, logistics_pipeline) =
         pipelines(store, &admin, sales_dept, rental_dept, logistics_dept).await?;
+    deal_custom_fields(store, &admin).await?;
     Ok(Org {
         admin_id,
         admin_login: admin_login.to_string(),
@@ -336,6 +337,19 @@ async fn pipeline(
     }
     Ok(info)
 }
+
+/// A select custom field on deals: what lists and reports filter on in real rollouts
+/// (and what the benchmark's custom-field filter needs).
+async fn deal_custom_fields(store: &Store, admin: &Actor) -> anyhow::Result<()> {
+    let def = json!({"entity": "deal", "key": PAYMENT_TERMS_KEY, "label": "Условия оплаты", "label_en": "Payment terms", "kind": "select", "options": names::PAYMENT_TERMS, "position": 10});
+    store
+        .create(admin, Entity::CustomField, &body(def), None)
+        .await?;
+    Ok(())
+}
+
+/// The key of the demo's payment-terms field on deals.
+pub const PAYMENT_TERMS_KEY: &str = "payment_terms";
 
 async fn pipelines(
     store: &Store,

@@ -97,7 +97,16 @@ pub async fn run(store: Store, args: BenchArgs) -> anyhow::Result<()> {
             .token
             .clone()
             .context("--token is required (or use --direct)")?;
-        Some(Arc::new(scenarios::Http::new(url, token)?))
+        // Web pages take a browser session, not an API token: the bench opens one for
+        // the administrator it measures as, straight in the database it was pointed at.
+        let (cookie, _csrf) = plotina_store::auth::create_session(
+            store.pool(),
+            fixture.actor.user_id,
+            chrono::Duration::hours(2),
+        )
+        .await?;
+        let session = format!("{}={cookie}", plotina_server::auth::SESSION_COOKIE);
+        Some(Arc::new(scenarios::Http::new(url, token, session)?))
     };
     let chosen: Vec<&Scenario> = SCENARIOS
         .iter()
