@@ -2,9 +2,12 @@
 //! from the same scope-aware conditions as lists (so a column never counts a deal the
 //! viewer cannot open).
 
+use plotina_core::filter::{CmpOp, Condition, Expr, Literal, Test};
+use plotina_core::policy::Scope;
 use plotina_core::policy::{Action, Actor};
 use plotina_core::schema::Entity;
-use sea_query::{Alias, Expr as SqlExpr, Order, Query};
+use rust_decimal::prelude::ToPrimitive;
+use sea_query::{Alias, Cond, Expr as SqlExpr, Order, Query};
 
 use crate::error::Result;
 use crate::listing::{ListParams, QueryCtx};
@@ -20,14 +23,46 @@ pub struct StageTotal {
     pub sum_minor: i64,
 }
 
+/// `field = N` conditions of a board's extra conditions, when that is all they are.
+fn plain_equalities(params: &ListParams) -> Option<Vec<(&str, i64)>> {
+    params
+        .and
+        .iter()
+        .map(|e| match e {
+            Expr::Cond(Condition {
+                path,
+                test: Test::Cmp(CmpOp::Eq, Literal::Num(n, _)),
+            }) if path.segments.len() == 1 => Some((path.segments[0].as_str(), n.to_i64()?)),
+            _ => None,
+        })
+        .collect()
+}
+
 impl Store {
     /// Count and sum of the deals matching `params` (scope, filter, search, extra
     /// conditions such as `pipeline_id = N`), grouped by stage and currency.
+    ///
+    /// A board of one pipeline without a filter or search (optionally of one owner) is
+    /// read from the trigger-maintained `deal_stage_totals`, restricted to the owners the
+    /// actor's scope covers; anything else aggregates the deals themselves.
     pub async fn stage_totals(
         &self,
         actor: &Actor,
         params: &ListParams,
     ) -> Result<Vec<StageTotal>> {
+        let unfiltered = params.filter.as_deref().is_none_or(|f| f.trim().is_empty())
+            && params.q.as_deref().is_none_or(|q| q.trim().is_empty())
+            && !params.trash;
+        if unfiltered {
+            if let Some(eqs) = plain_equalities(params) {
+                let known = eqs
+                    .iter()
+                    .all(|(f, _)| matches!(*f, "pipeline_id" | "owner_id"));
+                if known && eqs.iter().any(|(f, _)| *f == "pipeline_id") {
+                    return self.maintained_totals(actor, &eqs).await;
+                }
+            }
+        }
         let customs = self.custom_lookup().await?;
         let ctx = QueryCtx {
             backend: self.backend(),
@@ -53,15 +88,67 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let rows = tx.fetch_all(&q).await?;
         tx.commit().await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            out.push(StageTotal {
-                stage_id: r.i64("stage_id")?.unwrap_or_default(),
-                currency: r.text("currency")?.unwrap_or_else(|| "RUB".into()),
-                count: r.i64("n")?.unwrap_or_default(),
-                sum_minor: r.i64("total")?.unwrap_or_default(),
-            });
-        }
-        Ok(out)
+        rows.iter().map(total_of).collect()
     }
+
+    /// Totals from `deal_stage_totals` for `pipeline_id = N [and owner_id = M]`, within
+    /// the owners the actor may read deals of (the deal scope is owner-based).
+    async fn maintained_totals(
+        &self,
+        actor: &Actor,
+        eqs: &[(&str, i64)],
+    ) -> Result<Vec<StageTotal>> {
+        let mut cond = Cond::all();
+        for (field, value) in eqs {
+            cond = cond.add(crate::filter_sql::col(field).eq(*value));
+        }
+        match actor.scope(Entity::Deal, Action::Read) {
+            Scope::All => {}
+            Scope::None => return Ok(Vec::new()),
+            Scope::Own => cond = cond.add(crate::filter_sql::col("owner_id").eq(actor.user_id)),
+            Scope::Department if actor.department_subtree.is_empty() => {
+                cond = cond.add(crate::filter_sql::col("owner_id").eq(actor.user_id))
+            }
+            Scope::Department => {
+                let members = Query::select()
+                    .column(Alias::new("id"))
+                    .from(Alias::new("users"))
+                    .and_where(
+                        crate::filter_sql::col("department_id")
+                            .is_in(actor.department_subtree.clone()),
+                    )
+                    .to_owned();
+                cond = cond.add(crate::filter_sql::col("owner_id").in_subquery(members));
+            }
+        }
+        let q = Query::select()
+            .column(Alias::new("stage_id"))
+            .column(Alias::new("currency"))
+            .expr_as(SqlExpr::cust("CAST(SUM(deals) AS BIGINT)"), Alias::new("n"))
+            .expr_as(
+                SqlExpr::cust("CAST(SUM(amount) AS BIGINT)"),
+                Alias::new("total"),
+            )
+            .from(Alias::new("deal_stage_totals"))
+            .cond_where(cond)
+            .group_by_col(Alias::new("stage_id"))
+            .group_by_col(Alias::new("currency"))
+            .and_having(SqlExpr::cust("SUM(deals) > 0"))
+            .order_by(Alias::new("stage_id"), Order::Asc)
+            .order_by(Alias::new("currency"), Order::Asc)
+            .to_owned();
+        let mut tx = self.pool().begin().await?;
+        let rows = tx.fetch_all(&q).await?;
+        tx.commit().await?;
+        rows.iter().map(total_of).collect()
+    }
+}
+
+fn total_of(r: &crate::db::Row) -> Result<StageTotal> {
+    Ok(StageTotal {
+        stage_id: r.i64("stage_id")?.unwrap_or_default(),
+        currency: r.text("currency")?.unwrap_or_else(|| "RUB".into()),
+        count: r.i64("n")?.unwrap_or_default(),
+        sum_minor: r.i64("total")?.unwrap_or_default(),
+    })
 }

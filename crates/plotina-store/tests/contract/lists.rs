@@ -528,3 +528,141 @@ pub async fn search_by_phone_word_forms_inn_and_email(t: &T) {
     assert_eq!(hits(m1, "поставки").await, []);
     assert_eq!(hits(m1, "монтажа").await, [(Entity::Deal, deal)]);
 }
+
+pub async fn search_follows_renames_and_the_trash(t: &T) {
+    let m1 = &t.fx.m1;
+    let found = |q: &'static str| async move {
+        t.store
+            .search(&t.fx.m1, q, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| h.title)
+            .collect::<Vec<_>>()
+    };
+    let c = id(&t
+        .create(m1, Entity::Company, json!({"name": "Альфа Строй"}))
+        .await);
+    assert_eq!(found("альфу строй").await, ["Альфа Строй"]);
+    t.update(
+        m1,
+        Entity::Company,
+        c,
+        json!({"name": "Бета Логистика"}),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(found("альфа").await.is_empty(), "the old name is gone");
+    assert_eq!(found("логистики").await, ["Бета Логистика"]);
+    assert_eq!(
+        found("ета лог").await,
+        ["Бета Логистика"],
+        "inner fragments match"
+    );
+    let admin = &t.fx.admin;
+    t.store
+        .delete(admin, Entity::Company, c, None)
+        .await
+        .unwrap();
+    assert!(
+        found("логистики").await.is_empty(),
+        "the trash is not searched"
+    );
+    t.store.restore(admin, Entity::Company, c).await.unwrap();
+    assert_eq!(found("бета").await, ["Бета Логистика"]);
+}
+
+/// Board totals of the default pipeline as (stage name, count, sum in kopecks), read the
+/// maintained way (no filter) and by aggregating the deals (a filter that keeps all).
+async fn board_totals(t: &T, a: &Actor, owner: Option<i64>) -> [Vec<(String, i64, i64)>; 2] {
+    let mut and = vec![plotina_store::eq_filter("pipeline_id", t.fx.pipeline)];
+    if let Some(o) = owner {
+        and.push(plotina_store::eq_filter("owner_id", o));
+    }
+    let fast = ListParams {
+        and: and.clone(),
+        ..Default::default()
+    };
+    let slow = ListParams {
+        filter: Some("id > 0".into()),
+        and,
+        ..Default::default()
+    };
+    let named = |totals: Vec<plotina_store::board::StageTotal>| {
+        let mut out: Vec<(String, i64, i64)> = totals
+            .into_iter()
+            .map(|x| {
+                let name =
+                    t.fx.stages
+                        .iter()
+                        .find(|(_, id)| *id == x.stage_id)
+                        .map(|(n, _)| n.clone())
+                        .unwrap_or_default();
+                (name, x.count, x.sum_minor)
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    [
+        named(t.store.stage_totals(a, &fast).await.unwrap()),
+        named(t.store.stage_totals(a, &slow).await.unwrap()),
+    ]
+}
+
+pub async fn board_totals_follow_every_change(t: &T) {
+    let (admin, m1, m2) = (&t.fx.admin, &t.fx.m1, &t.fx.m2);
+    let deal = |title: &str, amount: &str| json!({"title": title, "pipeline_id": t.fx.pipeline, "amount": amount});
+    let a = id(&t.create(m1, Entity::Deal, deal("А", "100")).await);
+    let b = id(&t.create(m1, Entity::Deal, deal("Б", "250.50")).await);
+    let c = id(&t.create(m2, Entity::Deal, deal("В", "1000")).await);
+    let new = |n: i64, sum: i64| vec![("Новая".to_string(), n, sum)];
+    assert_eq!(
+        board_totals(t, admin, None).await,
+        [new(3, 135_050), new(3, 135_050)]
+    );
+    assert_eq!(
+        board_totals(t, m1, None).await,
+        [new(2, 35_050), new(2, 35_050)],
+        "own deals only"
+    );
+    assert_eq!(
+        board_totals(t, admin, Some(m2.user_id)).await,
+        [new(1, 100_000), new(1, 100_000)]
+    );
+
+    // A move, an amount change, a hand-over to another owner, the trash and back.
+    t.update(
+        m1,
+        Entity::Deal,
+        a,
+        json!({"stage_id": t.fx.stage("Квалификация"), "amount": "300"}),
+        None,
+    )
+    .await
+    .unwrap();
+    t.update(
+        admin,
+        Entity::Deal,
+        b,
+        json!({"owner_id": m2.user_id}),
+        None,
+    )
+    .await
+    .unwrap();
+    t.store.delete(admin, Entity::Deal, c, None).await.unwrap();
+    let expected = vec![
+        ("Квалификация".to_string(), 1, 30_000),
+        ("Новая".to_string(), 1, 25_050),
+    ];
+    assert_eq!(
+        board_totals(t, admin, None).await,
+        [expected.clone(), expected]
+    );
+    let m1_view = vec![("Квалификация".to_string(), 1, 30_000)];
+    assert_eq!(board_totals(t, m1, None).await, [m1_view.clone(), m1_view]);
+    t.store.restore(admin, Entity::Deal, c).await.unwrap();
+    let m2_view = vec![("Новая".to_string(), 2, 125_050)];
+    assert_eq!(board_totals(t, m2, None).await, [m2_view.clone(), m2_view]);
+}
