@@ -47,3 +47,7 @@ AFTER UPDATE OF pipeline_id, stage_id, owner_id, currency, amount, deleted_at ON
     ON CONFLICT (pipeline_id, stage_id, owner_id, currency) DO UPDATE
     SET deals = deals + 1, amount = amount + excluded.amount;
 END;
+
+-- The first cards of a column, newest first, without reading the whole stage: a closed
+-- stage holds most of a pipeline's deals.
+CREATE INDEX deals_stage_updated_idx ON deals (stage_id, updated_at, id);
