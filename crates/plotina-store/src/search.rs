@@ -109,36 +109,34 @@ pub fn condition(backend: Backend, entity: Entity, q: &str) -> SimpleExpr {
     let words: Vec<String> = normalized.split_whitespace().take(8).map(stem).collect();
     if !words.is_empty() {
         let mut all = Cond::all();
-        let mut indexed = Vec::new();
-        for w in words {
-            if !entity.has_search_text() {
-                // A title as written: matched regardless of case.
+        if entity.has_search_text() && backend == Backend::Sqlite {
+            // Word prefixes through the full-text index.
+            all = all.add(fts_match(entity, &words));
+        } else {
+            for w in words {
                 let pattern = format!("%{}%", escape_like(&w));
-                all = all.add(like_ci(backend, col(entity.title_field()), &pattern));
-            } else if backend == Backend::Sqlite && w.chars().count() >= 3 {
-                indexed.push(w);
-            } else {
-                // Already lower-cased, like the stems. On PostgreSQL a trigram index
-                // serves this LIKE; on SQLite only words too short for trigrams get here.
-                let pattern = format!("%{}%", escape_like(&w));
-                all = all.add(col("search_text").like(LikeExpr::new(pattern).escape('\\')));
+                all = all.add(if entity.has_search_text() {
+                    // Already lower-cased, like the stems; a trigram index serves it on
+                    // PostgreSQL.
+                    col("search_text").like(LikeExpr::new(pattern).escape('\\'))
+                } else {
+                    // A title as written: matched regardless of case.
+                    like_ci(backend, col(entity.title_field()), &pattern)
+                });
             }
-        }
-        if !indexed.is_empty() {
-            all = all.add(fts_match(entity, &indexed));
         }
         any = any.add(all);
     }
     any.into()
 }
 
-/// `id IN (SELECT rowid FROM fts_<table> WHERE fts_<table> MATCH '"w1" AND "w2"')`: each
-/// stem as an FTS5 string (quotes doubled), found as a substring by the trigram index.
+/// `id IN (SELECT rowid FROM fts_<table> WHERE fts_<table> MATCH '"w1"* AND "w2"*')`: each
+/// stem as an FTS5 string (quotes doubled) that some word of the record must start with.
 fn fts_match(entity: Entity, words: &[String]) -> SimpleExpr {
     let table = format!("fts_{}", entity.table());
     let query = words
         .iter()
-        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
         .collect::<Vec<_>>()
         .join(" AND ");
     let sub = Query::select()
