@@ -251,11 +251,11 @@ pub async fn blocking_items(
                 q.and_where(col("kind").is_in(gate.kinds.clone()));
             }
             if dated {
-                q.and_where(col("due_at").lt(cutoff))
+                q.and_where(col("due_at").lte(cutoff))
                     .order_by(Alias::new("due_at"), Order::Asc);
             } else {
                 q.and_where(col("due_at").is_null())
-                    .and_where(col("created_at").lt(cutoff))
+                    .and_where(col("created_at").lte(cutoff))
                     .order_by(Alias::new("created_at"), Order::Asc);
             }
             q.cond_where(

@@ -18,6 +18,7 @@ mod lists;
 mod lookups;
 mod notebook;
 mod notebook_admin;
+mod notebook_planner;
 mod profile;
 mod search;
 mod settings;
@@ -45,6 +46,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(auth::router())
         .merge(notebook::router())
         .merge(notebook_admin::router())
+        .merge(notebook_planner::router())
         .merge(board::router())
         .merge(convert::router())
         .merge(lists::router())

@@ -78,10 +78,11 @@ async fn gates_page(s: &AppState, web: &Web, errors: Vec<String>, form_name: Str
                 } else {
                     g.kinds.join(", ")
                 };
-                cond.push(format!("{kinds} > {} h", g.older_than_hours.unwrap_or(0)));
+                let age = ctx.ta("ui-nb-older-than", "hours", g.older_than_hours.unwrap_or(0));
+                cond.push(format!("{kinds} {age}"));
             }
             if let Some(n) = g.max_overdue_tasks {
-                cond.push(format!("{} > {n}", ctx.t("ui-nb-overdue-tasks")));
+                cond.push(ctx.ta("ui-nb-more-overdue", "count", n));
             }
             GateRow {
                 id: g.id,

@@ -209,3 +209,143 @@ async fn a_head_sees_member_notebooks_read_only() {
         assert!(!section(&m2.get("/").await.body, "notebook-team").contains("team-member"));
     }
 }
+
+#[tokio::test]
+async fn the_planner_moves_an_activity_to_another_day_keeping_its_time() {
+    for app in apps().await {
+        // Tomorrow at 10:00 Moscow time (the seeded users' zone) is 07:00 UTC.
+        let tz: chrono_tz::Tz = "Europe/Moscow".parse().unwrap();
+        let tomorrow = Utc::now().with_timezone(&tz).date_naive() + Duration::days(1);
+        let due = format!("{}T07:00:00Z", tomorrow.format("%Y-%m-%d"));
+        let id = app
+            .create(
+                "m1",
+                Entity::Activity,
+                json!({"kind": "meeting", "subject": "Встреча в офисе", "due_at": due}),
+            )
+            .await;
+        app.create(
+            "m1",
+            Entity::Activity,
+            json!({"kind": "note", "subject": "Заметка", "due_at": due}),
+        )
+        .await;
+        let b = app.browser("m1").await;
+        let page = b.get("/notebook/planner").await;
+        assert_eq!(page.status, 200, "{}", app.backend);
+        assert_eq!(page.body.matches("data-testid=\"planner-day\"").count(), 21);
+        let day = tomorrow.format("%Y-%m-%d").to_string();
+        let cell = page
+            .body
+            .split(&format!("data-date=\"{day}\""))
+            .nth(1)
+            .and_then(|s| s.split("</section>").next())
+            .unwrap();
+        assert!(
+            cell.contains("Встреча в офисе") && cell.contains("10:00"),
+            "{cell}"
+        );
+        assert!(!page.has("Заметка"), "notes are not planned");
+
+        let target = (tomorrow + Duration::days(2))
+            .format("%Y-%m-%d")
+            .to_string();
+        let moved = b
+            .post(
+                &format!("/notebook/planner/{id}/move"),
+                &[("date", &target)],
+            )
+            .await;
+        assert_eq!(
+            (moved.status, moved.location.as_str()),
+            (303, "/notebook/planner")
+        );
+        let rec = app
+            .store
+            .get(app.actor("m1"), Entity::Activity, id)
+            .await
+            .unwrap();
+        assert_eq!(rec["due_at"], json!(format!("{target}T07:00:00.000Z")));
+        let bad = b
+            .post(
+                &format!("/notebook/planner/{id}/move"),
+                &[("date", "завтра")],
+            )
+            .await;
+        assert_eq!(bad.status, 422);
+    }
+}
+
+#[tokio::test]
+async fn gates_and_hand_over_settings_and_the_discipline_page() {
+    for app in apps().await {
+        let admin = app.browser("admin").await;
+        let settings = admin.get("/settings").await;
+        assert!(
+            settings.has("data-testid=\"settings-gates\"")
+                && settings.has("data-testid=\"settings-handover\"")
+        );
+        let bad = admin
+            .post(
+                "/settings/gates",
+                &[("name", "Без условия"), ("action", "deal_move")],
+            )
+            .await;
+        assert_eq!(bad.status, 200);
+        assert!(bad.has("Укажите условие"), "{}", bad.body);
+        let made = admin
+            .post(
+                "/settings/gates",
+                &[
+                    ("name", "Звонки"),
+                    ("action", "deal_create"),
+                    ("kinds", "missed_call, reminder"),
+                    ("older_than_hours", "4"),
+                ],
+            )
+            .await;
+        assert_eq!(made.status, 303);
+        let list = admin.get("/settings/gates").await;
+        assert!(
+            list.has("Звонки")
+                && list.has("missed_call, reminder старше 4 ч")
+                && list.has("создание сделки"),
+            "{}",
+            list.body
+        );
+        let gates = app.store.gates(&app.fx.admin).await.unwrap();
+        assert_eq!(gates.len(), 1);
+        assert_eq!(gates[0].kinds, ["missed_call", "reminder"]);
+
+        let m1 = app.actor("m1").user_id.to_string();
+        let m2 = app.actor("m2").user_id.to_string();
+        app.create("m1", Entity::Company, json!({"name": "ООО «Уходящий»"}))
+            .await;
+        let done = admin
+            .post(
+                "/settings/handover",
+                &[("from_user_id", &m1), ("to_user_ids", &m2)],
+            )
+            .await;
+        assert_eq!(done.status, 200);
+        assert!(done.has("data-testid=\"handover-done\""), "{}", done.body);
+        let to_self = admin
+            .post(
+                "/settings/handover",
+                &[("from_user_id", &m1), ("to_user_ids", &m1)],
+            )
+            .await;
+        assert!(to_self.has("Нельзя передать дела тому же сотруднику"));
+        let manager = app.browser("m1").await;
+        assert_eq!(manager.get("/settings/gates").await.status, 403);
+
+        let head = app.browser("head").await;
+        let report = head.get("/notebook/discipline?weeks=2").await;
+        assert_eq!(report.status, 200);
+        assert!(report.has(&format!("data-user-id=\"{m2}\"")));
+        assert!(!report.has(&format!(
+            "data-user-id=\"{}\"",
+            app.actor("support").user_id
+        )));
+    }
+}
