@@ -43,6 +43,18 @@ pub enum DomainError {
     BadFilter(FilterError),
     #[error("bad request: {0:?}")]
     BadRequest(FieldError),
+    /// A gate refuses the action until the caller handles the listed notebook items
+    /// (HTTP 423).
+    #[error("locked by a gate: {0:?}")]
+    Locked(Box<GateRefusal>),
+}
+
+/// Why a gate refused: `reason` keys the message and carries its arguments; `items` is
+/// the JSON list of blocking items.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateRefusal {
+    pub reason: FieldError,
+    pub items: serde_json::Value,
 }
 
 impl DomainError {

@@ -65,6 +65,7 @@ impl ApiError {
                 DomainError::Forbidden("too_many_requests") => StatusCode::TOO_MANY_REQUESTS,
                 DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
                 DomainError::BadFilter(_) | DomainError::BadRequest(_) => StatusCode::BAD_REQUEST,
+                DomainError::Locked(_) => StatusCode::LOCKED,
             },
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Malformed { .. } => StatusCode::BAD_REQUEST,
@@ -102,6 +103,11 @@ impl ApiError {
                     )
                 }
                 DomainError::BadRequest(e) => ("bad_request", vec![e.clone()], None),
+                DomainError::Locked(r) => (
+                    "gate_blocked",
+                    vec![r.reason.clone()],
+                    Some(("items", r.items.clone())),
+                ),
             },
             ApiError::Unauthorized => ("unauthorized", vec![], None),
             ApiError::Malformed { code, field } => (

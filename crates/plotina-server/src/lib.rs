@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod i18n;
 pub mod limits;
+pub mod notebook_jobs;
 pub mod problem;
 pub mod state;
 pub mod system;
@@ -96,12 +97,14 @@ impl Application {
 
     /// Serves until the process is told to stop (Ctrl-C / SIGTERM), then drains.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let sweeper = notebook_jobs::spawn(self.state.store.clone());
         let app = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await?;
+        sweeper.abort();
         Ok(())
     }
 }

@@ -9,7 +9,7 @@
   function on(el, ev, fn) { if (el) el.addEventListener(ev, fn); }
 
   function ready() {
-    menu(); autosubmit(); confirms(); builder(); bulk(); dealForm(); $$(".picker").forEach(picker); board();
+    menu(); autosubmit(); confirms(); builder(); bulk(); dealForm(); $$(".picker").forEach(picker); board(); planner();
   }
 
   function menu() {
@@ -194,7 +194,12 @@
       if (reason) body.set("lost_reason", reason);
       fetch("/deals/" + dealId + "/move", { method: "POST", credentials: "same-origin", body: body,
         headers: { "X-Requested-With": "fetch" } })
-        .then(function (r) { return r.text().then(function (t) { return { ok: r.ok, text: t }; }); })
+        .then(function (r) {
+          // A gate refused the move: the notebook explains and links back here.
+          var to = r.status === 423 && r.headers.get("X-Redirect");
+          if (to) { window.location.assign(to); return { ok: false, text: "" }; }
+          return r.text().then(function (t) { return { ok: r.ok, text: t }; });
+        })
         .then(function (res) {
           if (!res.ok) { say(res.text); return; }
           say("");
@@ -248,6 +253,42 @@
       });
     }
     wire();
+  }
+
+  // The notebook's planner: drag an entry to another day (or focus it and use the
+  // arrow keys); the date form in each entry does the same without scripts.
+  function planner() {
+    var root = $("#planner");
+    if (!root) return;
+    var csrf = doc.body.getAttribute("data-csrf"), dragged = null, msg = $("[data-planner-message]");
+    function send(entry, day) {
+      if (!day || entry.closest(".planner-day") === day) return;
+      var body = new URLSearchParams();
+      body.set("csrf", csrf); body.set("date", day.getAttribute("data-date"));
+      fetch("/notebook/planner/" + entry.getAttribute("data-activity-id") + "/move", { method: "POST",
+        credentials: "same-origin", body: body, headers: { "X-Requested-With": "fetch" } })
+        .then(function (r) {
+          if (r.ok) { $("ul", day).appendChild(entry); var d = $('input[name="date"]', entry); if (d) d.value = day.getAttribute("data-date");
+            if (msg) msg.hidden = true; entry.focus(); return; }
+          return r.text().then(function (t) { if (msg) { msg.textContent = t; msg.hidden = false; } });
+        });
+    }
+    var days = $$(".planner-day", root);
+    $$(".planner-entry", root).forEach(function (en) {
+      on(en, "dragstart", function (e) { dragged = en; e.dataTransfer.effectAllowed = "move"; e.dataTransfer.setData("text/plain", en.getAttribute("data-activity-id")); });
+      on(en, "dragend", function () { dragged = null; days.forEach(function (d) { d.classList.remove("drop-target"); }); });
+      on(en, "keydown", function (e) {
+        if (e.target !== en || (e.key !== "ArrowLeft" && e.key !== "ArrowRight")) return;
+        e.preventDefault();
+        var i = days.indexOf(en.closest(".planner-day"));
+        send(en, days[i + (e.key === "ArrowLeft" ? -1 : 1)]);
+      });
+    });
+    days.forEach(function (d) {
+      on(d, "dragover", function (e) { if (dragged) { e.preventDefault(); d.classList.add("drop-target"); } });
+      on(d, "dragleave", function (e) { if (!d.contains(e.relatedTarget)) d.classList.remove("drop-target"); });
+      on(d, "drop", function (e) { e.preventDefault(); d.classList.remove("drop-target"); if (dragged) send(dragged, d); });
+    });
   }
 
   if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", ready); else ready();

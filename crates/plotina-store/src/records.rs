@@ -239,6 +239,7 @@ pub async fn insert(
     if let Some(mv) = effects.stage_change {
         record_stage_move(tx, id, &mv, Some(&rec), actor.user_id).await?;
     }
+    crate::notebook::on_record_written(tx, actor.user_id, entity, None, &rec).await?;
     Ok(rec)
 }
 
@@ -375,6 +376,7 @@ pub async fn apply(
     if let Some(mv) = effects.stage_change {
         record_stage_move(tx, id, &mv, Some(old), actor.user_id).await?;
     }
+    crate::notebook::on_record_written(tx, actor.user_id, entity, Some(old), &rec).await?;
     Ok(rec)
 }
 
@@ -442,7 +444,9 @@ async fn set_deleted(
         by,
     )
     .await?;
-    fetch_unscoped(tx, entity, id).await
+    let after = fetch_unscoped(tx, entity, id).await?;
+    crate::notebook::on_record_written(tx, by, entity, Some(rec), &after).await?;
+    Ok(after)
 }
 
 pub async fn delete(

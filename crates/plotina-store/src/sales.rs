@@ -333,6 +333,9 @@ impl Store {
         lead_id: i64,
         req: ConvertRequest,
     ) -> Result<Conversion> {
+        let gate = crate::gates::GateAction::LeadConvert;
+        self.check_gate(actor, gate, Some(("lead", lead_id)))
+            .await?;
         let customs = self.custom_lookup().await?;
         let ctx = QueryCtx {
             backend: self.backend(),

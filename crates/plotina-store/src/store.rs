@@ -190,6 +190,10 @@ impl Store {
         body: &Map<String, Json>,
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<(Record, bool)> {
+        if entity == Entity::Deal {
+            self.check_gate(actor, crate::gates::GateAction::DealCreate, None)
+                .await?;
+        }
         let customs = self.custom_lookup().await?;
         let ctx = self.ctx(actor, &customs);
         let mut tx = self.pool.begin_write().await?;
@@ -207,6 +211,10 @@ impl Store {
         body: &Map<String, Json>,
         if_match: Option<i64>,
     ) -> Result<Record> {
+        if entity == Entity::Deal && self.moves_deal(id, body).await? {
+            let gate = crate::gates::GateAction::DealMove;
+            self.check_gate(actor, gate, Some(("deal", id))).await?;
+        }
         let customs = self.custom_lookup().await?;
         let ctx = self.ctx(actor, &customs);
         let mut tx = self.pool.begin_write().await?;

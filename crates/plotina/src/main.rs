@@ -5,6 +5,7 @@ mod bench;
 mod commands;
 mod copy;
 mod demo;
+mod notebook;
 mod settings;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -80,6 +81,11 @@ pub enum Command {
         /// Only the store, no HTTP: the floor the server is compared against.
         #[arg(long)]
         direct: bool,
+    },
+    /// The notebook's sweep and benchmark data.
+    Notebook {
+        #[command(subcommand)]
+        command: notebook::NotebookCommand,
     },
     /// Database tools.
     Db {

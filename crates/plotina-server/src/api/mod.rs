@@ -2,6 +2,7 @@
 
 pub mod attachments;
 pub mod input;
+pub mod notebook;
 pub mod openapi;
 pub mod records;
 pub mod sales;
@@ -16,6 +17,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(attachments::router(max_upload))
         .merge(session::router())
         .merge(sales::router())
+        .merge(notebook::router())
         .merge(records::router())
         .merge(openapi::router())
 }

@@ -230,6 +230,7 @@ async fn convert(
             Some(d) => urls::card(Entity::Deal, id_of(&d)),
             None => urls::card(Entity::Lead, id),
         })),
+        Err(StoreError::Domain(d @ plotina_core::DomainError::Locked(_))) => Err(d.into()),
         Err(StoreError::Domain(d)) => {
             let lead = s.store.get(&web.actor, Entity::Lead, id).await?;
             let shown: Vec<String> = [

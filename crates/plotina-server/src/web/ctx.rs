@@ -357,8 +357,10 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     let guest = guest_lang(&parts);
     let fetch = is_fetch(&parts);
+    let back = super::notebook::return_to(&parts);
     let req = Request::from_parts(parts, body);
     let mut resp = next.run(req).await;
+    resp = super::notebook::finish_gate_redirect(resp, &back, fetch);
     if let Some(problem) = resp.extensions_mut().remove::<WebProblem>() {
         let ctx = slot
             .0

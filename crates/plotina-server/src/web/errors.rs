@@ -91,6 +91,9 @@ impl IntoResponse for WebError {
                 title: "problem-csrf_failed",
                 detail: None,
             },
+            WebError::Domain(DomainError::Locked(r)) => {
+                return super::notebook::gate_refusal(&r.reason);
+            }
             WebError::Domain(d) => {
                 let parts = ApiError::Domain(d).parts();
                 let detail = parts.errors.first().map(|e| (e.code, e.args.clone()));

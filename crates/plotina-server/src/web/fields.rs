@@ -90,6 +90,7 @@ impl FormErrors {
         match e {
             DomainError::Invalid(errs) => errs.iter().for_each(&mut add),
             DomainError::Conflict(fe) | DomainError::BadRequest(fe) => add(fe),
+            DomainError::Locked(r) => add(&r.reason),
             DomainError::BadFilter(fe) => {
                 let mut args = fe.args.clone();
                 args.push(("position", fe.pos.to_string()));

@@ -17,6 +17,8 @@ mod forms;
 mod lists;
 mod lookups;
 mod notebook;
+mod notebook_admin;
+mod notebook_planner;
 mod profile;
 mod search;
 mod settings;
@@ -43,6 +45,8 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(assets::router())
         .merge(auth::router())
         .merge(notebook::router())
+        .merge(notebook_admin::router())
+        .merge(notebook_planner::router())
         .merge(board::router())
         .merge(convert::router())
         .merge(lists::router())

@@ -77,6 +77,17 @@ async fn index(web: Web) -> WebResult {
                 testid: e.plural().into(),
             });
         }
+        for (href, label, testid) in [
+            ("/settings/gates", "ui-nb-gates", "gates"),
+            ("/settings/handover", "ui-nb-handover", "handover"),
+        ] {
+            let (href, label, testid) = (href.into(), ctx.t(label), testid.into());
+            sections.push(Section {
+                href,
+                label,
+                testid,
+            });
+        }
     }
     sections.push(Section {
         href: "/settings/profile".into(),

@@ -346,6 +346,24 @@ pub const TABLES: &[TableSpec] = &[
             ("created_at", Time), ("sent_at", Time),
         ],
     ),
+    table(
+        "notebook_gates",
+        Key::Id,
+        &[
+            ("id", Int), ("name", Text), ("action", Text), ("kinds", Json),
+            ("older_than_hours", Int), ("max_overdue_tasks", Int), ("exempt_role_ids", Json),
+            ("active", Bool), ("created_at", Time), ("created_by", Int), ("updated_at", Time),
+        ],
+    ),
+    table(
+        "notebook_gate_blocks",
+        Key::Id,
+        &[
+            ("id", Int), ("gate_id", Int), ("gate_name", Text), ("user_id", Int),
+            ("action", Text), ("entity", Text), ("record_id", Int), ("item_count", Int),
+            ("blocked_at", Time),
+        ],
+    ),
 ];
 
 /// The spec of a table by name.

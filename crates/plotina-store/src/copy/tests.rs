@@ -528,6 +528,43 @@ async fn fill_notebook(tx: &mut Tx) {
     }
 }
 
+async fn fill_gates(tx: &mut Tx) {
+    put(
+        tx,
+        "notebook_gates",
+        vec![
+            ("id", 4000i64.into()),
+            ("name", "Сначала блокнот".into()),
+            ("action", "deal_move".into()),
+            ("kinds", js(serde_json::json!(["task_due", "deal_stale"]))),
+            ("older_than_hours", 24i64.into()),
+            ("max_overdue_tasks", Value::BigInt(None)),
+            ("exempt_role_ids", js(serde_json::json!([1]))),
+            ("active", true.into()),
+            ("created_at", ts("2025-01-02T00:00:00Z")),
+            ("created_by", USER.into()),
+            ("updated_at", ts("2025-01-02T00:00:00.5Z")),
+        ],
+    )
+    .await;
+    put(
+        tx,
+        "notebook_gate_blocks",
+        vec![
+            ("id", 4100i64.into()),
+            ("gate_id", 4000i64.into()),
+            ("gate_name", "Сначала блокнот".into()),
+            ("user_id", USER.into()),
+            ("action", "deal_move".into()),
+            ("entity", "deal".into()),
+            ("record_id", 1i64.into()),
+            ("item_count", 3i64.into()),
+            ("blocked_at", ts("2025-01-03T10:00:00.125Z")),
+        ],
+    )
+    .await;
+}
+
 async fn fill_mail(tx: &mut Tx) {
     put(
         tx,
@@ -625,6 +662,7 @@ async fn fill(pool: &Pool) {
     fill_views(&mut tx).await;
     fill_notebook(&mut tx).await;
     fill_mail(&mut tx).await;
+    fill_gates(&mut tx).await;
     fill_bulk(&mut tx).await;
     tx.commit().await.expect("commit the fixture");
 }

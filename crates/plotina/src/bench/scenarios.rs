@@ -456,4 +456,32 @@ pub const SCENARIOS: &[Scenario] = &[
         }),
         direct: None,
     },
+    // The notebook (data: `plotina notebook bench-data` gives the administrator 10,000
+    // open items and a deal-move gate they pass).
+    Scenario {
+        name: "notebook_open_items",
+        http: Some(|h, _, _| {
+            Box::pin(async move { h.get("/api/v1/notebook", &[("limit", "100".into())]).await })
+        }),
+        direct: Some(|s, fx, _| {
+            Box::pin(async move {
+                s.notebook(&fx.actor, None, 100)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        }),
+    },
+    Scenario {
+        name: "gate_check",
+        http: None,
+        direct: Some(|s, fx, i| {
+            Box::pin(async move {
+                let deal = Some(("deal", pick(&fx.deals, i)));
+                s.check_gate(&fx.actor, plotina_store::gates::GateAction::DealMove, deal)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        }),
+    },
 ];
