@@ -370,6 +370,10 @@ pub const TABLES: &[&str] = &[
     "saved_views",
     "notebook_items",
     "mail_outbox",
+    "automation_rules",
+    "automation_runs",
+    "automation_jobs",
+    "automation_fired",
 ];
 
 /// The number of rows in a table (all rows, the trash included).

@@ -346,6 +346,43 @@ pub const TABLES: &[TableSpec] = &[
             ("created_at", Time), ("sent_at", Time),
         ],
     ),
+    table(
+        "automation_rules",
+        Key::Id,
+        &[
+            ("id", Int), ("name", Text), ("entity", Text), ("pipeline_id", Int),
+            ("trigger_spec", Json), ("condition", Text), ("actions", Json), ("enabled", Bool),
+            ("webhook_token", Text), ("state", Json), ("scheduled_until", Time),
+            ("created_at", Time), ("created_by", Int), ("updated_at", Time), ("version", Int),
+        ],
+    ),
+    table(
+        "automation_runs",
+        Key::Id,
+        &[
+            ("id", Int), ("rule_id", Int), ("entity", Text), ("record_id", Int),
+            ("trigger_code", Text), ("status", Text), ("depth", Int), ("actions", Json),
+            ("error", Text), ("started_at", Time), ("finished_at", Time),
+        ],
+    ),
+    table(
+        "automation_jobs",
+        Key::Id,
+        &[
+            ("id", Int), ("rule_id", Int), ("entity", Text), ("record_id", Int),
+            ("action_index", Int), ("payload", Json), ("trigger_code", Text), ("depth", Int),
+            ("attempts", Int), ("state", Text), ("next_attempt_at", Time), ("last_error", Text),
+            ("created_at", Time),
+        ],
+    ),
+    table(
+        "automation_fired",
+        Key::Id,
+        &[
+            ("id", Int), ("rule_id", Int), ("record_id", Int), ("fire_key", Text),
+            ("fired_at", Time),
+        ],
+    ),
 ];
 
 /// The spec of a table by name.
