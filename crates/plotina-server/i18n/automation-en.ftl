@@ -1,1 +1,26 @@
 # Texts of the automation pages and API messages (en).
+
+## Automation rules: errors at save
+automation_rule_malformed = The rule is malformed: { $detail }
+automation_name_required = Give the rule a name (up to 255 characters)
+automation_entity_invalid = A rule belongs to a company, contact, lead, deal or activity
+automation_deal_only = Only deal rules can do this
+automation_activity_only = This trigger is for activities only
+automation_condition_invalid = The condition could not be read (position { $position }): check the fields and syntax
+automation_actions_required = Add at least one action
+automation_field_unknown = No such field
+automation_date_field = A date or date-time field is needed
+automation_text_required = Fill in the text
+automation_kind_invalid = Unknown activity kind
+automation_url_invalid = The address must start with http:// or https://
+automation_delay_invalid = A delay is from 1 minute to a year
+automation_pipeline_missing = The pipeline does not exist
+automation_stage_missing = The stage does not exist in that pipeline
+automation_user_missing = The user does not exist or is disabled
+automation_department_missing = The department does not exist
+
+## Run errors (run log)
+automation_record_required = The action needs a record
+automation_no_head = The department has no head
+automation_no_users = The department has no active users
+automation_email_invalid = Invalid recipient address

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`.
 
 pub mod attachments;
+pub mod automation;
 pub mod input;
 pub mod openapi;
 pub mod records;
@@ -18,4 +19,5 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(sales::router())
         .merge(records::router())
         .merge(openapi::router())
+        .merge(automation::router())
 }
