@@ -24,3 +24,7 @@ automation_record_required = The action needs a record
 automation_no_head = The department has no head
 automation_no_users = The department has no active users
 automation_email_invalid = Invalid recipient address
+
+## Webhooks
+webhook_events_invalid = Choose events: record.created, record.updated, deal.stage_changed
+webhook_max_failures_invalid = The disabling threshold is 1 to 100 failures in a row

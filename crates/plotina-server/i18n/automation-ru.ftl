@@ -24,3 +24,7 @@ automation_record_required = Действию нужна запись
 automation_no_head = У отдела не назначен руководитель
 automation_no_users = В отделе нет активных сотрудников
 automation_email_invalid = Неверный адрес получателя
+
+## Вебхуки
+webhook_events_invalid = Укажите события: record.created, record.updated, deal.stage_changed
+webhook_max_failures_invalid = Порог отключения — от 1 до 100 неудач подряд

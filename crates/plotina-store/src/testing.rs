@@ -374,6 +374,8 @@ pub const TABLES: &[&str] = &[
     "automation_runs",
     "automation_jobs",
     "automation_fired",
+    "webhook_subscriptions",
+    "webhook_deliveries",
 ];
 
 /// The number of rows in a table (all rows, the trash included).

@@ -7,6 +7,7 @@ pub mod openapi;
 pub mod records;
 pub mod sales;
 pub mod session;
+pub mod webhooks;
 
 use axum::Router;
 
@@ -20,4 +21,5 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(records::router())
         .merge(openapi::router())
         .merge(automation::router())
+        .merge(webhooks::router())
 }

@@ -321,3 +321,208 @@ async fn crud_dry_run_and_incoming_webhook() {
         assert_eq!(st, 404);
     }
 }
+
+/// A loopback receiver that checks the signature of every request and answers with
+/// the configured status.
+struct Receiver {
+    url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<(bool, Value)>>>,
+}
+
+async fn receiver(secret_slot: std::sync::Arc<std::sync::Mutex<String>>, status: u16) -> Receiver {
+    use axum::body::Bytes;
+    use axum::http::HeaderMap;
+    use hmac::{Hmac, Mac};
+    let got: std::sync::Arc<std::sync::Mutex<Vec<(bool, Value)>>> = Default::default();
+    let seen = got.clone();
+    let handler = move |headers: HeaderMap, body: Bytes| {
+        let seen = seen.clone();
+        let secret = secret_slot.lock().unwrap().clone();
+        async move {
+            let ts = headers["x-plotina-timestamp"].to_str().unwrap().to_string();
+            let sig = headers["x-plotina-signature"].to_str().unwrap().to_string();
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+            mac.update(format!("{ts}.").as_bytes());
+            mac.update(&body);
+            let valid = mac
+                .verify_slice(&hex::decode(&sig).unwrap_or_default())
+                .is_ok();
+            let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            seen.lock().unwrap().push((valid, json));
+            axum::http::StatusCode::from_u16(status).unwrap()
+        }
+    };
+    let app = axum::Router::new().route("/hook", axum::routing::post(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Receiver { url, got }
+}
+
+#[tokio::test]
+async fn webhooks_are_signed_delivered_and_logged() {
+    for app in apps().await {
+        let secret = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let rx = receiver(secret.clone(), 200).await;
+        let (st, sub) = json(
+            app.post(
+                "admin",
+                "/api/v1/webhooks",
+                &json!({"url": rx.url, "events": ["deal.stage_changed"], "entity": "deal"}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(st, 201, "{sub}");
+        *secret.lock().unwrap() = sub["secret"].as_str().unwrap().to_string();
+        let sid = sub["id"].as_i64().unwrap();
+        let (st, _) = json(
+            app.post(
+                "admin",
+                "/api/v1/webhooks",
+                &json!({"url": "ftp://x.ru/", "events": ["deal.stage_changed"]}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(st, 422);
+
+        let deal = app
+            .create(
+                "m1",
+                "deals",
+                json!({"title": "Вебхук", "pipeline_id": app.fx.pipeline}),
+            )
+            .await;
+        let id = deal["id"].as_i64().unwrap();
+        let stage = app.fx.stage("Квалификация");
+        app.post(
+            "m1",
+            &format!("/api/v1/deals/{id}/move"),
+            &json!({"stage_id": stage}),
+        )
+        .await;
+        let sender = plotina_server::automation_job::HttpSender::new().unwrap();
+        let rep = app
+            .store
+            .automation_tick(chrono::Utc::now(), Some(&sender))
+            .await
+            .unwrap();
+        // A new deal enters its first stage too: two stage changes, in order.
+        assert_eq!(rep.deliveries, 2);
+        let got = rx.got.lock().unwrap().clone();
+        assert_eq!(got.len(), 2);
+        assert!(
+            got.iter().all(|(valid, _)| *valid),
+            "signatures must verify"
+        );
+        assert_eq!(got[0].1["stage"]["from"], Value::Null);
+        assert_eq!(got[0].1["stage"]["to"], app.fx.stage("Новая"));
+        let moved = &got[1].1;
+        assert_eq!(moved["event"], "deal.stage_changed");
+        assert_eq!(moved["record_id"], id);
+        assert_eq!(moved["stage"]["from"], app.fx.stage("Новая"));
+        assert_eq!(moved["stage"]["to"], stage);
+        assert_eq!(moved["changes"]["stage_id"]["new"], stage);
+        assert_eq!(moved["changes"]["stage_id"]["old"], app.fx.stage("Новая"));
+
+        let (st, log) = json(
+            app.get("admin", &format!("/api/v1/webhooks/{sid}/deliveries"))
+                .await,
+        )
+        .await;
+        assert_eq!(st, 200);
+        assert_eq!(log["data"][0]["state"], "delivered");
+        assert_eq!(log["data"][0]["last_status"], 200);
+        assert_eq!(log["data"][0]["attempts"], 1);
+        // Nothing left to send.
+        let rep = app
+            .store
+            .automation_tick(chrono::Utc::now(), Some(&sender))
+            .await
+            .unwrap();
+        assert_eq!(rep.deliveries, 0);
+        let (st, _) = json(app.get("m1", "/api/v1/webhooks").await).await;
+        assert_eq!(st, 403);
+    }
+}
+
+#[tokio::test]
+async fn a_failing_receiver_is_retried_then_disabled() {
+    for app in apps().await {
+        let secret = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let rx = receiver(secret.clone(), 503).await;
+        let (_, sub) = json(
+            app.post(
+                "admin",
+                "/api/v1/webhooks",
+                &json!({"url": rx.url, "events": ["record.created"], "max_failures": 3}),
+            )
+            .await,
+        )
+        .await;
+        *secret.lock().unwrap() = sub["secret"].as_str().unwrap().to_string();
+        let sid = sub["id"].as_i64().unwrap();
+        app.create("m1", "companies", json!({"name": "ООО «Недоступно»"}))
+            .await;
+        let before_items =
+            plotina_store::testing::row_count(app.store.pool(), "notebook_items").await;
+        let sender = plotina_server::automation_job::HttpSender::new().unwrap();
+        let t0 = chrono::Utc::now();
+        // Backoff: the retry is not due a second later, it is after the backoff.
+        let rep = app.store.automation_tick(t0, Some(&sender)).await.unwrap();
+        assert_eq!(rep.deliveries, 1);
+        let rep = app
+            .store
+            .automation_tick(t0 + chrono::Duration::seconds(1), Some(&sender))
+            .await
+            .unwrap();
+        assert_eq!(rep.deliveries, 0);
+        let (_, log) = json(
+            app.get("admin", &format!("/api/v1/webhooks/{sid}/deliveries"))
+                .await,
+        )
+        .await;
+        assert_eq!(log["data"][0]["state"], "queued");
+        assert_eq!(log["data"][0]["attempts"], 1);
+        assert_eq!(log["data"][0]["last_status"], 503);
+        for minutes in [2, 10] {
+            let rep = app
+                .store
+                .automation_tick(t0 + chrono::Duration::minutes(minutes), Some(&sender))
+                .await
+                .unwrap();
+            assert_eq!(rep.deliveries, 1);
+        }
+        let (_, s) = json(app.get("admin", &format!("/api/v1/webhooks/{sid}")).await).await;
+        assert_eq!(s["enabled"], false);
+        assert_eq!(s["consecutive_failures"], 3);
+        let rep = app
+            .store
+            .automation_tick(t0 + chrono::Duration::days(1), Some(&sender))
+            .await
+            .unwrap();
+        assert_eq!(rep.deliveries, 0);
+        assert_eq!(rx.got.lock().unwrap().len(), 3);
+        assert!(rx.got.lock().unwrap().iter().all(|(valid, _)| *valid));
+        let after_items =
+            plotina_store::testing::row_count(app.store.pool(), "notebook_items").await;
+        assert_eq!(after_items - before_items, 1);
+        // Enabling it again resets the count.
+        let (st, s) = json(
+            app.req(
+                "admin",
+                reqwest::Method::PUT,
+                &format!("/api/v1/webhooks/{sid}"),
+            )
+            .json(&json!({"url": rx.url, "events": ["record.created"], "max_failures": 3}))
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(st, 200);
+        assert_eq!(s["enabled"], true);
+        assert_eq!(s["consecutive_failures"], 0);
+    }
+}

@@ -65,3 +65,38 @@ CREATE TABLE automation_fired (
     fired_at TEXT NOT NULL
 );
 CREATE UNIQUE INDEX automation_fired_key_idx ON automation_fired (rule_id, record_id, fire_key);
+
+-- Outgoing webhook subscriptions: events (JSON list such as ["deal.stage_changed"]),
+-- the per-subscription signing secret, and the failure count that disables it.
+CREATE TABLE webhook_subscriptions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    entity TEXT,
+    secret TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1,
+    max_failures INTEGER NOT NULL DEFAULT 5,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    disabled_at TEXT,
+    created_at TEXT NOT NULL,
+    created_by INTEGER REFERENCES users(id),
+    updated_at TEXT NOT NULL
+);
+
+-- One delivery per event and subscription, written in the transaction of the change
+-- and sent by the scheduler with retries.
+CREATE TABLE webhook_deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    subscription_id INTEGER NOT NULL REFERENCES webhook_subscriptions(id) ON DELETE CASCADE,
+    event TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_status INTEGER,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    delivered_at TEXT
+);
+CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (state, next_attempt_at);
+CREATE INDEX webhook_deliveries_sub_idx ON webhook_deliveries (subscription_id, id);

@@ -142,6 +142,7 @@ pub fn on_change<'a>(
         if !change.entity.is_business() {
             return Ok(());
         }
+        super::webhooks::emit(tx, &change).await?;
         let rules = load_active(tx, change.entity).await?;
         if rules.is_empty() {
             return Ok(());

@@ -71,7 +71,7 @@ pub async fn deliver(
     now: DateTime<Utc>,
 ) -> Result<bool> {
     let body = serde_json::to_vec(&call.body).unwrap_or_default();
-    let outcome = sender.post(&call.url, &body).await;
+    let outcome = sender.post(&call.url, &body, &[]).await;
     let mut tx = store.pool().begin_write().await?;
     let finished = match outcome {
         Ok(status) if (200..300).contains(&status) => {

@@ -6,6 +6,7 @@ pub mod engine;
 pub mod hooks;
 pub mod rules;
 pub mod scheduler;
+pub mod webhooks;
 
 use chrono::{DateTime, Utc};
 use plotina_core::automation::{RuleInput, Trigger};

@@ -21,11 +21,12 @@ use crate::store::Store;
 
 /// Sends an outgoing call (the server implements it over HTTP).
 pub trait HookSender: Send + Sync {
-    /// POSTs `body` (JSON) to `url`; `Ok(status)` on any HTTP answer.
+    /// POSTs `body` (JSON) to `url` with the headers; `Ok(status)` on any HTTP answer.
     fn post<'a>(
         &'a self,
         url: &'a str,
         body: &'a [u8],
+        headers: &'a [(String, String)],
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u16, String>> + Send + 'a>>;
 }
 
@@ -36,6 +37,8 @@ pub struct TickReport {
     pub fired: usize,
     /// Queued jobs finished (successfully or given up).
     pub jobs: usize,
+    /// Webhook deliveries attempted.
+    pub deliveries: usize,
 }
 
 /// The instant a date or datetime value stands for (dates at 00:00 UTC).
@@ -448,6 +451,9 @@ impl Store {
             if run_job(self, id, now, sender).await? {
                 report.jobs += 1;
             }
+        }
+        if let Some(sender) = sender {
+            report.deliveries = super::webhooks::deliver_due(self, now, sender).await?;
         }
         Ok(report)
     }

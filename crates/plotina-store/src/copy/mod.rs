@@ -383,6 +383,24 @@ pub const TABLES: &[TableSpec] = &[
             ("fired_at", Time),
         ],
     ),
+    table(
+        "webhook_subscriptions",
+        Key::Id,
+        &[
+            ("id", Int), ("url", Text), ("events", Json), ("entity", Text), ("secret", Text),
+            ("enabled", Bool), ("max_failures", Int), ("consecutive_failures", Int),
+            ("disabled_at", Time), ("created_at", Time), ("created_by", Int), ("updated_at", Time),
+        ],
+    ),
+    table(
+        "webhook_deliveries",
+        Key::Id,
+        &[
+            ("id", Int), ("subscription_id", Int), ("event", Text), ("payload", Json),
+            ("state", Text), ("attempts", Int), ("next_attempt_at", Time), ("last_status", Int),
+            ("last_error", Text), ("created_at", Time), ("delivered_at", Time),
+        ],
+    ),
 ];
 
 /// The spec of a table by name.

@@ -633,6 +633,46 @@ async fn fill_automation(tx: &mut Tx) {
         ],
     )
     .await;
+    put(
+        tx,
+        "webhook_subscriptions",
+        vec![
+            ("id", 44i64.into()),
+            ("url", "https://erp.example.ru/hooks/plotina".into()),
+            ("events", js(serde_json::json!(["deal.stage_changed"]))),
+            ("entity", "deal".into()),
+            ("secret", "9f8e7d".into()),
+            ("enabled", false.into()),
+            ("max_failures", 5i64.into()),
+            ("consecutive_failures", 5i64.into()),
+            ("disabled_at", ts("2025-01-03T10:00:00Z")),
+            ("created_at", ts("2025-01-02T00:00:00Z")),
+            ("created_by", USER.into()),
+            ("updated_at", ts("2025-01-03T10:00:00Z")),
+        ],
+    )
+    .await;
+    put(
+        tx,
+        "webhook_deliveries",
+        vec![
+            ("id", 45i64.into()),
+            ("subscription_id", 44i64.into()),
+            ("event", "deal.stage_changed".into()),
+            (
+                "payload",
+                js(serde_json::json!({"event": "deal.stage_changed", "record_id": 1})),
+            ),
+            ("state", "failed".into()),
+            ("attempts", 5i64.into()),
+            ("next_attempt_at", ts("2025-01-03T09:30:00Z")),
+            ("last_status", 503i64.into()),
+            ("last_error", "HTTP 503".into()),
+            ("created_at", ts("2025-01-03T09:00:00Z")),
+            ("delivered_at", Value::ChronoDateTimeUtc(None)),
+        ],
+    )
+    .await;
 }
 
 /// More rows than one batch, and a run of equal keyless rows across batch borders.
