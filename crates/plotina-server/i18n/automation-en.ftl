@@ -28,3 +28,28 @@ automation_email_invalid = Invalid recipient address
 ## Webhooks
 webhook_events_invalid = Choose events: record.created, record.updated, deal.stage_changed
 webhook_max_failures_invalid = The disabling threshold is 1 to 100 failures in a row
+
+## Cards: rule runs on the timeline, time per stage
+automation-tl-run = Rule “{ $rule }”: { $status }
+automation-status-done = done
+automation-status-skipped = condition not met
+automation-status-failed = failed, will retry
+automation-status-loop_stopped = stopped: loop
+automation-status-depth_limit = stopped: chain too long
+automation-status-delayed = continues later
+automation-action-create_activity = task created
+automation-action-create_child_deal = child deal created
+automation-action-move_parent = parent deal moved
+automation-action-move_children = child deals moved
+automation-action-move_stage = deal moved
+automation-action-set_field = field set
+automation-action-assign_owner = owner assigned
+automation-action-add_tag = tag added
+automation-action-remove_tag = tag removed
+automation-action-notebook_item = notebook item
+automation-action-send_email = e-mail queued
+automation-action-webhook = webhook call queued
+automation-action-delay = pause
+automation-dur-d = { $n } d
+automation-dur-h = { $n } h
+automation-dur-m = { $n } min

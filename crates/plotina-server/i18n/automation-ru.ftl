@@ -28,3 +28,28 @@ automation_email_invalid = Неверный адрес получателя
 ## Вебхуки
 webhook_events_invalid = Укажите события: record.created, record.updated, deal.stage_changed
 webhook_max_failures_invalid = Порог отключения — от 1 до 100 неудач подряд
+
+## Карточки: журнал правил на ленте, время по этапам
+automation-tl-run = Правило «{ $rule }»: { $status }
+automation-status-done = выполнено
+automation-status-skipped = условие не выполнено
+automation-status-failed = ошибка, будет повтор
+automation-status-loop_stopped = остановлено: зацикливание
+automation-status-depth_limit = остановлено: слишком длинная цепочка
+automation-status-delayed = продолжится позже
+automation-action-create_activity = создана задача
+automation-action-create_child_deal = создана дочерняя сделка
+automation-action-move_parent = родительская сделка переведена
+automation-action-move_children = дочерние сделки переведены
+automation-action-move_stage = сделка переведена
+automation-action-set_field = поле изменено
+automation-action-assign_owner = назначен ответственный
+automation-action-add_tag = добавлен тег
+automation-action-remove_tag = снят тег
+automation-action-notebook_item = запись в блокнот
+automation-action-send_email = письмо в очереди
+automation-action-webhook = вызов вебхука в очереди
+automation-action-delay = пауза
+automation-dur-d = { $n } д
+automation-dur-h = { $n } ч
+automation-dur-m = { $n } мин
