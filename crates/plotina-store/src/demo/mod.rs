@@ -18,6 +18,7 @@
 //! the current date so that the demo always looks current (the last three years up to
 //! yesterday evening, open tasks due around today).
 
+mod automation;
 mod activities;
 mod clock;
 mod customers;
@@ -255,6 +256,7 @@ pub(crate) async fn generate_plan(
         total: 1,
     });
     finish(&pool).await?;
+    automation::install(store, &org).await?;
     progress(DemoProgress {
         phase: "finishing",
         done: 1,
