@@ -12,7 +12,8 @@ pub async fn install(store: &Store, org: &Org) -> anyhow::Result<()> {
         .await?
         .ok_or_else(|| anyhow::anyhow!("demo administrator missing"))?;
     let (sales, logistics) = (&org.sales, &org.logistics_pipeline);
-    let stage = |p: &super::org::PipelineInfo, i: usize| p.open.get(i).map(|s| s.0).unwrap_or_default();
+    let stage =
+        |p: &super::org::PipelineInfo, i: usize| p.open.get(i).map(|s| s.0).unwrap_or_default();
     let rules = [
         json!({"name": "Запросить оценку у логистов", "entity": "deal", "pipeline_id": sales.id,
             "trigger": {"type": "stage_entered", "stage_id": stage(sales, 2)},

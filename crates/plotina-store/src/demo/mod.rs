@@ -18,8 +18,8 @@
 //! the current date so that the demo always looks current (the last three years up to
 //! yesterday evening, open tasks due around today).
 
-mod automation;
 mod activities;
+mod automation;
 mod clock;
 mod customers;
 mod deals;
