@@ -848,3 +848,95 @@ async fn bad_rules_are_refused_at_save_with_the_reason() {
     })
     .await;
 }
+
+/// Records calls and answers 200.
+#[derive(Default)]
+struct FakeSender {
+    calls: std::sync::Mutex<Vec<(String, Json)>>,
+}
+
+impl plotina_store::automation::HookSender for FakeSender {
+    fn post<'a>(
+        &'a self,
+        url: &'a str,
+        body: &'a [u8],
+        _headers: &'a [(String, String)],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u16, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let json: Json = serde_json::from_slice(body).unwrap_or(Json::Null);
+            self.calls.lock().unwrap().push((url.to_string(), json));
+            Ok(200)
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delay_resumes_later_and_webhook_actions_are_sent_by_the_job() {
+    each_backend(|store, fx| async move {
+        let admin = &fx.admin;
+        let r = rule(
+            &store,
+            admin,
+            json!({"name": "С паузой", "entity": "deal",
+            "trigger": {"type": "created"},
+            "actions": [{"type": "add_tag", "tag": "сразу"},
+                        {"type": "delay", "minutes": 10},
+                        {"type": "add_tag", "tag": "потом"},
+                        {"type": "webhook", "url": "http://erp.example.ru/hook"}]}),
+        )
+        .await;
+        let deal = create(
+            &store,
+            admin,
+            Entity::Deal,
+            json!({"title": "Пауза", "pipeline_id": fx.pipeline}),
+        )
+        .await;
+        let tags = |r: Record| r["tags"].clone();
+        assert_eq!(
+            tags(store.get(admin, Entity::Deal, id(&deal)).await.unwrap()),
+            json!(["сразу"])
+        );
+        assert_eq!(runs_of_rule(&store, admin, r.id).await, vec!["delayed"]);
+        let sender = FakeSender::default();
+        let now = chrono::Utc::now();
+        let rep = store
+            .automation_tick(now + Duration::minutes(5), Some(&sender))
+            .await
+            .unwrap();
+        assert_eq!(rep.jobs, 0);
+        assert_eq!(
+            tags(store.get(admin, Entity::Deal, id(&deal)).await.unwrap()),
+            json!(["сразу"])
+        );
+        let rep = store
+            .automation_tick(now + Duration::minutes(11), Some(&sender))
+            .await
+            .unwrap();
+        assert_eq!(rep.jobs, 1);
+        assert_eq!(
+            tags(store.get(admin, Entity::Deal, id(&deal)).await.unwrap()),
+            json!(["сразу", "потом"])
+        );
+        assert_eq!(
+            runs_of_rule(&store, admin, r.id).await,
+            vec!["delayed", "done"]
+        );
+        // The call queued by the resumed run goes out on the next pass, once.
+        assert!(sender.calls.lock().unwrap().is_empty());
+        store
+            .automation_tick(now + Duration::minutes(12), Some(&sender))
+            .await
+            .unwrap();
+        store
+            .automation_tick(now + Duration::minutes(13), Some(&sender))
+            .await
+            .unwrap();
+        let calls = sender.calls.lock().unwrap().clone();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].0, "http://erp.example.ru/hook");
+        assert_eq!(calls[0].1["record"]["title"], json!("Пауза"));
+        assert_eq!(calls[0].1["rule_id"], json!(r.id));
+    })
+    .await;
+}
