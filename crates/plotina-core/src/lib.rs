@@ -1,6 +1,7 @@
 //! Plotina's domain: record metadata, value parsing, permissions policy, pipeline rules
 //! and the filter language. No IO and no async here, so every rule is unit-testable.
 
+pub mod automation;
 pub mod error;
 pub mod filter;
 pub mod pipeline;

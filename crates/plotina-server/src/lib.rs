@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod automation_job;
 pub mod config;
 pub mod error;
 pub mod i18n;
@@ -33,6 +34,9 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     pub state: AppState,
+    /// Run background jobs (automation scheduler) while serving; off for test servers,
+    /// which drive the scheduler with their own clock.
+    pub jobs: bool,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -68,7 +72,9 @@ impl Application {
         .await
         .context("cannot open the database")?;
         plotina_store::bootstrap::seed_roles(store.pool()).await?;
-        Application::with_store(config, Arc::new(store)).await
+        let mut app = Application::with_store(config, Arc::new(store)).await?;
+        app.jobs = true;
+        Ok(app)
     }
 
     pub async fn with_store(config: Config, store: Arc<Store>) -> anyhow::Result<Application> {
@@ -88,6 +94,7 @@ impl Application {
             listener,
             router,
             state,
+            jobs: false,
         })
     }
 
@@ -98,6 +105,9 @@ impl Application {
     /// Serves until the process is told to stop (Ctrl-C / SIGTERM), then drains.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let sweeper = notebook_jobs::spawn(self.state.store.clone());
+        let _jobs = self.jobs.then(|| {
+            automation_job::spawn(self.state.store.clone(), std::time::Duration::from_secs(15))
+        });
         let app = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();

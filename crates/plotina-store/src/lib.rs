@@ -3,6 +3,7 @@
 
 pub mod attachments;
 pub mod auth;
+pub mod automation;
 pub mod board;
 pub mod bootstrap;
 pub mod copy;

@@ -11,6 +11,7 @@ use sea_query::{Alias, Expr as SqlExpr, Query, Value as SqlValue};
 use serde_json::{Map, Value as Json};
 use sha2::{Digest, Sha256};
 
+use crate::automation::engine as automation;
 use crate::db::Tx;
 use crate::error::{fail, Result};
 use crate::filter_sql::col;
@@ -236,10 +237,12 @@ pub async fn insert(
         actor.user_id,
     )
     .await?;
-    if let Some(mv) = effects.stage_change {
-        record_stage_move(tx, id, &mv, Some(&rec), actor.user_id).await?;
+    if let Some(mv) = &effects.stage_change {
+        record_stage_move(tx, id, mv, Some(&rec), actor.user_id).await?;
     }
     crate::notebook::on_record_written(tx, actor.user_id, entity, None, &rec).await?;
+    let change = automation::Change::created(entity, &rec, effects.stage_change.as_ref());
+    automation::on_change(tx, actor, change).await?;
     Ok(rec)
 }
 
@@ -373,10 +376,12 @@ pub async fn apply(
     if !changed_lookups.is_empty() {
         lookup::refresh(tx, entity, id, &rec, Some(&changed_lookups)).await?;
     }
-    if let Some(mv) = effects.stage_change {
-        record_stage_move(tx, id, &mv, Some(old), actor.user_id).await?;
+    if let Some(mv) = &effects.stage_change {
+        record_stage_move(tx, id, mv, Some(old), actor.user_id).await?;
     }
     crate::notebook::on_record_written(tx, actor.user_id, entity, Some(old), &rec).await?;
+    let change = automation::Change::updated(entity, old, &rec, effects.stage_change.as_ref());
+    automation::on_change(tx, actor, change).await?;
     Ok(rec)
 }
 

@@ -372,6 +372,12 @@ pub const TABLES: &[&str] = &[
     "mail_outbox",
     "notebook_gates",
     "notebook_gate_blocks",
+    "automation_rules",
+    "automation_runs",
+    "automation_jobs",
+    "automation_fired",
+    "webhook_subscriptions",
+    "webhook_deliveries",
 ];
 
 /// The number of rows in a table (all rows, the trash included).

@@ -1,12 +1,14 @@
 //! The JSON API under `/api/v1`.
 
 pub mod attachments;
+pub mod automation;
 pub mod input;
 pub mod notebook;
 pub mod openapi;
 pub mod records;
 pub mod sales;
 pub mod session;
+pub mod webhooks;
 
 use axum::Router;
 
@@ -20,4 +22,6 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(notebook::router())
         .merge(records::router())
         .merge(openapi::router())
+        .merge(automation::router())
+        .merge(webhooks::router())
 }

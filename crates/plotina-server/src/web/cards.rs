@@ -274,11 +274,13 @@ async fn related(
         Entity::Deal => {
             let children =
                 related_list(s, web, Entity::Deal, "parent_id", id, "-updated_at").await?;
+            let mut items = rel_items(ctx, lk, Entity::Deal, &children);
+            super::automation::child_meta(s, &web.actor, ctx, lk, &children, &mut items).await?;
             out.push(block(
                 "children",
                 "ui-child-deals",
                 format!("/deals/new?parent_id={id}"),
-                rel_items(ctx, lk, Entity::Deal, &children),
+                items,
             ));
             let ids: Vec<String> = rec
                 .get("contact_ids")
@@ -496,6 +498,7 @@ pub(super) async fn card(
             .collect(),
         timeline::stage_items(&ctx, &lk, &steps),
         timeline::history_items(&ctx, &lk, &titles, entity, &customs, &history),
+        super::automation::timeline_items(&s, &web.actor, &ctx, entity, id).await?,
     ]);
     let custom = custom_rows(&ctx, &titles, &customs, &rec);
     let meta = meta_line(&ctx, &rec);

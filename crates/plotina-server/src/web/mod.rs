@@ -4,6 +4,7 @@
 
 pub mod assets;
 mod auth;
+mod automation;
 mod board;
 mod cards;
 mod convert;

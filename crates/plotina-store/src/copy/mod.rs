@@ -364,6 +364,61 @@ pub const TABLES: &[TableSpec] = &[
             ("blocked_at", Time),
         ],
     ),
+    table(
+        "automation_rules",
+        Key::Id,
+        &[
+            ("id", Int), ("name", Text), ("entity", Text), ("pipeline_id", Int),
+            ("trigger_spec", Json), ("condition", Text), ("actions", Json), ("enabled", Bool),
+            ("webhook_token", Text), ("state", Json), ("scheduled_until", Time),
+            ("created_at", Time), ("created_by", Int), ("updated_at", Time), ("version", Int),
+        ],
+    ),
+    table(
+        "automation_runs",
+        Key::Id,
+        &[
+            ("id", Int), ("rule_id", Int), ("entity", Text), ("record_id", Int),
+            ("trigger_code", Text), ("status", Text), ("depth", Int), ("actions", Json),
+            ("error", Text), ("started_at", Time), ("finished_at", Time),
+        ],
+    ),
+    table(
+        "automation_jobs",
+        Key::Id,
+        &[
+            ("id", Int), ("rule_id", Int), ("entity", Text), ("record_id", Int),
+            ("action_index", Int), ("payload", Json), ("trigger_code", Text), ("depth", Int),
+            ("attempts", Int), ("state", Text), ("next_attempt_at", Time), ("last_error", Text),
+            ("created_at", Time),
+        ],
+    ),
+    table(
+        "automation_fired",
+        Key::Id,
+        &[
+            ("id", Int), ("rule_id", Int), ("record_id", Int), ("fire_key", Text),
+            ("fired_at", Time),
+        ],
+    ),
+    table(
+        "webhook_subscriptions",
+        Key::Id,
+        &[
+            ("id", Int), ("url", Text), ("events", Json), ("entity", Text), ("secret", Text),
+            ("enabled", Bool), ("max_failures", Int), ("consecutive_failures", Int),
+            ("disabled_at", Time), ("created_at", Time), ("created_by", Int), ("updated_at", Time),
+        ],
+    ),
+    table(
+        "webhook_deliveries",
+        Key::Id,
+        &[
+            ("id", Int), ("subscription_id", Int), ("event", Text), ("payload", Json),
+            ("state", Text), ("attempts", Int), ("next_attempt_at", Time), ("last_status", Int),
+            ("last_error", Text), ("created_at", Time), ("delivered_at", Time),
+        ],
+    ),
 ];
 
 /// The spec of a table by name.

@@ -591,6 +591,127 @@ async fn fill_mail(tx: &mut Tx) {
     .await;
 }
 
+async fn fill_automation(tx: &mut Tx) {
+    put(
+        tx,
+        "automation_rules",
+        vec![
+            ("id", 40i64.into()),
+            ("name", "Оценка логистики".into()),
+            ("entity", "deal".into()),
+            ("pipeline_id", Value::BigInt(None)),
+            (
+                "trigger_spec",
+                js(serde_json::json!({"type": "stage_entered", "stage_id": 2})),
+            ),
+            ("condition", "amount >= 1000".into()),
+            (
+                "actions",
+                js(serde_json::json!([{"type": "add_tag", "tag": "оценка"}])),
+            ),
+            ("enabled", true.into()),
+            ("webhook_token", "0a1b2c".into()),
+            ("state", js(serde_json::json!({"rr0": 7}))),
+            ("scheduled_until", ts("2025-01-03T10:00:00Z")),
+            ("created_at", ts("2025-01-02T00:00:00Z")),
+            ("created_by", USER.into()),
+            ("updated_at", ts("2025-01-02T00:00:00.125Z")),
+            ("version", 2i64.into()),
+        ],
+    )
+    .await;
+    put(
+        tx,
+        "automation_runs",
+        vec![
+            ("id", 41i64.into()),
+            ("rule_id", 40i64.into()),
+            ("entity", "deal".into()),
+            ("record_id", 1i64.into()),
+            ("trigger_code", "stage_entered".into()),
+            ("status", "failed".into()),
+            ("depth", 1i64.into()),
+            ("actions", js(serde_json::json!([]))),
+            ("error", "stage_id: link_not_found".into()),
+            ("started_at", ts("2025-01-03T09:00:00Z")),
+            ("finished_at", ts("2025-01-03T09:00:00.5Z")),
+        ],
+    )
+    .await;
+    put(
+        tx,
+        "automation_jobs",
+        vec![
+            ("id", 42i64.into()),
+            ("rule_id", 40i64.into()),
+            ("entity", "deal".into()),
+            ("record_id", 1i64.into()),
+            ("action_index", 1i64.into()),
+            ("payload", js(serde_json::json!({"order": 5}))),
+            ("trigger_code", "retry".into()),
+            ("depth", 0i64.into()),
+            ("attempts", 2i64.into()),
+            ("state", "queued".into()),
+            ("next_attempt_at", ts("2025-01-03T09:04:00Z")),
+            ("last_error", "HTTP 500".into()),
+            ("created_at", ts("2025-01-03T09:00:00Z")),
+        ],
+    )
+    .await;
+    put(
+        tx,
+        "automation_fired",
+        vec![
+            ("id", 43i64.into()),
+            ("rule_id", 40i64.into()),
+            ("record_id", 1i64.into()),
+            ("fire_key", "2025-01-03T09:00:00.000Z".into()),
+            ("fired_at", ts("2025-01-03T09:00:01Z")),
+        ],
+    )
+    .await;
+    put(
+        tx,
+        "webhook_subscriptions",
+        vec![
+            ("id", 44i64.into()),
+            ("url", "https://erp.example.ru/hooks/plotina".into()),
+            ("events", js(serde_json::json!(["deal.stage_changed"]))),
+            ("entity", "deal".into()),
+            ("secret", "9f8e7d".into()),
+            ("enabled", false.into()),
+            ("max_failures", 5i64.into()),
+            ("consecutive_failures", 5i64.into()),
+            ("disabled_at", ts("2025-01-03T10:00:00Z")),
+            ("created_at", ts("2025-01-02T00:00:00Z")),
+            ("created_by", USER.into()),
+            ("updated_at", ts("2025-01-03T10:00:00Z")),
+        ],
+    )
+    .await;
+    put(
+        tx,
+        "webhook_deliveries",
+        vec![
+            ("id", 45i64.into()),
+            ("subscription_id", 44i64.into()),
+            ("event", "deal.stage_changed".into()),
+            (
+                "payload",
+                js(serde_json::json!({"event": "deal.stage_changed", "record_id": 1})),
+            ),
+            ("state", "failed".into()),
+            ("attempts", 5i64.into()),
+            ("next_attempt_at", ts("2025-01-03T09:30:00Z")),
+            ("last_status", 503i64.into()),
+            ("last_error", "HTTP 503".into()),
+            ("created_at", ts("2025-01-03T09:00:00Z")),
+            ("delivered_at", Value::ChronoDateTimeUtc(None)),
+        ],
+    )
+    .await;
+}
+
 /// More rows than one batch, and a run of equal keyless rows across batch borders.
 async fn fill_bulk(tx: &mut Tx) {
     let lookup = |record: i64, value: &str| -> Vec<Value> {
@@ -663,6 +784,7 @@ async fn fill(pool: &Pool) {
     fill_notebook(&mut tx).await;
     fill_mail(&mut tx).await;
     fill_gates(&mut tx).await;
+    fill_automation(&mut tx).await;
     fill_bulk(&mut tx).await;
     tx.commit().await.expect("commit the fixture");
 }

@@ -19,6 +19,7 @@
 //! yesterday evening, open tasks due around today).
 
 mod activities;
+mod automation;
 mod clock;
 mod customers;
 mod deals;
@@ -255,6 +256,7 @@ pub(crate) async fn generate_plan(
         total: 1,
     });
     finish(&pool).await?;
+    automation::install(store, &org).await?;
     progress(DemoProgress {
         phase: "finishing",
         done: 1,

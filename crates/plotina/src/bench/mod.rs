@@ -2,6 +2,7 @@
 //! concurrent clients for a fixed time, and the same reads straight through the store
 //! (`--direct`), so the table shows how much the server adds over the database's work.
 
+mod automation;
 mod scenarios;
 mod stats;
 

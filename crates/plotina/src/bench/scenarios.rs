@@ -484,4 +484,9 @@ pub const SCENARIOS: &[Scenario] = &[
             })
         }),
     },
+    Scenario {
+        name: "move_deal_20_rules",
+        http: None,
+        direct: Some(|s, fx, i| Box::pin(super::automation::move_with_rules(s, fx, i))),
+    },
 ];

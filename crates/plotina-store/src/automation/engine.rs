@@ -1,0 +1,581 @@
+//! The rule engine: the record engine calls [`on_change`] in the transaction of every
+//! write; matching rules run their local actions in that same transaction, so a change
+//! and what the rules did about it commit (or roll back) together and each change is
+//! processed exactly once. Each rule runs inside a savepoint: a failing rule is rolled
+//! back alone, logged, and retried later by the job; the user's change stands.
+//!
+//! Chains (a rule's change starting another rule) carry their path in a task-local;
+//! the same rule on the same record twice in one chain is a loop and is stopped, and
+//! so is a chain longer than [`MAX_DEPTH`].
+
+use std::future::Future;
+use std::pin::Pin;
+
+use chrono::{DateTime, Utc};
+use plotina_core::automation::{backoff_seconds, Action, Trigger, MAX_ATTEMPTS, MAX_DEPTH};
+use plotina_core::filter;
+use plotina_core::policy::Actor;
+use plotina_core::record::CustomFieldDef;
+use plotina_core::schema::Entity;
+use sea_query::{Alias, Order, Query};
+use serde_json::{json, Map, Value as Json};
+
+use super::actions;
+use super::rules::{load_active, StoredRule};
+use crate::db::Tx;
+use crate::error::Result;
+use crate::filter_sql::{col, FilterCtx};
+use crate::rows::Record;
+use crate::rules::StageMove;
+
+tokio::task_local! {
+    static CHAIN: Vec<Link>;
+}
+
+/// One step of a rule chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    pub rule_id: i64,
+    pub entity: Entity,
+    pub record_id: i64,
+}
+
+/// What happened to a record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ChangeKind {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// A write the record engine reports.
+pub struct Change<'a> {
+    pub entity: Entity,
+    pub kind: ChangeKind,
+    pub old: Option<&'a Record>,
+    pub new: &'a Record,
+    pub stage: Option<&'a StageMove>,
+}
+
+impl<'a> Change<'a> {
+    pub fn created(entity: Entity, new: &'a Record, stage: Option<&'a StageMove>) -> Self {
+        Change {
+            entity,
+            kind: ChangeKind::Created,
+            old: None,
+            new,
+            stage,
+        }
+    }
+    pub fn updated(
+        entity: Entity,
+        old: &'a Record,
+        new: &'a Record,
+        stage: Option<&'a StageMove>,
+    ) -> Self {
+        Change {
+            entity,
+            kind: ChangeKind::Updated,
+            old: Some(old),
+            new,
+            stage,
+        }
+    }
+}
+
+type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+fn record_id(rec: &Record) -> i64 {
+    rec.get("id").and_then(Json::as_i64).unwrap_or_default()
+}
+
+/// A field's value in a record (`custom.x` from the custom map).
+pub fn field_value<'a>(rec: &'a Record, field: &str) -> Option<&'a Json> {
+    match field.strip_prefix("custom.") {
+        Some(key) => rec.get("custom").and_then(|c| c.get(key)),
+        None => rec.get(field),
+    }
+    .filter(|v| !v.is_null())
+}
+
+/// Loose equality for `to` values: `5` matches `"5"` (ids from forms arrive as text).
+fn same_value(a: Option<&Json>, b: &Json) -> bool {
+    match (a, b) {
+        (None, Json::Null) => true,
+        (None, _) => false,
+        (Some(a), b) if a == b => true,
+        (Some(a), b) => {
+            let text = |v: &Json| match v {
+                Json::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            text(a) == text(b)
+        }
+    }
+}
+
+/// Whether a change starts a rule with this trigger.
+pub fn trigger_matches(trigger: &Trigger, change: &Change<'_>) -> bool {
+    match trigger {
+        Trigger::Created => change.kind == ChangeKind::Created,
+        Trigger::Updated => change.kind == ChangeKind::Updated,
+        Trigger::FieldChanged { field, to } => {
+            change.kind == ChangeKind::Updated
+                && change.old.and_then(|o| field_value(o, field)) != field_value(change.new, field)
+                && to
+                    .as_ref()
+                    .is_none_or(|t| same_value(field_value(change.new, field), t))
+        }
+        Trigger::StageEntered { stage_id } => change.stage.is_some_and(|m| m.to == *stage_id),
+        Trigger::StageLeft { stage_id } => change.stage.is_some_and(|m| m.from == Some(*stage_id)),
+        _ => false,
+    }
+}
+
+/// Called by the record engine after every write, in its transaction.
+pub fn on_change<'a>(
+    tx: &'a mut Tx,
+    actor: &'a Actor,
+    change: Change<'a>,
+) -> BoxFut<'a, Result<()>> {
+    Box::pin(async move {
+        if !change.entity.is_business() {
+            return Ok(());
+        }
+        super::webhooks::emit(tx, &change).await?;
+        let rules = load_active(tx, change.entity).await?;
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let pipeline = change.new.get("pipeline_id").and_then(Json::as_i64);
+        let id = record_id(change.new);
+        for rule in rules {
+            if rule.pipeline_id.is_some() && rule.pipeline_id != pipeline {
+                continue;
+            }
+            if !trigger_matches(&rule.trigger, &change) {
+                continue;
+            }
+            let run = RunRequest {
+                rule: &rule,
+                entity: change.entity,
+                record_id: Some(id),
+                trigger: rule.trigger.code(),
+                payload: None,
+                from_index: 0,
+                check_condition: true,
+                dry_run: false,
+                attempts: 0,
+            };
+            run_rule(tx, actor, run).await?;
+        }
+        Ok(())
+    })
+}
+
+/// One run of one rule.
+pub struct RunRequest<'a> {
+    pub rule: &'a StoredRule,
+    pub entity: Entity,
+    pub record_id: Option<i64>,
+    pub trigger: &'static str,
+    /// The body of an incoming webhook (`payload.*`).
+    pub payload: Option<Json>,
+    /// Where to start (after a delay).
+    pub from_index: usize,
+    pub check_condition: bool,
+    /// Report what would happen; the caller rolls the transaction back.
+    pub dry_run: bool,
+    /// Failed attempts so far (a retry from the job).
+    pub attempts: i64,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunOutcome {
+    pub run_id: Option<i64>,
+    /// `done`, `skipped` (condition false), `failed`, `loop_stopped`, `depth_limit`,
+    /// `delayed`.
+    pub status: String,
+    pub actions: Vec<Json>,
+    pub error: Option<String>,
+}
+
+/// Whether the rule's condition holds for the record.
+pub async fn condition_holds(
+    tx: &mut Tx,
+    actor: &Actor,
+    rule: &StoredRule,
+    entity: Entity,
+    record: &Record,
+    payload: Option<&Json>,
+) -> Result<bool> {
+    let Some(text) = rule.condition.as_deref() else {
+        return Ok(true);
+    };
+    let Some(expr) = filter::parse(text).map_err(plotina_core::DomainError::BadFilter)? else {
+        return Ok(true);
+    };
+    if rule.trigger == Trigger::Webhook {
+        // Conditions on webhook rules may read the payload: evaluated in memory.
+        let mut data = record.clone();
+        data.insert("payload".into(), payload.cloned().unwrap_or(Json::Null));
+        let r = MemResolve {
+            data: Json::Object(data),
+            me: actor.user_id,
+            now: plotina_core::value::now(),
+            today: actor.today(),
+        };
+        return Ok(filter::eval::eval(&expr, &r));
+    }
+    let customs = crate::rules::load_custom_defs(tx).await?;
+    let lookup =
+        move |e: Entity| -> Vec<CustomFieldDef> { customs.get(&e).cloned().unwrap_or_default() };
+    let ctx = FilterCtx {
+        backend: tx.backend(),
+        actor,
+        input: text,
+        custom: &lookup,
+    };
+    let cond = ctx
+        .compile(entity, &expr)
+        .map_err(plotina_core::DomainError::BadFilter)?;
+    let q = Query::select()
+        .column(Alias::new("id"))
+        .from(Alias::new(entity.table()))
+        .and_where(col("id").eq(record_id(record)))
+        .and_where(cond)
+        .to_owned();
+    Ok(tx.fetch_optional(&q).await?.is_some())
+}
+
+struct MemResolve {
+    data: Json,
+    me: i64,
+    now: DateTime<Utc>,
+    today: chrono::NaiveDate,
+}
+
+impl filter::eval::Resolve for MemResolve {
+    fn get(&self, path: &[String]) -> Option<Json> {
+        let mut cur = &self.data;
+        for seg in path {
+            cur = cur.get(seg)?;
+        }
+        Some(cur.clone())
+    }
+    fn me(&self) -> Option<i64> {
+        Some(self.me)
+    }
+    fn today(&self) -> chrono::NaiveDate {
+        self.today
+    }
+    fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+}
+
+/// Runs a rule on a record in the caller's transaction and logs the run.
+pub fn run_rule<'a>(
+    tx: &'a mut Tx,
+    actor: &'a Actor,
+    req: RunRequest<'a>,
+) -> BoxFut<'a, Result<RunOutcome>> {
+    Box::pin(async move {
+        let chain = CHAIN.try_with(Clone::clone).unwrap_or_default();
+        let rule = req.rule;
+        let link = Link {
+            rule_id: rule.id,
+            entity: req.entity,
+            record_id: req.record_id.unwrap_or_default(),
+        };
+        if chain.contains(&link) || chain.len() >= MAX_DEPTH {
+            let status = if chain.contains(&link) {
+                "loop_stopped"
+            } else {
+                "depth_limit"
+            };
+            let path: Vec<String> = chain
+                .iter()
+                .chain(std::iter::once(&link))
+                .map(|l| format!("rule {} on {} {}", l.rule_id, l.entity.code(), l.record_id))
+                .collect();
+            let msg = format!("{status}: {}", path.join(" → "));
+            tracing::warn!(
+                rule = rule.id,
+                record = link.record_id,
+                depth = chain.len(),
+                "automation chain stopped: {msg}"
+            );
+            let outcome = RunOutcome {
+                run_id: None,
+                status: status.into(),
+                actions: Vec::new(),
+                error: Some(msg),
+            };
+            return log_run(tx, &req, chain.len(), outcome).await;
+        }
+        let record = match req.record_id {
+            Some(id) => Some(crate::records::fetch_unscoped(tx, req.entity, id).await?),
+            None => None,
+        };
+        let empty = Record::new();
+        if req.check_condition
+            && !condition_holds(
+                tx,
+                actor,
+                rule,
+                req.entity,
+                record.as_ref().unwrap_or(&empty),
+                req.payload.as_ref(),
+            )
+            .await?
+        {
+            let outcome = RunOutcome {
+                run_id: None,
+                status: "skipped".into(),
+                actions: Vec::new(),
+                error: None,
+            };
+            // Skips are not logged for change triggers (most changes match no
+            // condition); a dry run or a manual run reports them.
+            if req.dry_run || req.trigger == "manual" {
+                return log_run(tx, &req, chain.len(), outcome).await;
+            }
+            return Ok(outcome);
+        }
+        let depth = chain.len();
+        let savepoint = format!("automation_{depth}");
+        tx.raw(&format!("SAVEPOINT {savepoint}")).await?;
+        let mut next = chain.clone();
+        next.push(link);
+        let robot = Actor::system(actor.user_id);
+        let result = CHAIN
+            .scope(next, async {
+                let mut ctx = actions::Ctx {
+                    rule,
+                    entity: req.entity,
+                    record_id: req.record_id,
+                    payload: req.payload.clone(),
+                    actor: &robot,
+                    depth,
+                    trigger: req.trigger,
+                };
+                let mut done = Vec::new();
+                for (i, action) in rule.actions.iter().enumerate().skip(req.from_index) {
+                    if let Action::Delay { minutes } = action {
+                        let at = plotina_core::value::now() + chrono::Duration::minutes(*minutes);
+                        queue_job(tx, &ctx, i + 1, at, 0).await?;
+                        done.push(json!({"action": "delay", "until": plotina_core::value::format_datetime(at)}));
+                        return Ok::<_, crate::StoreError>((done, true));
+                    }
+                    let res = actions::perform(tx, &mut ctx, i, action).await?;
+                    done.push(json!({"action": action.code(), "result": res}));
+                }
+                Ok((done, false))
+            })
+            .await;
+        let outcome = match result {
+            Ok((done, delayed)) => {
+                tx.raw(&format!("RELEASE SAVEPOINT {savepoint}")).await?;
+                RunOutcome {
+                    run_id: None,
+                    status: if delayed { "delayed" } else { "done" }.into(),
+                    actions: done,
+                    error: None,
+                }
+            }
+            Err(e) => {
+                tx.raw(&format!("ROLLBACK TO SAVEPOINT {savepoint}"))
+                    .await?;
+                tx.raw(&format!("RELEASE SAVEPOINT {savepoint}")).await?;
+                let msg = describe(&e);
+                tracing::warn!(rule = rule.id, record = ?req.record_id, "automation rule failed: {msg}");
+                if !req.dry_run {
+                    let attempts = req.attempts + 1;
+                    if attempts >= MAX_ATTEMPTS {
+                        super::scheduler::notify_admins(
+                            tx,
+                            &format!(
+                                "Правило «{}» (№{}) не выполнено после {attempts} попыток: {msg}",
+                                rule.name, rule.id
+                            ),
+                            &format!("rule:{}", rule.id),
+                            &format!(
+                                "automation-failed:{}:{}:{}",
+                                rule.id,
+                                req.record_id.unwrap_or_default(),
+                                plotina_core::value::format_datetime(plotina_core::value::now())
+                            ),
+                        )
+                        .await?;
+                    } else {
+                        let ctx = actions::Ctx {
+                            rule,
+                            entity: req.entity,
+                            record_id: req.record_id,
+                            payload: req.payload.clone(),
+                            actor: &robot,
+                            depth,
+                            trigger: req.trigger,
+                        };
+                        let at = plotina_core::value::now()
+                            + chrono::Duration::seconds(backoff_seconds(attempts));
+                        queue_job(tx, &ctx, req.from_index, at, attempts).await?;
+                    }
+                }
+                RunOutcome {
+                    run_id: None,
+                    status: "failed".into(),
+                    actions: Vec::new(),
+                    error: Some(msg),
+                }
+            }
+        };
+        log_run(tx, &req, depth, outcome).await
+    })
+}
+
+/// A short, client-safe description of a failure (domain errors by code).
+pub fn describe(e: &crate::StoreError) -> String {
+    match e {
+        crate::StoreError::Domain(d) => match d {
+            plotina_core::DomainError::Invalid(errs) => errs
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.code))
+                .collect::<Vec<_>>()
+                .join(", "),
+            plotina_core::DomainError::Conflict(f) | plotina_core::DomainError::BadRequest(f) => {
+                format!("{}: {}", f.field, f.code)
+            }
+            other => other.to_string(),
+        },
+        crate::StoreError::Internal(e) => format!("internal: {e:#}"),
+    }
+}
+
+/// Work to do later: the rest of a rule after `action_index` (a delay, a retry).
+pub async fn queue_job(
+    tx: &mut Tx,
+    ctx: &actions::Ctx<'_>,
+    action_index: usize,
+    at: DateTime<Utc>,
+    attempts: i64,
+) -> Result<i64> {
+    let id = tx
+        .insert_id(
+            Query::insert()
+                .into_table(Alias::new("automation_jobs"))
+                .columns(
+                    [
+                        "rule_id",
+                        "entity",
+                        "record_id",
+                        "action_index",
+                        "payload",
+                        "trigger_code",
+                        "depth",
+                        "attempts",
+                        "state",
+                        "next_attempt_at",
+                        "created_at",
+                    ]
+                    .map(Alias::new),
+                )
+                .values_panic(crate::db::vals([
+                    ctx.rule.id.into(),
+                    ctx.entity.code().into(),
+                    ctx.record_id.into(),
+                    (action_index as i64).into(),
+                    ctx.payload.clone().into(),
+                    ctx.trigger.into(),
+                    (ctx.depth as i64).into(),
+                    attempts.into(),
+                    "queued".into(),
+                    at.into(),
+                    plotina_core::value::now().into(),
+                ])),
+        )
+        .await?;
+    Ok(id)
+}
+
+async fn log_run(
+    tx: &mut Tx,
+    req: &RunRequest<'_>,
+    depth: usize,
+    mut outcome: RunOutcome,
+) -> Result<RunOutcome> {
+    let now = plotina_core::value::now();
+    let id = tx
+        .insert_id(
+            Query::insert()
+                .into_table(Alias::new("automation_runs"))
+                .columns(
+                    [
+                        "rule_id",
+                        "entity",
+                        "record_id",
+                        "trigger_code",
+                        "status",
+                        "depth",
+                        "actions",
+                        "error",
+                        "started_at",
+                        "finished_at",
+                    ]
+                    .map(Alias::new),
+                )
+                .values_panic(crate::db::vals([
+                    req.rule.id.into(),
+                    req.entity.code().into(),
+                    req.record_id.into(),
+                    req.trigger.into(),
+                    outcome.status.clone().into(),
+                    (depth as i64).into(),
+                    Json::Array(outcome.actions.clone()).into(),
+                    outcome.error.clone().into(),
+                    now.into(),
+                    now.into(),
+                ])),
+        )
+        .await?;
+    outcome.run_id = Some(id);
+    Ok(outcome)
+}
+
+/// Open queued jobs due at `now`, oldest first.
+pub async fn due_jobs(tx: &mut Tx, now: DateTime<Utc>, limit: u64) -> Result<Vec<i64>> {
+    let rows = tx
+        .fetch_all(
+            &Query::select()
+                .column(Alias::new("id"))
+                .from(Alias::new("automation_jobs"))
+                .and_where(col("state").eq("queued"))
+                .and_where(col("next_attempt_at").lte(now))
+                .order_by(Alias::new("next_attempt_at"), Order::Asc)
+                .order_by(Alias::new("id"), Order::Asc)
+                .limit(limit)
+                .to_owned(),
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.i64("id").ok().flatten())
+        .collect())
+}
+
+/// The payload as a JSON object for templates.
+pub fn template_data(record: Option<&Record>, payload: Option<&Json>) -> Json {
+    let mut data: Map<String, Json> = record.cloned().unwrap_or_default();
+    if let Some(p) = payload {
+        data.insert("payload".into(), p.clone());
+    }
+    let now = plotina_core::value::now();
+    data.insert(
+        "now".into(),
+        plotina_core::value::format_datetime(now).into(),
+    );
+    data.insert("today".into(), now.date_naive().to_string().into());
+    Json::Object(data)
+}
