@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod filter_sql;
 pub mod history;
+pub mod import;
 pub mod listing;
 pub mod lookup;
 pub mod mail;

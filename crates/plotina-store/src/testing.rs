@@ -370,6 +370,11 @@ pub const TABLES: &[&str] = &[
     "saved_views",
     "notebook_items",
     "mail_outbox",
+    "import_batches",
+    "import_items",
+    "import_rejects",
+    "import_mappings",
+    "export_log",
 ];
 
 /// The number of rows in a table (all rows, the trash included).

@@ -6,6 +6,7 @@ mod commands;
 mod copy;
 mod demo;
 mod settings;
+mod transfer;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -81,6 +82,10 @@ pub enum Command {
         #[arg(long)]
         direct: bool,
     },
+    /// Import companies, contacts, leads, deals or activities from CSV/XLSX/XLS
+    /// (`plotina import companies clients.xlsx --dry-run`), or undo an import
+    /// (`plotina import undo 12`).
+    Import(transfer::ImportArgs),
     /// Database tools.
     Db {
         #[command(subcommand)]

@@ -346,6 +346,46 @@ pub const TABLES: &[TableSpec] = &[
             ("created_at", Time), ("sent_at", Time),
         ],
     ),
+    table(
+        "import_batches",
+        Key::Id,
+        &[
+            ("id", Int), ("entity", Text), ("file_name", Text), ("format", Text), ("status", Text),
+            ("dry_run", Bool), ("on_duplicate", Text), ("mapping", Json), ("rows_total", Int),
+            ("rows_created", Int), ("rows_updated", Int), ("rows_skipped", Int),
+            ("rows_rejected", Int), ("error", Text), ("created_by", Int), ("created_at", Time),
+            ("finished_at", Time), ("undone_at", Time), ("undone_by", Int),
+        ],
+    ),
+    table(
+        "import_items",
+        Key::Id,
+        &[
+            ("id", Int), ("batch_id", Int), ("row_no", Int), ("record_id", Int), ("action", Text),
+            ("version", Int), ("before", Json),
+        ],
+    ),
+    table(
+        "import_rejects",
+        Key::Id,
+        &[("id", Int), ("batch_id", Int), ("row_no", Int), ("cells", Json), ("problems", Json)],
+    ),
+    table(
+        "import_mappings",
+        Key::Id,
+        &[
+            ("id", Int), ("entity", Text), ("name", Text), ("columns", Json), ("created_by", Int),
+            ("created_at", Time),
+        ],
+    ),
+    table(
+        "export_log",
+        Key::Id,
+        &[
+            ("id", Int), ("user_id", Int), ("entity", Text), ("filter", Text), ("format", Text),
+            ("rows", Int), ("created_at", Time),
+        ],
+    ),
 ];
 
 /// The spec of a table by name.
