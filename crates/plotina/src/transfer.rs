@@ -143,6 +143,7 @@ pub async fn run(store: &Store, args: ImportArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
+    let started = std::time::Instant::now();
     let report = import::run(store, &actor, &path, &req, &|p| {
         bar.set_message(p.phase);
         bar.set_length(p.total);
@@ -168,7 +169,8 @@ pub async fn run(store: &Store, args: ImportArgs) -> anyhow::Result<()> {
             c.target.as_deref().unwrap_or("—")
         );
     }
-    for p in &report.problems {
+    const SHOWN: usize = 30;
+    for p in report.problems.iter().take(SHOWN) {
         let message = problem_message(lang, p);
         let line = match &p.column {
             Some(c) => i.text(
@@ -188,6 +190,9 @@ pub async fn run(store: &Store, args: ImportArgs) -> anyhow::Result<()> {
         };
         println!("{line}");
     }
+    if report.rejected as usize > SHOWN {
+        println!("… (--rejects FILE)");
+    }
     println!(
         "{}",
         i.text(
@@ -205,6 +210,12 @@ pub async fn run(store: &Store, args: ImportArgs) -> anyhow::Result<()> {
     if report.dry_run {
         println!("{}", i.text(lang, "import-report-dry", &[]));
     }
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{:.1} s, {:.0} rows/s",
+        secs,
+        report.rows_total as f64 / secs.max(0.001)
+    );
     if let Some(out) = args.rejects {
         let bytes = rejects_csv(store, &actor, report.batch_id, lang)
             .await
