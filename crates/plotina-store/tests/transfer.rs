@@ -496,3 +496,55 @@ async fn named_mappings_and_permissions() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_refuses_when_imported_records_were_changed_or_linked() {
+    each(|t| {
+        Box::pin(async move {
+            let path = t.file(
+                "c.csv",
+                "Название,ИНН\nАльфа,7707083893\nБета,500100732259\n".as_bytes(),
+            );
+            let r = t
+                .import(&t.fx.admin, Entity::Company, &path, false, OnDuplicate::Skip, None)
+                .await
+                .unwrap();
+            assert_eq!(counts(&r), (2, 2, 0, 0, 0));
+            let list = t
+                .store
+                .list(&t.fx.admin, Entity::Company, &Default::default())
+                .await
+                .unwrap();
+            let alpha = list.data.iter().find(|c| c["name"] == "Альфа").unwrap()["id"]
+                .as_i64()
+                .unwrap();
+            t.create(
+                Entity::Deal,
+                json!({"title": "Сделка", "pipeline_id": t.fx.pipeline, "company_id": alpha}),
+            )
+            .await;
+            let before = t.base().await;
+            let refused = import::undo(&t.store, &t.fx.admin, r.batch_id).await;
+            assert!(
+                matches!(refused, Err(StoreError::Domain(DomainError::Conflict(ref e))) if e.code == "import_undo_linked"),
+                "{refused:?}"
+            );
+            assert_eq!(t.base().await, before, "a refused undo changes nothing");
+            let body: Map<String, Json> = json!({"industry": "Опт"}).as_object().unwrap().clone();
+            t.store
+                .update(&t.fx.admin, Entity::Company, alpha, &body, None)
+                .await
+                .unwrap();
+            let refused = import::undo(&t.store, &t.fx.admin, r.batch_id).await;
+            assert!(
+                matches!(refused, Err(StoreError::Domain(DomainError::Conflict(ref e))) if e.code == "import_undo_changed"),
+                "{refused:?}"
+            );
+            assert_eq!(
+                import::batch(&t.store, &t.fx.admin, r.batch_id).await.unwrap().status,
+                "done"
+            );
+        })
+    })
+    .await;
+}

@@ -1011,6 +1011,11 @@ async fn undo_items(store: &Store, actor: &Actor, batch: i64) -> Result<()> {
     let entity = batch_entity(store, batch).await?;
     let customs = store.custom_defs(entity).await?;
     let mut tx = store.pool().begin_write().await?;
+    if tx.backend() == crate::Backend::Postgres {
+        // A link to a removed record must fail at its DELETE (a clear conflict), not at
+        // the commit.
+        tx.raw("SET CONSTRAINTS ALL IMMEDIATE").await?;
+    }
     // Records created by the batch: updates to them need no restoring, they go.
     let mut created = HashSet::new();
     let q = Query::select()
