@@ -87,7 +87,12 @@ pub fn open(path: &Path) -> Result<(Format, Box<dyn RowSource>), FileError> {
     let format = Format::sniff(path)?;
     let source: Box<dyn RowSource> = match format {
         Format::Csv => Box::new(CsvSource::open(path)?),
-        Format::Xlsx | Format::Xls => Box::new(SheetSource::open(path, format)?),
+        Format::Xlsx | Format::Xls => {
+            // A crafted workbook must be a refused file, never a crashed request.
+            let opened = std::panic::catch_unwind(|| SheetSource::open(path, format))
+                .map_err(|_| FileError::new("import_xlsx_broken"))??;
+            Box::new(opened)
+        }
     };
     Ok((format, source))
 }
