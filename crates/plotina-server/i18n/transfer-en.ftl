@@ -1,1 +1,35 @@
 # Texts of the transfer pages and API messages (en).
+
+## Import: whole-file problems
+import_file_unreadable = The file cannot be read
+import_file_empty = The file is empty
+import_file_no_rows = The file has a header but no data rows
+import_encoding_unknown = Cannot tell the file's encoding: save it as UTF-8 or Windows-1251
+import_file_broken = The file is broken (line { $row }): not CSV
+import_quotes_broken = Unmatched quote on line { $row }: the rows are shifted, fix the quotes
+import_cell_too_large = A cell on line { $row } is too large (over 1 MB): probably an unclosed quote
+import_xlsx_broken = The Excel file is damaged or not an XLSX/XLS workbook
+import_xlsx_too_large = The workbook is larger than { $max_mb } MB unpacked: split it into several files
+import_entity_unknown = Companies, contacts, leads, deals and activities can be imported
+import_nothing_mapped = No column of the file is mapped to a field
+import_target_unknown = Column “{ $column }” is mapped to an unknown field “{ $target }”
+import_preset_unknown = Unknown preset: bitrix24 or amocrm
+import_on_duplicate_unknown = Duplicate policy: skip, update or create
+import_mapping_unknown = No saved mapping has this name
+import_not_undoable = This import cannot be undone (a dry run, or undone already)
+import_undo_changed = The record from row { $row } was changed after the import: undo stopped, nothing changed
+import_undo_linked = Record { $id } of the import is already linked from other records: undo stopped, nothing changed
+## Import: row problems
+import_user_unknown = No user “{ $value }”
+import_stage_unknown = No stage “{ $value }” in the default pipeline
+import_columns_count = The row has { $found } cells, the header { $expected }
+import_duplicate_forbidden = A duplicate was found but you may not edit it
+import_row_refused = The row was refused
+## Import: report
+import-report = Rows: { $total }; created: { $created }; updated: { $updated }; duplicates skipped: { $skipped }; rejected: { $rejected }
+import-report-dry = Dry run, nothing written.
+import-problem = Row { $row }, column “{ $column }”: { $message }
+import-problem-row = Row { $row }: { $message }
+import-batch = Import batch no. { $id }
+import-undone = Import no. { $id } undone
+import-rejects-column = Problems

@@ -15,6 +15,7 @@ pub mod filter_sql;
 pub mod gates;
 pub mod handover;
 pub mod history;
+pub mod import;
 pub mod listing;
 pub mod lookup;
 pub mod mail;

@@ -378,6 +378,11 @@ pub const TABLES: &[&str] = &[
     "automation_fired",
     "webhook_subscriptions",
     "webhook_deliveries",
+    "import_batches",
+    "import_items",
+    "import_rejects",
+    "import_mappings",
+    "export_log",
 ];
 
 /// The number of rows in a table (all rows, the trash included).

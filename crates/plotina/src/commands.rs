@@ -67,6 +67,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Db {
             command: DbCommand::Copy { from, to },
         } => crate::copy::run(&from, &to).await,
+        Command::Import(args) => crate::transfer::run(&open(&config).await?, args).await,
         Command::Bench {
             url,
             token,

@@ -7,6 +7,7 @@ mod copy;
 mod demo;
 mod notebook;
 mod settings;
+mod transfer;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -87,6 +88,10 @@ pub enum Command {
         #[command(subcommand)]
         command: notebook::NotebookCommand,
     },
+    /// Import companies, contacts, leads, deals or activities from CSV/XLSX/XLS
+    /// (`plotina import companies clients.xlsx --dry-run`), or undo an import
+    /// (`plotina import undo 12`).
+    Import(transfer::ImportArgs),
     /// Database tools.
     Db {
         #[command(subcommand)]

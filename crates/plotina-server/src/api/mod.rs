@@ -2,6 +2,7 @@
 
 pub mod attachments;
 pub mod automation;
+pub mod imports;
 pub mod input;
 pub mod notebook;
 pub mod openapi;
@@ -21,6 +22,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(sales::router())
         .merge(notebook::router())
         .merge(records::router())
+        .merge(imports::router())
         .merge(openapi::router())
         .merge(automation::router())
         .merge(webhooks::router())

@@ -306,6 +306,7 @@ pub fn document() -> Value {
     super::notebook::openapi(&mut paths, &mut schemas);
     crate::api::automation::openapi(&mut paths, &mut schemas);
     crate::api::webhooks::openapi(&mut paths, &mut schemas);
+    crate::api::imports::openapi_paths(&mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Plotina CRM API", "version": env!("CARGO_PKG_VERSION"),

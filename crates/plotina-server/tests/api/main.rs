@@ -3,6 +3,7 @@
 mod automation;
 mod helpers;
 mod notebook;
+mod imports;
 mod scope;
 mod validation;
 mod workflow;

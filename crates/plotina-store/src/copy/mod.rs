@@ -390,6 +390,37 @@ pub const TABLES: &[TableSpec] = &[
             ("id", Int), ("rule_id", Int), ("entity", Text), ("record_id", Int),
             ("action_index", Int), ("payload", Json), ("trigger_code", Text), ("depth", Int),
             ("attempts", Int), ("state", Text), ("next_attempt_at", Time), ("last_error", Text),
+        ],
+    ),
+    table(
+        "import_batches",
+        Key::Id,
+        &[
+            ("id", Int), ("entity", Text), ("file_name", Text), ("format", Text), ("status", Text),
+            ("dry_run", Bool), ("on_duplicate", Text), ("mapping", Json), ("rows_total", Int),
+            ("rows_created", Int), ("rows_updated", Int), ("rows_skipped", Int),
+            ("rows_rejected", Int), ("error", Text), ("created_by", Int), ("created_at", Time),
+            ("finished_at", Time), ("undone_at", Time), ("undone_by", Int),
+        ],
+    ),
+    table(
+        "import_items",
+        Key::Id,
+        &[
+            ("id", Int), ("batch_id", Int), ("row_no", Int), ("record_id", Int), ("action", Text),
+            ("version", Int), ("before", Json),
+        ],
+    ),
+    table(
+        "import_rejects",
+        Key::Id,
+        &[("id", Int), ("batch_id", Int), ("row_no", Int), ("cells", Json), ("problems", Json)],
+    ),
+    table(
+        "import_mappings",
+        Key::Id,
+        &[
+            ("id", Int), ("entity", Text), ("name", Text), ("columns", Json), ("created_by", Int),
             ("created_at", Time),
         ],
     ),
@@ -417,6 +448,14 @@ pub const TABLES: &[TableSpec] = &[
             ("id", Int), ("subscription_id", Int), ("event", Text), ("payload", Json),
             ("state", Text), ("attempts", Int), ("next_attempt_at", Time), ("last_status", Int),
             ("last_error", Text), ("created_at", Time), ("delivered_at", Time),
+        ],
+    ),
+    table(
+        "export_log",
+        Key::Id,
+        &[
+            ("id", Int), ("user_id", Int), ("entity", Text), ("filter", Text), ("format", Text),
+            ("rows", Int), ("created_at", Time),
         ],
     ),
 ];

@@ -617,6 +617,47 @@ async fn fill_automation(tx: &mut Tx) {
             ("created_by", USER.into()),
             ("updated_at", ts("2025-01-02T00:00:00.125Z")),
             ("version", 2i64.into()),
+async fn fill_transfer(tx: &mut Tx) {
+    put(
+        tx,
+        "import_batches",
+        vec![
+            ("id", 4000i64.into()),
+            ("entity", "company".into()),
+            ("file_name", "клиенты.csv".into()),
+            ("format", "csv".into()),
+            ("status", "done".into()),
+            ("dry_run", false.into()),
+            ("on_duplicate", "update".into()),
+            (
+                "mapping",
+                js(serde_json::json!([{"header": "ИНН", "target": "inn"}])),
+            ),
+            ("rows_total", 3i64.into()),
+            ("rows_created", 1i64.into()),
+            ("rows_updated", 1i64.into()),
+            ("rows_skipped", 0i64.into()),
+            ("rows_rejected", 1i64.into()),
+            ("error", null_text()),
+            ("created_by", USER.into()),
+            ("created_at", ts("2025-01-04T10:00:00Z")),
+            ("finished_at", ts("2025-01-04T10:00:01.125Z")),
+            ("undone_at", Value::ChronoDateTimeUtc(None)),
+            ("undone_by", Value::BigInt(None)),
+        ],
+    )
+    .await;
+    put(
+        tx,
+        "import_items",
+        vec![
+            ("id", 4001i64.into()),
+            ("batch_id", 4000i64.into()),
+            ("row_no", 2i64.into()),
+            ("record_id", 1i64.into()),
+            ("action", "updated".into()),
+            ("version", 2i64.into()),
+            ("before", js(serde_json::json!({"industry": "Розница"}))),
         ],
     )
     .await;
@@ -707,6 +748,46 @@ async fn fill_automation(tx: &mut Tx) {
             ("last_error", "HTTP 503".into()),
             ("created_at", ts("2025-01-03T09:00:00Z")),
             ("delivered_at", Value::ChronoDateTimeUtc(None)),
+        "import_rejects",
+        vec![
+            ("id", 4002i64.into()),
+            ("batch_id", 4000i64.into()),
+            ("row_no", 4i64.into()),
+            ("cells", js(serde_json::json!(["Ромашка", "123"]))),
+            (
+                "problems",
+                js(serde_json::json!([{"row": 4, "field": "inn", "code": "inn_length"}])),
+            ),
+        ],
+    )
+    .await;
+    put(
+        tx,
+        "import_mappings",
+        vec![
+            ("id", 4003i64.into()),
+            ("entity", "contact".into()),
+            ("name", "Выгрузка 1С".into()),
+            (
+                "columns",
+                js(serde_json::json!([{"header": "ФИО", "target": "full_name"}])),
+            ),
+            ("created_by", USER.into()),
+            ("created_at", ts("2025-01-04T09:00:00Z")),
+        ],
+    )
+    .await;
+    put(
+        tx,
+        "export_log",
+        vec![
+            ("id", 4004i64.into()),
+            ("user_id", USER.into()),
+            ("entity", "deal".into()),
+            ("filter", "amount >= 100000".into()),
+            ("format", "xlsx".into()),
+            ("rows", 42i64.into()),
+            ("created_at", ts("2025-01-04T11:00:00.5Z")),
         ],
     )
     .await;
@@ -785,6 +866,7 @@ async fn fill(pool: &Pool) {
     fill_mail(&mut tx).await;
     fill_gates(&mut tx).await;
     fill_automation(&mut tx).await;
+    fill_transfer(&mut tx).await;
     fill_bulk(&mut tx).await;
     tx.commit().await.expect("commit the fixture");
 }
