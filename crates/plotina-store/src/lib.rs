@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod copy;
 pub mod db;
 pub mod demo;
+pub mod duplicates;
 pub mod error;
 pub mod filter_sql;
 pub mod history;

@@ -84,6 +84,11 @@ contract!(
     search_by_phone_word_forms_inn_and_email,
     idempotency_keys_replay_and_conflict,
     auth_passwords_tokens_and_sessions,
+    duplicates_are_found_on_create_by_every_reason,
+    hidden_duplicates_are_reported_without_their_data,
+    edits_are_checked_only_for_what_they_change,
+    finder_groups_the_base_by_reason,
+    reindex_keys_records_written_without_them,
 );
 
 fn obj(v: Json) -> Map<String, Json> {
@@ -415,6 +420,8 @@ fn day(offset: i64) -> String {
 mod access;
 #[path = "contract/business.rs"]
 mod business;
+#[path = "contract/duplicates.rs"]
+mod duplicates;
 #[path = "contract/filters.rs"]
 mod filters;
 #[path = "contract/integrity.rs"]
@@ -429,6 +436,7 @@ mod rules;
 mod cases {
     pub use super::access::*;
     pub use super::business::*;
+    pub use super::duplicates::*;
     pub use super::filters::*;
     pub use super::integrity::*;
     pub use super::lists::*;

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`.
 
 pub mod attachments;
+pub mod duplicates;
 pub mod input;
 pub mod openapi;
 pub mod records;
@@ -17,5 +18,6 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(session::router())
         .merge(sales::router())
         .merge(records::router())
+        .merge(duplicates::router())
         .merge(openapi::router())
 }

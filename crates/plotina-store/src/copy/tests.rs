@@ -554,6 +554,49 @@ async fn fill_mail(tx: &mut Tx) {
     .await;
 }
 
+async fn fill_dedup_keys(tx: &mut Tx) {
+    for (entity, kind, value) in [
+        ("company", "company_name", "ромашка"),
+        ("contact", "person_name", "анна петрова"),
+    ] {
+        put(
+            tx,
+            "dedup_keys",
+            vec![
+                ("entity", entity.into()),
+                ("record_id", 1i64.into()),
+                ("kind", kind.into()),
+                ("value", value.into()),
+            ],
+        )
+        .await;
+    }
+}
+
+async fn fill_merges(tx: &mut Tx) {
+    put(
+        tx,
+        "merges",
+        vec![
+            ("id", 4000i64.into()),
+            ("entity", "company".into()),
+            ("survivor_id", 1i64.into()),
+            ("victim_ids", js(serde_json::json!([2]))),
+            (
+                "snapshot",
+                js(serde_json::json!([{"entity": "company", "record": {"id": 2, "name": "Ромашка «старая»"}}])),
+            ),
+            ("after_versions", js(serde_json::json!({"company:1": 3}))),
+            ("moved", js(serde_json::json!({"attachments": [], "notebook_items": []}))),
+            ("created_at", ts("2025-01-04T10:00:00.5Z")),
+            ("created_by", USER.into()),
+            ("undone_at", Value::ChronoDateTimeUtc(None)),
+            ("undone_by", Value::BigInt(None)),
+        ],
+    )
+    .await;
+}
+
 /// More rows than one batch, and a run of equal keyless rows across batch borders.
 async fn fill_bulk(tx: &mut Tx) {
     let lookup = |record: i64, value: &str| -> Vec<Value> {
@@ -625,6 +668,8 @@ async fn fill(pool: &Pool) {
     fill_views(&mut tx).await;
     fill_notebook(&mut tx).await;
     fill_mail(&mut tx).await;
+    fill_dedup_keys(&mut tx).await;
+    fill_merges(&mut tx).await;
     fill_bulk(&mut tx).await;
     tx.commit().await.expect("commit the fixture");
 }
