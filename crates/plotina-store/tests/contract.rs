@@ -89,6 +89,8 @@ contract!(
     edits_are_checked_only_for_what_they_change,
     finder_groups_the_base_by_reason,
     reindex_keys_records_written_without_them,
+    merge_moves_every_link_and_undo_restores_exactly,
+    merge_refusals_change_nothing,
 );
 
 fn obj(v: Json) -> Map<String, Json> {

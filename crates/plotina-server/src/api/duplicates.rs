@@ -4,13 +4,13 @@
 //! `POST /api/v1/duplicates/tasks`.
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use plotina_core::schema::Entity;
-use plotina_store::duplicates::{self, Candidate, Checked, FindParams, Group};
+use plotina_store::duplicates::{self, Candidate, Checked, FindParams, Group, MergeRequest};
 use plotina_store::{IdempotencyKey, Record};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -241,10 +241,63 @@ async fn tasks(
         .into_response())
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MergeBody {
+    entity: String,
+    survivor: i64,
+    victims: Vec<i64>,
+    #[serde(default)]
+    take: std::collections::BTreeMap<String, i64>,
+}
+
+async fn merge(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let obj = input::json_object(&headers, &body)?;
+    let b: MergeBody = serde_json::from_value(Value::Object(obj))
+        .map_err(|_| ApiError::malformed("body", "bad_request"))?;
+    let entity = parse_entity(Some(&b.entity))?;
+    if b.survivor < 1 || b.victims.iter().any(|v| *v < 1) {
+        return Err(ApiError::malformed("victims", "bad_request"));
+    }
+    let out = state
+        .store
+        .merge_duplicates(
+            &auth.actor,
+            &MergeRequest {
+                entity,
+                survivor: b.survivor,
+                victims: b.victims,
+                take: b.take,
+            },
+        )
+        .await?;
+    Ok(
+        Json(json!({"merge_id": out.merge_id, "survivor": out.survivor, "moved": out.moved}))
+            .into_response(),
+    )
+}
+
+async fn undo(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = input::id(&id)?;
+    state.store.undo_merge(&auth.actor, id).await?;
+    Ok(Json(json!({"merge_id": id, "undone": true})).into_response())
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/duplicates", get(find))
         .route("/api/v1/duplicates/tasks", post(tasks))
+        .route("/api/v1/duplicates/merge", post(merge))
+        .route("/api/v1/duplicates/merges/{id}/undo", post(undo))
 }
 
 /// The endpoints and the confirmation header in the OpenAPI document.
@@ -307,5 +360,25 @@ pub fn openapi(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>)
             "limit": {"type": "integer", "minimum": 1, "maximum": 500}}, "required": ["entity"], "additionalProperties": false}}}},
         "responses": {"200": {"description": "Counts", "content": {"application/json": {"schema": {"type": "object", "properties": {
             "groups": {"type": "integer"}, "created": {"type": "integer"}, "skipped": {"type": "integer"}}, "required": ["groups", "created", "skipped"]}}}},
+            "default": problem.clone()}}}));
+    paths.insert("/api/v1/duplicates/merge".into(), json!({"post": {
+        "summary": "Merge victims into a survivor: chosen field values, every link moved, victims to the trash; undoable",
+        "tags": ["duplicates"], "parameters": [],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {
+            "entity": {"type": "string", "enum": ["company", "contact", "lead"]},
+            "survivor": {"type": "integer", "minimum": 1},
+            "victims": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1, "maxItems": duplicates::MAX_VICTIMS, "uniqueItems": true},
+            "take": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}, "description": "field → id of the record (survivor or a victim) whose value the survivor keeps"}},
+            "required": ["entity", "survivor", "victims"], "additionalProperties": false}}}},
+        "responses": {"200": {"description": "Merged", "content": {"application/json": {"schema": {"type": "object", "properties": {
+            "merge_id": {"type": "integer"}, "survivor": {"type": "object"}, "moved": {"type": "object", "additionalProperties": {"type": "integer"}}},
+            "required": ["merge_id", "survivor", "moved"]}}}},
+            "default": problem.clone()}}}));
+    paths.insert("/api/v1/duplicates/merges/{id}/undo".into(), json!({"post": {
+        "summary": "Undo a merge: every touched record back exactly as it was (refused once any of them changed again)",
+        "tags": ["duplicates"],
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 1}}],
+        "responses": {"200": {"description": "Undone", "content": {"application/json": {"schema": {"type": "object", "properties": {
+            "merge_id": {"type": "integer"}, "undone": {"type": "boolean"}}, "required": ["merge_id", "undone"]}}}},
             "default": problem}}}));
 }

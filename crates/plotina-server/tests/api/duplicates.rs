@@ -264,3 +264,119 @@ async fn openapi_documents_the_confirmation_and_the_finder() {
         assert!(doc["paths"]["/api/v1/deals"]["post"]["responses"]["409"].is_null());
     }
 }
+
+#[tokio::test]
+async fn merge_and_undo_over_http() {
+    for app in apps().await {
+        let mut ids = Vec::new();
+        for body in [
+            json!({"name": "Вектор", "phones": ["+74950000001"]}),
+            json!({"name": "ООО Вектор", "inn": "7707083893"}),
+        ] {
+            let resp = app
+                .req("admin", Method::POST, "/api/v1/companies")
+                .header("x-confirm-duplicates", "true")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 201);
+            ids.push(resp.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
+        }
+        let deal = app
+            .create(
+                "admin",
+                "deals",
+                json!({"title": "Поставка", "pipeline_id": app.fx.pipeline, "company_id": ids[1]}),
+            )
+            .await;
+        let (status, body) = json(
+            app.post(
+                "admin",
+                "/api/v1/duplicates/merge",
+                &json!({"entity": "company", "survivor": ids[0], "victims": [ids[1]], "take": {"inn": ids[1]}}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["survivor"]["inn"], "7707083893");
+        assert_eq!(body["moved"]["deal.company_id"], 1);
+        let merge_id = body["merge_id"].as_i64().unwrap();
+        let (_, d) = json(
+            app.get("admin", &format!("/api/v1/deals/{}", deal["id"]))
+                .await,
+        )
+        .await;
+        assert_eq!(d["company_id"], ids[0]);
+        assert_eq!(
+            app.get("admin", &format!("/api/v1/companies/{}", ids[1]))
+                .await
+                .status(),
+            404
+        );
+
+        // Bad requests: 4xx in the caller's language, nothing changed.
+        let (status, body) = json(
+            app.req("admin", Method::POST, "/api/v1/duplicates/merge")
+                .header("accept-language", "ru")
+                .json(&json!({"entity": "company", "survivor": ids[0], "victims": [ids[0]]}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["errors"][0]["code"], "merge_survivor_is_victim");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Основная запись"),
+            "{body}"
+        );
+        for bad in [
+            json!({"entity": "deal", "survivor": 1, "victims": [2]}),
+            json!({"entity": "company"}),
+            json!({"entity": "company", "survivor": 0, "victims": [2]}),
+        ] {
+            let r = app.post("admin", "/api/v1/duplicates/merge", &bad).await;
+            assert_eq!(r.status(), 400, "{bad}");
+        }
+
+        let (status, body) = json(
+            app.post(
+                "admin",
+                &format!("/api/v1/duplicates/merges/{merge_id}/undo"),
+                &json!({}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let (_, d) = json(
+            app.get("admin", &format!("/api/v1/deals/{}", deal["id"]))
+                .await,
+        )
+        .await;
+        assert_eq!(d["company_id"], ids[1]);
+        assert_eq!(
+            app.get("admin", &format!("/api/v1/companies/{}", ids[1]))
+                .await
+                .status(),
+            200
+        );
+        let r = app
+            .post(
+                "admin",
+                &format!("/api/v1/duplicates/merges/{merge_id}/undo"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(r.status(), 409);
+        let r = app
+            .post("admin", "/api/v1/duplicates/merges/999999/undo", &json!({}))
+            .await;
+        assert_eq!(r.status(), 404);
+    }
+}

@@ -238,7 +238,7 @@ async fn merge_in(tx: &mut Tx, ctx: &QueryCtx<'_>, req: &MergeRequest) -> Result
                         | "deleted_at"
                 )
             })
-            .ok_or_else(|| DomainError::invalid(format!("take.{field}"), "unknown_field"))?;
+            .ok_or_else(|| DomainError::invalid(format!("take.{field}"), "merge_field_invalid"))?;
         let source = if from == req.survivor {
             &survivor
         } else {

@@ -401,3 +401,270 @@ pub async fn reindex_keys_records_written_without_them(t: &T) {
     // A second run has nothing to do.
     assert_eq!(t.store.reindex_duplicate_keys().await.unwrap(), 0);
 }
+
+/// Checksums of every table but the append-only ones a merge and its undo add to.
+async fn state(t: &T) -> Vec<(&'static str, u64, String)> {
+    plotina_store::copy::checksums(t.store.pool())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| !matches!(c.table, "history" | "merges"))
+        .map(|c| (c.table, c.rows, c.checksum))
+        .collect()
+}
+
+pub async fn merge_moves_every_link_and_undo_restores_exactly(t: &T) {
+    let a = &t.fx.admin;
+    let confirm = |e: Entity, body: Json| async move {
+        match t
+            .store
+            .create_checked(a, e, &obj(body), None, true)
+            .await
+            .unwrap()
+        {
+            Checked::Done((r, _)) => id(&r),
+            Checked::Duplicates(_) => unreachable!(),
+        }
+    };
+    let survivor = confirm(
+        Entity::Company,
+        json!({"name": "ООО «Ромашка»", "phones": ["+74951234567"], "tags": ["vip"]}),
+    )
+    .await;
+    let victim = confirm(
+        Entity::Company,
+        json!({"name": "Ромашка", "inn": "7707083893", "industry": "retail", "emails": ["info@romashka.ru"]}),
+    )
+    .await;
+    let victim2 = confirm(Entity::Company, json!({"name": "Ромашка ООО"})).await;
+    let deal = id(&t
+        .create(a, Entity::Deal, json!({"title": "Поставка", "pipeline_id": t.fx.pipeline, "company_id": victim, "amount": "1500.50"}))
+        .await);
+    let act = id(&t
+        .create(
+            a,
+            Entity::Activity,
+            json!({"kind": "call", "subject": "Звонок", "company_id": victim2}),
+        )
+        .await);
+    let lead = id(&t.create(a, Entity::Lead, json!({"title": "Заявка"})).await);
+    // A lead's company is set by conversion; here straight in the table.
+    let mut tx = t.store.pool().begin_write().await.unwrap();
+    tx.raw(&format!(
+        "UPDATE leads SET company_id = {victim} WHERE id = {lead}"
+    ))
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    // A contact of both the survivor and a victim, and one of a victim only.
+    let both = id(&t
+        .create(a, Entity::Contact, json!({"first_name": "Анна", "companies": [{"company_id": survivor}, {"company_id": victim, "role": "бухгалтер"}]}))
+        .await);
+    let only = id(&t
+        .create(
+            a,
+            Entity::Contact,
+            json!({"first_name": "Борис", "companies": [{"company_id": victim2}]}),
+        )
+        .await);
+    let file = t
+        .store
+        .add_attachment(
+            a,
+            Entity::Company,
+            victim,
+            plotina_store::attachments::NewAttachment {
+                file_name: "договор.pdf",
+                content_type: "application/pdf",
+                size: 3,
+                sha256: "a665a45920422f9d417e4867efdc4fb8a04a1f3fff1fa07e998e86f7f7a27ae3",
+            },
+        )
+        .await
+        .unwrap();
+    // Trash a linked activity too: links move for trashed records as well.
+    t.store
+        .delete(a, Entity::Activity, act, None)
+        .await
+        .unwrap();
+
+    let before = state(t).await;
+    let out = t
+        .store
+        .merge_duplicates(
+            a,
+            &plotina_store::duplicates::MergeRequest {
+                entity: Entity::Company,
+                survivor,
+                victims: vec![victim, victim2],
+                take: [
+                    ("inn".to_string(), victim),
+                    ("industry".to_string(), victim),
+                    ("name".to_string(), survivor),
+                ]
+                .into_iter()
+                .collect(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.survivor["inn"], "7707083893");
+    assert_eq!(out.survivor["industry"], "retail");
+    assert_eq!(out.survivor["name"], "ООО «Ромашка»");
+    assert_eq!(out.survivor["phones"], json!(["+74951234567"]));
+    assert_eq!(out.moved["deal.company_id"], 1);
+    assert_eq!(out.moved["activity.company_id"], 1);
+    assert_eq!(out.moved["lead.company_id"], 1);
+    assert_eq!(out.moved["contact.companies"], 2);
+    assert_eq!(out.moved["attachments"], 1);
+
+    let deal_rec = t.get(a, Entity::Deal, deal).await.unwrap();
+    assert_eq!(deal_rec["company_id"], survivor);
+    assert_eq!(deal_rec["amount"], "1500.50");
+    let lead_rec = t.get(a, Entity::Lead, lead).await.unwrap();
+    assert_eq!(lead_rec["company_id"], survivor);
+    let act_rec = t
+        .store
+        .get_in(a, Entity::Activity, act, true)
+        .await
+        .unwrap();
+    assert_eq!(act_rec["company_id"], survivor);
+    let both_rec = t.get(a, Entity::Contact, both).await.unwrap();
+    assert_eq!(
+        both_rec["companies"],
+        json!([{"company_id": survivor, "role": null}])
+    );
+    let only_rec = t.get(a, Entity::Contact, only).await.unwrap();
+    assert_eq!(only_rec["companies"][0]["company_id"], survivor);
+    // The contact filter by company goes through record_lookup: it follows the move.
+    assert_eq!(
+        t.ids(a, Entity::Contact, &format!("companies = {survivor}"))
+            .await,
+        vec![both, only]
+    );
+    assert_not_found(t.get(a, Entity::Company, victim).await);
+    assert_not_found(t.get(a, Entity::Company, victim2).await);
+    let files = t
+        .store
+        .attachments(a, Entity::Company, survivor)
+        .await
+        .unwrap();
+    assert_eq!(
+        files.iter().map(|f| f.id).collect::<Vec<_>>(),
+        vec![file.id]
+    );
+    // The moved deal's history names the move.
+    let h = t.history(Entity::Deal, deal).await;
+    assert_eq!(h[0].field.as_deref(), Some("company_id"));
+    assert_eq!(h[0].old_value, json!(victim));
+    assert_eq!(h[0].new_value, json!(survivor));
+    assert_ne!(state(t).await, before);
+
+    // Undo: every table as it was.
+    t.store.undo_merge(a, out.merge_id).await.unwrap();
+    assert_eq!(state(t).await, before);
+    assert_eq!(
+        t.get(a, Entity::Company, victim).await.unwrap()["inn"],
+        "7707083893"
+    );
+    assert_eq!(
+        t.get(a, Entity::Deal, deal).await.unwrap()["company_id"],
+        victim
+    );
+    // Twice is refused.
+    assert_conflict(
+        t.store.undo_merge(a, out.merge_id).await,
+        "id",
+        "merge_already_undone",
+    );
+}
+
+pub async fn merge_refusals_change_nothing(t: &T) {
+    let fx = &t.fx;
+    let a = &fx.admin;
+    let mk = |owner: &Actor, body: Json| {
+        let owner = owner.clone();
+        async move {
+            match t
+                .store
+                .create_checked(&owner, Entity::Company, &obj(body), None, true)
+                .await
+                .unwrap()
+            {
+                Checked::Done((r, _)) => id(&r),
+                Checked::Duplicates(_) => unreachable!(),
+            }
+        }
+    };
+    let s = mk(a, json!({"name": "Альфа"})).await;
+    let v = mk(a, json!({"name": "Альфа ООО"})).await;
+    let private = mk(&fx.m2, json!({"name": "Альфа", "private": true})).await;
+    let own = mk(&fx.m1, json!({"name": "Альфа М1"})).await;
+    let counts = testing::row_counts(t.store.pool()).await;
+    let req = |survivor: i64, victims: Vec<i64>, take: &[(&str, i64)]| {
+        plotina_store::duplicates::MergeRequest {
+            entity: Entity::Company,
+            survivor,
+            victims,
+            take: take.iter().map(|(f, i)| (f.to_string(), *i)).collect(),
+        }
+    };
+    assert_invalid(
+        t.store.merge_duplicates(a, &req(s, vec![], &[])).await,
+        "victims",
+        "merge_victims_invalid",
+    );
+    assert_invalid(
+        t.store.merge_duplicates(a, &req(s, vec![s], &[])).await,
+        "victims",
+        "merge_survivor_is_victim",
+    );
+    assert_invalid(
+        t.store
+            .merge_duplicates(a, &req(s, vec![v], &[("nonsense", v)]))
+            .await,
+        "take.nonsense",
+        "merge_field_invalid",
+    );
+    assert_invalid(
+        t.store
+            .merge_duplicates(a, &req(s, vec![v], &[("name", 999_999)]))
+            .await,
+        "take.name",
+        "merge_source_invalid",
+    );
+    // m1 cannot see m2's private company: it is not there for them.
+    assert_not_found(
+        t.store
+            .merge_duplicates(&fx.m1, &req(own, vec![private], &[]))
+            .await,
+    );
+    assert_not_found(
+        t.store
+            .merge_duplicates(a, &req(s, vec![424_242], &[]))
+            .await,
+    );
+    assert_eq!(testing::row_counts(t.store.pool()).await, counts);
+
+    // An undo is refused once a touched record changed again.
+    let out = t
+        .store
+        .merge_duplicates(a, &req(s, vec![v], &[]))
+        .await
+        .unwrap();
+    t.update(
+        a,
+        Entity::Company,
+        s,
+        json!({"description": "после слияния"}),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_conflict(
+        t.store.undo_merge(a, out.merge_id).await,
+        "id",
+        "merge_changed_since",
+    );
+    assert_not_found(t.store.undo_merge(a, 777_777).await);
+}
