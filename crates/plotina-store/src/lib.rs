@@ -17,6 +17,7 @@ pub mod lookup;
 pub mod mail;
 pub mod notebook;
 pub mod profile;
+pub mod quality;
 pub mod records;
 pub mod rows;
 pub mod rules;

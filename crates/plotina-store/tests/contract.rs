@@ -91,6 +91,8 @@ contract!(
     reindex_keys_records_written_without_them,
     merge_moves_every_link_and_undo_restores_exactly,
     merge_refusals_change_nothing,
+    completeness_per_field_and_owner,
+    records_without_a_next_activity,
 );
 
 fn obj(v: Json) -> Map<String, Json> {
@@ -432,6 +434,8 @@ mod integrity;
 mod lists;
 #[path = "contract/organisation.rs"]
 mod organisation;
+#[path = "contract/quality.rs"]
+mod quality;
 #[path = "contract/rules.rs"]
 mod rules;
 
@@ -443,5 +447,6 @@ mod cases {
     pub use super::integrity::*;
     pub use super::lists::*;
     pub use super::organisation::*;
+    pub use super::quality::*;
     pub use super::rules::*;
 }

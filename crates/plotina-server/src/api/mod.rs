@@ -4,6 +4,7 @@ pub mod attachments;
 pub mod duplicates;
 pub mod input;
 pub mod openapi;
+pub mod quality;
 pub mod records;
 pub mod sales;
 pub mod session;
@@ -19,5 +20,6 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(sales::router())
         .merge(records::router())
         .merge(duplicates::router())
+        .merge(quality::router())
         .merge(openapi::router())
 }

@@ -380,3 +380,57 @@ async fn merge_and_undo_over_http() {
         assert_eq!(r.status(), 404);
     }
 }
+
+#[tokio::test]
+async fn data_quality_report_and_idle_lists() {
+    for app in apps().await {
+        let c1 = app
+            .create(
+                "admin",
+                "companies",
+                json!({"name": "Полная", "inn": "7707083893", "phones": ["+74951234567"]}),
+            )
+            .await;
+        app.create("admin", "companies", json!({"name": "Пустая"}))
+            .await;
+        app.create(
+            "admin",
+            "activities",
+            json!({"kind": "task", "subject": "Позвонить", "company_id": c1["id"]}),
+        )
+        .await;
+        let (status, body) = json(
+            app.get("admin", "/api/v1/data-quality?entity=company")
+                .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["total"], 2);
+        assert_eq!(body["missing"]["inn"], 1);
+        assert_eq!(body["missing"]["industry"], 2);
+        assert_eq!(body["share_missing"]["phones"], 0.5);
+        assert_eq!(body["owners"][0]["owner_id"], app.fx.admin.user_id);
+
+        let (status, body) = json(
+            app.get("admin", "/api/v1/data-quality/idle?entity=company")
+                .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let titles: Vec<&str> = body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["title"].as_str().unwrap())
+            .collect();
+        assert_eq!(titles, vec!["Пустая"]);
+        for bad in [
+            "/api/v1/data-quality",
+            "/api/v1/data-quality?entity=user",
+            "/api/v1/data-quality/idle?entity=lead",
+            "/api/v1/data-quality/idle?entity=deal&limit=0",
+        ] {
+            assert_eq!(app.get("admin", bad).await.status(), 400, "{bad}");
+        }
+    }
+}

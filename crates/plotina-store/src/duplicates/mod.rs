@@ -21,6 +21,7 @@ use plotina_core::schema::Entity;
 use plotina_core::types::names::{normalize_company_name, person_key};
 use sea_query::{Alias, Order, Query};
 
+pub mod bench_data;
 mod finder;
 mod merge;
 pub use finder::{find, reasons_of, FindParams, Group, Member, TaskCounts};
