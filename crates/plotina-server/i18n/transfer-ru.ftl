@@ -14,3 +14,5 @@ merge_field_invalid = Это поле нельзя выбрать при сли�
 merge_source_invalid = Значение можно взять только из основной или объединяемой записи
 merge_already_undone = Это слияние уже отменено
 merge_changed_since = Записи изменились после слияния, отменить его уже нельзя
+bulk_too_many = Под фильтр попадает больше 10 000 записей — сузьте его
+bulk_operation_invalid = Укажите ровно одно действие: set, owner_id или add_tag

@@ -5,6 +5,7 @@ pub mod attachments;
 pub mod auth;
 pub mod board;
 pub mod bootstrap;
+pub mod bulk;
 pub mod copy;
 pub mod db;
 pub mod demo;

@@ -93,6 +93,7 @@ contract!(
     merge_refusals_change_nothing,
     completeness_per_field_and_owner,
     records_without_a_next_activity,
+    bulk_edit_covers_the_whole_filtered_set,
 );
 
 fn obj(v: Json) -> Map<String, Json> {
@@ -422,6 +423,8 @@ fn day(offset: i64) -> String {
 
 #[path = "contract/access.rs"]
 mod access;
+#[path = "contract/bulk.rs"]
+mod bulk;
 #[path = "contract/business.rs"]
 mod business;
 #[path = "contract/duplicates.rs"]
@@ -441,6 +444,7 @@ mod rules;
 
 mod cases {
     pub use super::access::*;
+    pub use super::bulk::*;
     pub use super::business::*;
     pub use super::duplicates::*;
     pub use super::filters::*;

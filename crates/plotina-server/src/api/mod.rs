@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`.
 
 pub mod attachments;
+pub mod bulk;
 pub mod duplicates;
 pub mod input;
 pub mod openapi;
@@ -21,5 +22,6 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(records::router())
         .merge(duplicates::router())
         .merge(quality::router())
+        .merge(bulk::router())
         .merge(openapi::router())
 }

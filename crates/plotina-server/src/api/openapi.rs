@@ -305,6 +305,7 @@ pub fn document() -> Value {
     paths.insert("/api/v1/tokens/{id}".into(), json!({"delete": op("Revoke a token", "auth", vec![id_param()], None, vec![("204", json!({"description": "Revoked"}))])}));
     crate::api::duplicates::openapi(&mut paths, &mut schemas);
     crate::api::quality::openapi(&mut paths);
+    crate::api::bulk::openapi(&mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Plotina CRM API", "version": env!("CARGO_PKG_VERSION"),

@@ -434,3 +434,73 @@ async fn data_quality_report_and_idle_lists() {
         }
     }
 }
+
+#[tokio::test]
+async fn bulk_edit_over_http() {
+    for app in apps().await {
+        for (user, name) in [("admin", "Адм"), ("m1", "Мен-1"), ("m1", "Мен-2")] {
+            let resp = app
+                .req(user, Method::POST, "/api/v1/companies")
+                .header("x-confirm-duplicates", "true")
+                .json(&json!({"name": name, "tags": ["волна"]}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 201);
+        }
+        let (status, body) = json(
+            app.post(
+                "m1",
+                "/api/v1/companies/bulk",
+                &json!({"filter": "tags = \"волна\"", "set": {"industry": "retail"}}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body,
+            json!({"matched": 3, "changed": 2, "unchanged": 0, "skipped_forbidden": 1})
+        );
+        let (_, body) = json(
+            app.post(
+                "admin",
+                "/api/v1/companies/bulk",
+                &json!({"filter": "tags = \"волна\"", "add_tag": "ключевой"}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            body,
+            json!({"matched": 3, "changed": 3, "unchanged": 0, "skipped_forbidden": 0})
+        );
+        let (_, body) = json(
+            app.post(
+                "admin",
+                "/api/v1/companies/bulk",
+                &json!({"filter": "name = \"Адм\"", "owner_id": app.fx.m2.user_id}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(body["changed"], 1);
+        for bad in [
+            json!({"filter": "tags = \"волна\""}),
+            json!({"set": {"industry": "x"}, "add_tag": "y"}),
+            json!({"add_tag": ""}),
+            json!({"filter": "tags =", "add_tag": "y"}),
+        ] {
+            let r = app.post("admin", "/api/v1/companies/bulk", &bad).await;
+            assert_eq!(r.status(), 400, "{bad}");
+        }
+        let r = app
+            .post(
+                "admin",
+                "/api/v1/companies/bulk",
+                &json!({"set": {"inn": "123"}}),
+            )
+            .await;
+        assert_eq!(r.status(), 422);
+    }
+}
