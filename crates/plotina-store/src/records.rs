@@ -227,6 +227,7 @@ pub async fn insert(
     let id = tx.insert_id(&mut q).await?;
     let rec = fetch_unscoped(tx, entity, id).await?;
     lookup::refresh(tx, entity, id, &rec, None).await?;
+    crate::duplicates::refresh_keys(tx, entity, id, &rec).await?;
     history::write(
         tx,
         entity,
@@ -376,6 +377,7 @@ pub async fn apply(
     if !changed_lookups.is_empty() {
         lookup::refresh(tx, entity, id, &rec, Some(&changed_lookups)).await?;
     }
+    crate::duplicates::refresh_keys_if_changed(tx, entity, id, old, &rec).await?;
     if let Some(mv) = &effects.stage_change {
         record_stage_move(tx, id, mv, Some(old), actor.user_id).await?;
     }

@@ -383,6 +383,8 @@ pub const TABLES: &[&str] = &[
     "import_rejects",
     "import_mappings",
     "export_log",
+    "dedup_keys",
+    "merges",
 ];
 
 /// The number of rows in a table (all rows, the trash included).

@@ -86,6 +86,16 @@ contract!(
     board_totals_follow_every_change,
     idempotency_keys_replay_and_conflict,
     auth_passwords_tokens_and_sessions,
+    duplicates_are_found_on_create_by_every_reason,
+    hidden_duplicates_are_reported_without_their_data,
+    edits_are_checked_only_for_what_they_change,
+    finder_groups_the_base_by_reason,
+    reindex_keys_records_written_without_them,
+    merge_moves_every_link_and_undo_restores_exactly,
+    merge_refusals_change_nothing,
+    completeness_per_field_and_owner,
+    records_without_a_next_activity,
+    bulk_edit_covers_the_whole_filtered_set,
 );
 
 fn obj(v: Json) -> Map<String, Json> {
@@ -415,8 +425,12 @@ fn day(offset: i64) -> String {
 
 #[path = "contract/access.rs"]
 mod access;
+#[path = "contract/bulk.rs"]
+mod bulk;
 #[path = "contract/business.rs"]
 mod business;
+#[path = "contract/duplicates.rs"]
+mod duplicates;
 #[path = "contract/filters.rs"]
 mod filters;
 #[path = "contract/integrity.rs"]
@@ -425,15 +439,20 @@ mod integrity;
 mod lists;
 #[path = "contract/organisation.rs"]
 mod organisation;
+#[path = "contract/quality.rs"]
+mod quality;
 #[path = "contract/rules.rs"]
 mod rules;
 
 mod cases {
     pub use super::access::*;
+    pub use super::bulk::*;
     pub use super::business::*;
+    pub use super::duplicates::*;
     pub use super::filters::*;
     pub use super::integrity::*;
     pub use super::lists::*;
     pub use super::organisation::*;
+    pub use super::quality::*;
     pub use super::rules::*;
 }

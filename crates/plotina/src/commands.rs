@@ -7,7 +7,9 @@ use plotina_core::policy::Actor;
 use plotina_store::{auth, bootstrap, DbConfig, Store};
 use serde_json::Map;
 
-use crate::{settings, Cli, Command, DbCommand, Size, TokenCommand, UserCommand};
+use crate::{
+    settings, Cli, Command, DbCommand, DuplicatesCommand, Size, TokenCommand, UserCommand,
+};
 
 fn random_password() -> String {
     use rand::Rng;
@@ -68,6 +70,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: DbCommand::Copy { from, to },
         } => crate::copy::run(&from, &to).await,
         Command::Import(args) => crate::transfer::run(&open(&config).await?, args).await,
+        Command::Duplicates { command } => {
+            let store = open(&config).await?;
+            match command {
+                DuplicatesCommand::Find {
+                    entity,
+                    reason,
+                    limit,
+                } => {
+                    let actor = admin_actor(&store).await?;
+                    crate::duplicates::find(&store, &actor, &entity, reason.as_deref(), limit).await
+                }
+                DuplicatesCommand::Reindex => crate::duplicates::reindex(&store).await,
+                DuplicatesCommand::Bench { contacts } => {
+                    let actor = admin_actor(&store).await?;
+                    crate::duplicates::bench(&store, &actor, contacts).await
+                }
+            }
+        }
         Command::Bench {
             url,
             token,

@@ -6,6 +6,7 @@ mod commands;
 mod copy;
 mod demo;
 mod notebook;
+mod duplicates;
 mod settings;
 mod transfer;
 
@@ -92,6 +93,11 @@ pub enum Command {
     /// (`plotina import companies clients.xlsx --dry-run`), or undo an import
     /// (`plotina import undo 12`).
     Import(transfer::ImportArgs),
+    /// Duplicates: list groups, key old records, benchmark the finder.
+    Duplicates {
+        #[command(subcommand)]
+        command: DuplicatesCommand,
+    },
     /// Database tools.
     Db {
         #[command(subcommand)]
@@ -143,6 +149,29 @@ pub enum TokenCommand {
     },
     /// Revoke a token by its id.
     Revoke { id: i64 },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DuplicatesCommand {
+    /// Print groups of records sharing INN(+KPP), phone, e-mail or normalised name (JSON lines).
+    Find {
+        /// company, contact or lead.
+        #[arg(long, default_value = "company")]
+        entity: String,
+        /// inn_kpp, inn, phone, email or name (all when absent).
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long, default_value_t = 1000)]
+        limit: u64,
+    },
+    /// Write the name keys of records that have none (data written before the duplicates
+    /// migration or by bulk loaders).
+    Reindex,
+    /// Fill an EMPTY database with N purpose-built contacts and time the finder on them.
+    Bench {
+        #[arg(long, default_value_t = 1_000_000)]
+        contacts: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -22,14 +22,26 @@ const LOOKALIKES: [(char, char); 12] = [
 ];
 
 /// One-word legal forms, compared after look-alike mapping (so both Cyrillic
-/// `ооо` and Latin `ooo` are listed).
-const LEGAL_FORM_WORDS: [&str; 13] = [
-    "ооо", "оао", "зао", "пао", "ао", "ип", "нко", "ooo", "llc", "ltd", "inc", "jsc", "gmbh",
+/// `ооо` and Latin `ooo` are listed). Latin transliterations of the Russian
+/// forms are listed too (`ZAO`, `OAO`, `PAO`); `PAO` written with Latin
+/// letters inside a Cyrillic name maps to `рао`, itself the old form of
+/// a Russian joint-stock company (`РАО «ЕЭС России»`). `IP` is *not* removed:
+/// in Latin names it is far more often part of the name (`IP Telecom`).
+const LEGAL_FORM_WORDS: [&str; 30] = [
+    "ооо", "оао", "зао", "пао", "ао", "рао", "нао", "ип", "нко", "ано", "гуп", "муп", "фгуп",
+    "тоо", "ooo", "zao", "oao", "pao", "ao", "llc", "llp", "ltd", "limited", "inc", "corp", "co",
+    "jsc", "gmbh", "ag", "plc",
 ];
 
 /// Spelled-out legal forms, matched as whole-word sequences (longest first).
-const LEGAL_FORM_PHRASES: [&[&str]; 10] = [
+const LEGAL_FORM_PHRASES: [&[&str]; 16] = [
+    &["федеральное", "государственное", "унитарное", "предприятие"],
     &["общество", "с", "ограниченной", "ответственностью"],
+    &["товарищество", "с", "ограниченной", "ответственностью"],
+    &["автономная", "некоммерческая", "организация"],
+    &["государственное", "унитарное", "предприятие"],
+    &["муниципальное", "унитарное", "предприятие"],
+    &["private", "limited", "company"],
     &["непубличное", "акционерное", "общество"],
     &["публичное", "акционерное", "общество"],
     &["открытое", "акционерное", "общество"],
@@ -61,7 +73,9 @@ fn cyrillic_twin(c: char) -> Option<char> {
 /// name like `Max Group` stays Latin.
 fn map_lookalikes(word: &str, name_is_cyrillic: bool) -> String {
     let has_cyrillic = word.chars().any(is_cyrillic);
-    let all_lookalikes = word.chars().all(|c| cyrillic_twin(c).is_some());
+    // Digits do not count: `1C` (Latin C) in a Cyrillic name is `1С`.
+    let mut letters = word.chars().filter(|c| c.is_alphabetic()).peekable();
+    let all_lookalikes = letters.peek().is_some() && letters.all(|c| cyrillic_twin(c).is_some());
     if has_cyrillic || (name_is_cyrillic && all_lookalikes) {
         word.chars()
             .map(|c| cyrillic_twin(c).unwrap_or(c))
@@ -111,6 +125,27 @@ pub fn normalize_company_name(s: &str) -> String {
 /// whitespace collapsed and trimmed.
 pub fn normalize_person_name(s: &str) -> String {
     fold(s).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Duplicate-detection key for a person: the words of the name lowercased,
+/// `ё`→`е`, look-alike Latin letters mapped as in company names, punctuation
+/// dropped, and the words **sorted**, so `Иванов Иван Петрович` and `Иван
+/// Петрович ИВАНОВ` give one key. Initials stay initials (`Иванов И. П.` is
+/// another key): only the order of whole words is ignored. Empty when there is
+/// no name at all.
+pub fn person_key(s: &str) -> String {
+    let folded = fold(s);
+    let raw: Vec<&str> = folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let name_is_cyrillic = raw.iter().any(|w| w.chars().any(is_cyrillic));
+    let mut words: Vec<String> = raw
+        .iter()
+        .map(|w| map_lookalikes(w, name_is_cyrillic))
+        .collect();
+    words.sort();
+    words.join(" ")
 }
 
 /// Content of a record's search column: the non-empty parts lowercased,
@@ -218,6 +253,8 @@ mod tests {
         assert_eq!(n("Рога & Копыта"), "рога копыта");
         assert_eq!(n("Альфа-Банк"), n("Альфа Банк"));
         assert_eq!(n("ООО «1С-Софт»"), "1с софт");
+        // Latin C next to a digit in a Cyrillic name.
+        assert_eq!(n("ООО «1C-Софт»"), "1с софт");
     }
 
     #[test]
@@ -234,6 +271,196 @@ mod tests {
         assert_eq!(normalize_person_name("Семён\tСемёнович"), "семен семенович");
         assert_eq!(normalize_person_name("John  Smith"), "john smith");
         assert_eq!(normalize_person_name(""), "");
+    }
+
+    #[test]
+    fn person_keys_ignore_word_order_case_and_lookalikes() {
+        assert_eq!(person_key("Иванов Иван Петрович"), "иван иванов петрович");
+        assert_eq!(person_key("Иван Петрович ИВАНОВ"), "иван иванов петрович");
+        assert_eq!(person_key("Фёдоров, Пётр"), "петр федоров");
+        // Latin "o" and "a" inside a Cyrillic surname.
+        assert_eq!(person_key("Сoколoва Анна"), person_key("Соколова Анна"));
+        assert_eq!(person_key("John Smith"), "john smith");
+        assert_eq!(person_key("  "), "");
+        // Initials are different words from the full name: not the same key.
+        assert_ne!(
+            person_key("Иванов И. П."),
+            person_key("Иванов Иван Петрович")
+        );
+    }
+
+    #[test]
+    fn more_legal_forms() {
+        assert_eq!(n("ZAO Alfa"), "alfa");
+        assert_eq!(n("PAO «Сбербанк»"), "сбербанк");
+        assert_eq!(n("РАО «ЕЭС России»"), "еэс россии");
+        assert_eq!(n("ГУП «Мосгортранс»"), "мосгортранс");
+        assert_eq!(
+            n("Федеральное государственное унитарное предприятие «Почта России»"),
+            "почта россии"
+        );
+        assert_eq!(
+            n("Муниципальное унитарное предприятие Водоканал"),
+            "водоканал"
+        );
+        assert_eq!(n("ТОО «Казахмыс»"), "казахмыс");
+        assert_eq!(
+            n("Товарищество с ограниченной ответственностью Казахмыс"),
+            "казахмыс"
+        );
+        assert_eq!(n("АНО «Школа»"), "школа");
+        assert_eq!(n("Автономная некоммерческая организация Школа"), "школа");
+        assert_eq!(n("Siemens AG"), "siemens");
+        assert_eq!(n("Acme Co."), "acme");
+        assert_eq!(n("Acme Corp"), "acme");
+        assert_eq!(n("Acme Limited"), "acme");
+        assert_eq!(n("Acme Private Limited Company"), "acme");
+        assert_eq!(n("Tesco PLC"), "tesco");
+        // Latin IP stays (it is usually part of the name), Cyrillic ИП goes.
+        assert_eq!(n("IP Telecom"), "ip telecom");
+        assert_eq!(n("ИП Сидоров"), "сидоров");
+    }
+
+    /// The table of the issue: every spelling of one company gives one key.
+    #[test]
+    fn one_company_many_spellings() {
+        let spellings = [
+            "ООО «Ромашка»",
+            "ооо \"ромашка\"",
+            "OOO \"Ромашка\"",
+            "Ромашка ООО",
+            "Ромашка, LLC",
+            "«Ромашка» Ltd.",
+            "Общество с ограниченной ответственностью «Ромашка»",
+            "ООО 'Pомашкa'",
+            "ООО ''Ромашка''",
+            "  ООО   «РОМАШКА»  ",
+            "ООО «Ромашка»!",
+            "Ромашка GmbH",
+        ];
+        for s in spellings {
+            assert_eq!(n(s), "ромашка", "{s}");
+        }
+        let yo = ["Ёлочка", "Елочка", "ЁЛОЧКА", "AO «Ёлочка»", "ЗАО Елочка"];
+        for s in yo {
+            assert_eq!(n(s), "елочка", "{s}");
+        }
+        // Different companies stay different.
+        assert_ne!(n("ООО «Ромашка»"), n("ООО «Ромашка-2»"));
+        assert_ne!(n("ООО «Ромашка»"), n("ООО «Лютик»"));
+    }
+
+    /// Tiny deterministic PRNG (xorshift64*), so the tests need no extra crates.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[(self.next() % items.len() as u64) as usize]
+        }
+    }
+
+    const CORES: [&str; 10] = [
+        "ромашка",
+        "техно сервис",
+        "альфа",
+        "северный ветер",
+        "сибирь",
+        "мир",
+        "1с софт",
+        "торговый дом восток",
+        "электро",
+        "кама",
+    ];
+    const FORMS: [&str; 10] = [
+        "ООО",
+        "OOO",
+        "ЗАО",
+        "АО",
+        "ПАО",
+        "ИП",
+        "LLC",
+        "Ltd",
+        "ОБЩЕСТВО С ОГРАНИЧЕННОЙ ОТВЕТСТВЕННОСТЬЮ",
+        "",
+    ];
+    const QUOTES: [(&str, &str); 6] = [
+        ("«", "»"),
+        ("\"", "\""),
+        ("'", "'"),
+        ("“", "”"),
+        ("„", "“"),
+        ("", ""),
+    ];
+
+    /// Spells a core name the way people do: random case per letter, `е` as `ё`
+    /// sometimes, Cyrillic letters replaced by their Latin twins, a legal form
+    /// before or after, any quotes, extra spaces and punctuation.
+    fn garble(rng: &mut Rng, core: &str) -> String {
+        let mut body = String::new();
+        for c in core.chars() {
+            let c = match c {
+                'е' if rng.next().is_multiple_of(3) => 'ё',
+                ' ' if rng.next().is_multiple_of(3) => '-',
+                c => c,
+            };
+            let c = match LOOKALIKES.iter().find(|(_, k)| *k == c) {
+                Some((l, _)) if rng.next().is_multiple_of(4) => *l,
+                _ => c,
+            };
+            if rng.next().is_multiple_of(2) {
+                body.extend(c.to_uppercase());
+            } else {
+                body.push(c);
+            }
+        }
+        let (open, close) = QUOTES[(rng.next() % QUOTES.len() as u64) as usize];
+        let form = rng.pick(&FORMS);
+        let pad = rng.pick(&["", " ", "  ", "\t"]);
+        if rng.next().is_multiple_of(2) {
+            format!("{pad}{form} {open}{body}{close}{pad}")
+        } else {
+            format!("{open}{body}{close}, {form}.{pad}")
+        }
+    }
+
+    #[test]
+    fn generated_spellings_normalise_to_the_core() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..5000 {
+            let core = rng.pick(&CORES);
+            let spelled = garble(&mut rng, core);
+            let key = n(&spelled);
+            assert_eq!(key, n(core), "{spelled:?}");
+            // The key is a fixed point and has no leading, trailing or double spaces.
+            assert_eq!(n(&key), key, "{spelled:?}");
+            assert_eq!(key.trim(), key);
+            assert!(!key.contains("  "), "{key:?}");
+            assert!(!key.contains('ё'));
+        }
+    }
+
+    #[test]
+    fn generated_keys_are_idempotent_on_arbitrary_text() {
+        let alphabet: Vec<char> = "аеорсхукмтнвёЁAEOPCXYKMTHBabqz019 .,-«»\"'()&!\t"
+            .chars()
+            .collect();
+        let mut rng = Rng(42);
+        for _ in 0..5000 {
+            let len = (rng.next() % 24) as usize;
+            let s: String = (0..len)
+                .map(|_| alphabet[(rng.next() % alphabet.len() as u64) as usize])
+                .collect();
+            let key = n(&s);
+            assert_eq!(n(&key), key, "{s:?}");
+            assert_eq!(n(&s.to_uppercase()), key, "{s:?}");
+            let p = person_key(&s);
+            assert_eq!(person_key(&p), p, "{s:?}");
+        }
     }
 
     #[test]

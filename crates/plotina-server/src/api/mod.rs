@@ -3,9 +3,12 @@
 pub mod attachments;
 pub mod automation;
 pub mod imports;
+pub mod bulk;
+pub mod duplicates;
 pub mod input;
 pub mod notebook;
 pub mod openapi;
+pub mod quality;
 pub mod records;
 pub mod sales;
 pub mod session;
@@ -23,6 +26,9 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(notebook::router())
         .merge(records::router())
         .merge(imports::router())
+        .merge(duplicates::router())
+        .merge(quality::router())
+        .merge(bulk::router())
         .merge(openapi::router())
         .merge(automation::router())
         .merge(webhooks::router())

@@ -307,6 +307,9 @@ pub fn document() -> Value {
     crate::api::automation::openapi(&mut paths, &mut schemas);
     crate::api::webhooks::openapi(&mut paths, &mut schemas);
     crate::api::imports::openapi_paths(&mut paths);
+    crate::api::duplicates::openapi(&mut paths, &mut schemas);
+    crate::api::quality::openapi(&mut paths);
+    crate::api::bulk::openapi(&mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Plotina CRM API", "version": env!("CARGO_PKG_VERSION"),

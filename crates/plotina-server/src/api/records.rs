@@ -130,10 +130,13 @@ async fn create(
             }
         })
         .transpose()?;
-    let (rec, replayed) = state
-        .store
-        .create(&auth.actor, entity, &obj, key.as_ref())
-        .await?;
+    let (rec, replayed) =
+        match crate::api::duplicates::create(&state, &auth, entity, &obj, key.as_ref(), &headers)
+            .await?
+        {
+            Ok(out) => out,
+            Err(conflict) => return Ok(conflict),
+        };
     let id = rec.get("id").and_then(Value::as_i64).unwrap_or_default();
     let mut resp = record_response(
         if replayed {
@@ -183,10 +186,13 @@ async fn update(
     guard_write(entity, &auth)?;
     let if_match = input::if_match(&headers)?;
     let obj = input::json_object(&headers, &body)?;
-    let rec = state
-        .store
-        .update(&auth.actor, entity, id, &obj, if_match)
-        .await?;
+    let rec =
+        match crate::api::duplicates::update(&state, &auth, entity, id, &obj, if_match, &headers)
+            .await?
+        {
+            Ok(rec) => rec,
+            Err(conflict) => return Ok(conflict),
+        };
     Ok(record_response(StatusCode::OK, rec))
 }
 

@@ -1,6 +1,7 @@
 //! API tests through a spawned server, on SQLite and PostgreSQL.
 
 mod automation;
+mod duplicates;
 mod helpers;
 mod notebook;
 mod imports;

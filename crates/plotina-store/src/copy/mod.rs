@@ -458,6 +458,20 @@ pub const TABLES: &[TableSpec] = &[
             ("rows", Int), ("created_at", Time),
         ],
     ),
+    table(
+        "dedup_keys",
+        Key::Primary(&["entity", "record_id", "kind"]),
+        &[("entity", Text), ("record_id", Int), ("kind", Text), ("value", Text)],
+    ),
+    table(
+        "merges",
+        Key::Id,
+        &[
+            ("id", Int), ("entity", Text), ("survivor_id", Int), ("victim_ids", Json),
+            ("snapshot", Json), ("after_versions", Json), ("moved", Json), ("created_at", Time),
+            ("created_by", Int), ("undone_at", Time), ("undone_by", Int),
+        ],
+    ),
 ];
 
 /// The spec of a table by name.

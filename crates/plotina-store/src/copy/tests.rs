@@ -642,6 +642,42 @@ async fn fill_transfer(tx: &mut Tx) {
             ("created_by", USER.into()),
             ("created_at", ts("2025-01-04T10:00:00Z")),
             ("finished_at", ts("2025-01-04T10:00:01.125Z")),
+async fn fill_dedup_keys(tx: &mut Tx) {
+    for (entity, kind, value) in [
+        ("company", "company_name", "ромашка"),
+        ("contact", "person_name", "анна петрова"),
+    ] {
+        put(
+            tx,
+            "dedup_keys",
+            vec![
+                ("entity", entity.into()),
+                ("record_id", 1i64.into()),
+                ("kind", kind.into()),
+                ("value", value.into()),
+            ],
+        )
+        .await;
+    }
+}
+
+async fn fill_merges(tx: &mut Tx) {
+    put(
+        tx,
+        "merges",
+        vec![
+            ("id", 4000i64.into()),
+            ("entity", "company".into()),
+            ("survivor_id", 1i64.into()),
+            ("victim_ids", js(serde_json::json!([2]))),
+            (
+                "snapshot",
+                js(serde_json::json!([{"entity": "company", "record": {"id": 2, "name": "Ромашка «старая»"}}])),
+            ),
+            ("after_versions", js(serde_json::json!({"company:1": 3}))),
+            ("moved", js(serde_json::json!({"attachments": [], "notebook_items": []}))),
+            ("created_at", ts("2025-01-04T10:00:00.5Z")),
+            ("created_by", USER.into()),
             ("undone_at", Value::ChronoDateTimeUtc(None)),
             ("undone_by", Value::BigInt(None)),
         ],
@@ -867,6 +903,8 @@ async fn fill(pool: &Pool) {
     fill_gates(&mut tx).await;
     fill_automation(&mut tx).await;
     fill_transfer(&mut tx).await;
+    fill_dedup_keys(&mut tx).await;
+    fill_merges(&mut tx).await;
     fill_bulk(&mut tx).await;
     tx.commit().await.expect("commit the fixture");
 }
