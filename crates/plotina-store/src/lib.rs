@@ -17,6 +17,7 @@ pub mod mail;
 pub mod notebook;
 pub mod profile;
 pub mod records;
+pub mod reports;
 pub mod rows;
 pub mod rules;
 pub mod sales;
