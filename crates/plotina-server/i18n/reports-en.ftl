@@ -1,1 +1,27 @@
 # Texts of the reports pages and API messages (en).
+report_bad_date = Not a date: use YYYY-MM-DD
+report_bad_id = Not an id: a positive whole number (several separated by commas for pipelines)
+report_bad_format = Unknown format: json, csv or xlsx
+report_filter_long = The filter is too long (at most 4000 characters)
+report_period_order = The period ends before it starts
+report_period_long = The period is too long: at most { $days } days
+problem-report_export_forbidden = You are not allowed to export deals
+reports-funnel = Funnel
+reports-col-stage = Stage
+reports-col-reached = Reached
+reports-col-skipped = Of them skipped the stage
+reports-col-conversion-next = Conversion to next stage
+reports-col-conversion-won = Conversion to won
+reports-col-stays = Stays measured
+reports-col-median-seconds = Median time in stage, s
+reports-col-p90-seconds = 90th percentile time in stage, s
+reports-col-in-progress = In progress
+reports-col-dropped = Dropped (lost)
+reports-col-lost-reasons = Lost reasons
+reports-no-reason = no reason given
+field-period_from = Period from
+field-period_to = Period to
+field-pipeline = Pipeline
+field-owner = Owner
+field-department = Department
+field-format = Format

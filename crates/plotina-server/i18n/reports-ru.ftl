@@ -1,1 +1,27 @@
 # Texts of the reports pages and API messages (ru).
+report_bad_date = Это не дата: используйте ГГГГ-ММ-ДД
+report_bad_id = Это не идентификатор: целое положительное число (для воронок — несколько через запятую)
+report_bad_format = Неизвестный формат: json, csv или xlsx
+report_filter_long = Слишком длинный фильтр (не больше 4000 символов)
+report_period_order = Период заканчивается раньше, чем начинается
+report_period_long = Слишком длинный период: не больше { $days } дней
+problem-report_export_forbidden = Вам не разрешено выгружать сделки
+reports-funnel = Воронка
+reports-col-stage = Этап
+reports-col-reached = Дошли
+reports-col-skipped = Из них перескочили этап
+reports-col-conversion-next = Конверсия в следующий этап
+reports-col-conversion-won = Конверсия в успех
+reports-col-stays = Измерено пребываний
+reports-col-median-seconds = Медиана времени на этапе, с
+reports-col-p90-seconds = 90-й процентиль времени на этапе, с
+reports-col-in-progress = В работе
+reports-col-dropped = Выбыли (проиграны)
+reports-col-lost-reasons = Причины проигрыша
+reports-no-reason = причина не указана
+field-period_from = Начало периода
+field-period_to = Конец периода
+field-pipeline = Воронка
+field-owner = Ответственный
+field-department = Отдел
+field-format = Формат

@@ -4,6 +4,8 @@ pub mod attachments;
 pub mod input;
 pub mod openapi;
 pub mod records;
+pub mod report_export;
+pub mod reports;
 pub mod sales;
 pub mod session;
 
@@ -17,5 +19,6 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(session::router())
         .merge(sales::router())
         .merge(records::router())
+        .merge(reports::router())
         .merge(openapi::router())
 }

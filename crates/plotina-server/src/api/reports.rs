@@ -1,0 +1,257 @@
+//! `/api/v1/reports/{name}`: report figures as JSON, or as CSV/XLSX with `?format=`.
+//! Every report takes `period_from`, `period_to` (dates, both included), `pipeline`
+//! (an id or a comma-separated list), `owner`, `department` and `filter` (the filter
+//! language on deals). Figures include only what the caller may read; exports also
+//! need the right to export deals.
+
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use plotina_core::error::{DomainError, FieldError};
+use plotina_core::policy::{Action, Actor};
+use plotina_core::schema::Entity;
+use plotina_store::reports::funnel::Funnel;
+use plotina_store::reports::ReportParams;
+use serde_json::json;
+
+use crate::api::input;
+use crate::api::report_export::{download, Cell, Format, Table};
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::i18n::{t, Lang};
+use crate::state::AppState;
+
+/// The query string every report takes.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct ReportQuery {
+    pub period_from: Option<String>,
+    pub period_to: Option<String>,
+    pub pipeline: Option<String>,
+    pub owner: Option<String>,
+    pub department: Option<String>,
+    pub filter: Option<String>,
+    pub format: Option<String>,
+}
+
+fn bad(field: &str, code: &'static str) -> DomainError {
+    DomainError::BadRequest(FieldError::new(field, code))
+}
+
+fn opt(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn date(field: &str, s: &Option<String>) -> Result<Option<chrono::NaiveDate>, DomainError> {
+    opt(s)
+        .map(|v| plotina_core::value::parse_date(v).map_err(|_| bad(field, "report_bad_date")))
+        .transpose()
+}
+
+fn id(field: &str, s: &str) -> Result<i64, DomainError> {
+    s.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|i| *i > 0)
+        .ok_or_else(|| bad(field, "report_bad_id"))
+}
+
+impl ReportQuery {
+    /// The report parameters; a malformed one answers 400 naming the parameter.
+    pub fn params(&self) -> Result<ReportParams, DomainError> {
+        let pipelines = match opt(&self.pipeline) {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|p| id("pipeline", p))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        if pipelines.len() > 50 {
+            return Err(bad("pipeline", "report_bad_id"));
+        }
+        let p = ReportParams {
+            period_from: date("period_from", &self.period_from)?,
+            period_to: date("period_to", &self.period_to)?,
+            pipelines,
+            owner: opt(&self.owner).map(|o| id("owner", o)).transpose()?,
+            department: opt(&self.department)
+                .map(|d| id("department", d))
+                .transpose()?,
+            filter: opt(&self.filter).map(String::from),
+        };
+        if p.filter.as_ref().is_some_and(|f| f.len() > 4000) {
+            return Err(bad("filter", "report_filter_long"));
+        }
+        Ok(p)
+    }
+}
+
+/// Exports need the right to export deals (the seeded manager role has none).
+pub fn check_export(actor: &Actor, format: Format) -> Result<(), ApiError> {
+    if format != Format::Json && !actor.can(Entity::Deal, Action::Export) {
+        return Err(DomainError::Forbidden("report_export_forbidden").into());
+    }
+    Ok(())
+}
+
+fn lang(actor: &Actor) -> Lang {
+    Lang::from_code(&actor.language).unwrap_or_default()
+}
+
+/// The funnel as a table: one row per stage (won last), lost reasons in one column.
+pub fn funnel_table(f: &Funnel, lang: Lang) -> Table {
+    let headers = [
+        "reports-col-stage",
+        "reports-col-reached",
+        "reports-col-skipped",
+        "reports-col-conversion-next",
+        "reports-col-conversion-won",
+        "reports-col-stays",
+        "reports-col-median-seconds",
+        "reports-col-p90-seconds",
+        "reports-col-in-progress",
+        "reports-col-dropped",
+        "reports-col-lost-reasons",
+    ]
+    .iter()
+    .map(|id| t(lang, id))
+    .collect();
+    let rows = f
+        .stages
+        .iter()
+        .map(|s| {
+            let reasons = s
+                .lost_reasons
+                .iter()
+                .map(|r| {
+                    let name = if r.reason.is_empty() {
+                        t(lang, "reports-no-reason")
+                    } else {
+                        r.reason.clone()
+                    };
+                    format!("{name}: {}", r.count)
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            vec![
+                Cell::Text(s.name.clone()),
+                s.reached.into(),
+                s.skipped.into(),
+                s.conversion_next.into(),
+                s.conversion_won.into(),
+                s.stays.into(),
+                s.median_seconds.into(),
+                s.p90_seconds.into(),
+                s.in_progress.into(),
+                s.dropped.into(),
+                Cell::Text(reasons),
+            ]
+        })
+        .collect();
+    Table {
+        title: t(lang, "reports-funnel"),
+        headers,
+        rows,
+    }
+}
+
+async fn funnel(
+    State(s): State<AppState>,
+    auth: Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q: ReportQuery = input::query(raw.as_deref())?;
+    let format = Format::parse(q.format.as_deref())?;
+    let params = q.params()?;
+    check_export(&auth.actor, format)?;
+    let f = s.store.report_funnel(&auth.actor, &params).await?;
+    match format {
+        Format::Json => Ok(Json(json!({"data": f})).into_response()),
+        _ => download(format, "funnel", &funnel_table(&f, lang(&auth.actor))),
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/reports/funnel", get(funnel))
+}
+
+/// The reports' entries in the OpenAPI document.
+pub fn openapi_paths(
+    paths: &mut serde_json::Map<String, serde_json::Value>,
+    schemas: &mut serde_json::Map<String, serde_json::Value>,
+) {
+    let qp = |name: &str, schema: serde_json::Value, description: &str| json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description});
+    let id_list =
+        json!({"type": "string", "pattern": "^[1-9][0-9]{0,17}(,[1-9][0-9]{0,17}){0,49}$"});
+    let params = vec![
+        qp(
+            "period_from",
+            json!({"type": "string", "format": "date"}),
+            "First day of the period (YYYY-MM-DD)",
+        ),
+        qp(
+            "period_to",
+            json!({"type": "string", "format": "date"}),
+            "Last day of the period, included",
+        ),
+        qp(
+            "pipeline",
+            id_list,
+            "Pipeline id, or ids separated by commas",
+        ),
+        qp(
+            "owner",
+            json!({"type": "integer", "minimum": 1, "maximum": i64::MAX}),
+            "Owner (user id)",
+        ),
+        qp(
+            "department",
+            json!({"type": "integer", "minimum": 1, "maximum": i64::MAX}),
+            "Department id: its members and those of the departments below it",
+        ),
+        qp(
+            "filter",
+            json!({"type": "string", "maxLength": 4000}),
+            "Filter language on deals",
+        ),
+        qp(
+            "format",
+            json!({"type": "string", "enum": ["json", "csv", "xlsx"]}),
+            "json (default), csv or xlsx; exports need the right to export deals",
+        ),
+    ];
+    let reasons = json!({"type": "array", "items": {"type": "object", "properties": {
+        "reason": {"type": "string"}, "count": {"type": "integer"}}, "required": ["reason", "count"]}});
+    let num = json!({"type": ["number", "null"]});
+    let int_or_null = json!({"type": ["integer", "null"]});
+    schemas.insert("FunnelReport".into(), json!({"type": "object", "properties": {
+        "pipeline_id": {"type": "integer"}, "deals": {"type": "integer"}, "won": {"type": "integer"},
+        "lost": {"type": "integer"}, "open": {"type": "integer"}, "lost_reasons": reasons,
+        "stages": {"type": "array", "items": {"type": "object", "properties": {
+            "stage_id": {"type": "integer"}, "name": {"type": "string"}, "kind": {"type": "string", "enum": ["open", "won"]},
+            "reached": {"type": "integer"}, "skipped": {"type": "integer"},
+            "conversion_next": num, "conversion_won": num, "stays": {"type": "integer"},
+            "median_seconds": int_or_null, "p90_seconds": int_or_null,
+            "in_progress": {"type": "integer"}, "dropped": {"type": "integer"}, "lost_reasons": reasons},
+            "required": ["stage_id", "name", "kind", "reached", "skipped", "conversion_next", "conversion_won", "stays",
+                "median_seconds", "p90_seconds", "in_progress", "dropped", "lost_reasons"]}}},
+        "required": ["pipeline_id", "deals", "won", "lost", "open", "stages", "lost_reasons"]}));
+    let ok = |schema: &str, description: &str| {
+        json!({"description": description, "content": {
+            "application/json": {"schema": {"type": "object", "properties": {"data": {"$ref": format!("#/components/schemas/{schema}")}}, "required": ["data"]}},
+            "text/csv": {"schema": {"type": "string"}},
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "contentEncoding": "binary"}}}})
+    };
+    let problem = json!({"description": "Problem (RFC 9457), message in the caller's language", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+    let op = |summary: &str, schema: &str| {
+        json!({"get": {"summary": summary, "tags": ["reports"], "parameters": params.clone(),
+            "responses": {"200": ok(schema, summary), "default": problem.clone()}}})
+    };
+    paths.insert(
+        "/api/v1/reports/funnel".into(),
+        op(
+            "Funnel of a pipeline from stage history (deals created in the period)",
+            "FunnelReport",
+        ),
+    );
+}

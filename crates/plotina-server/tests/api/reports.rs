@@ -1,0 +1,192 @@
+//! Reports over HTTP: figures, exports, permissions and refused parameters.
+
+use chrono::{Duration, Utc};
+use serde_json::{json, Value};
+
+use crate::helpers::{apps, json, TestApp};
+
+async fn moved(app: &TestApp, user: &str, deal: i64, body: Value) {
+    let r = app
+        .post(user, &format!("/api/v1/deals/{deal}/move"), &body)
+        .await;
+    assert_eq!(r.status(), 200, "move on {}", app.backend);
+}
+
+#[tokio::test]
+async fn funnel_json_csv_xlsx_and_errors() {
+    for app in apps().await {
+        let fx = &app.fx;
+        let p = fx.pipeline;
+        // a (m1): Новая → Квалификация → Успешно (skips КП, Переговоры, Договор).
+        // b (m1): Новая → Проиграна «Дорого». c (m2): stays in Новая.
+        let a = app
+            .create("m1", "deals", json!({"title": "a", "pipeline_id": p}))
+            .await;
+        let a = a["id"].as_i64().unwrap();
+        moved(&app, "m1", a, json!({"stage_id": fx.stage("Квалификация")})).await;
+        moved(&app, "m1", a, json!({"stage_id": fx.stage("Успешно")})).await;
+        let b = app
+            .create("m1", "deals", json!({"title": "b", "pipeline_id": p}))
+            .await;
+        let b = b["id"].as_i64().unwrap();
+        moved(
+            &app,
+            "m1",
+            b,
+            json!({"stage_id": fx.stage("Проиграна"), "lost_reason": "Дорого"}),
+        )
+        .await;
+        app.create("m2", "deals", json!({"title": "c", "pipeline_id": p}))
+            .await;
+
+        let today = Utc::now().date_naive();
+        let period = format!(
+            "period_from={}&period_to={}&pipeline={p}",
+            today - Duration::days(1),
+            today + Duration::days(1)
+        );
+        // Admin: 3 deals. Reached: Новая 3, Квалификация 1, КП 1 (skipped), Переговоры 1
+        // (skipped), Договор 1 (skipped), Успешно 1. Новая → Квалификация 1/3.
+        let (st, body) = json(
+            app.get("admin", &format!("/api/v1/reports/funnel?{period}"))
+                .await,
+        )
+        .await;
+        assert_eq!(st, 200, "{body}");
+        let f = &body["data"];
+        assert_eq!(
+            (
+                f["deals"].as_i64(),
+                f["won"].as_i64(),
+                f["lost"].as_i64(),
+                f["open"].as_i64()
+            ),
+            (Some(3), Some(1), Some(1), Some(1))
+        );
+        let reached: Vec<i64> = f["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["reached"].as_i64().unwrap())
+            .collect();
+        assert_eq!(reached, vec![3, 1, 1, 1, 1, 1]);
+        let skipped: Vec<i64> = f["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["skipped"].as_i64().unwrap())
+            .collect();
+        assert_eq!(skipped, vec![0, 0, 1, 1, 1, 0]);
+        assert_eq!(f["stages"][0]["conversion_next"], json!(0.3333));
+        assert_eq!(f["stages"][0]["dropped"], json!(1));
+        assert_eq!(f["lost_reasons"], json!([{"reason": "Дорого", "count": 1}]));
+
+        // m1 sees own deals only: 2 deals, Новая → Квалификация 1/2.
+        let (_, body) = json(
+            app.get("m1", &format!("/api/v1/reports/funnel?{period}"))
+                .await,
+        )
+        .await;
+        assert_eq!(body["data"]["deals"], json!(2));
+        assert_eq!(body["data"]["stages"][0]["conversion_next"], json!(0.5));
+
+        // CSV in the user's language (admin: Russian), with a byte-order mark.
+        let r = app
+            .get(
+                "admin",
+                &format!("/api/v1/reports/funnel?{period}&format=csv"),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv"));
+        let text = r.text().await.unwrap();
+        let mut lines = text.lines();
+        assert!(lines
+            .next()
+            .unwrap()
+            .starts_with("\u{feff}Этап,Дошли,Из них перескочили этап,"));
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("Новая,3,0,0.3333,0.3333,2,"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 7);
+        let r = app
+            .get(
+                "admin",
+                &format!("/api/v1/reports/funnel?{period}&format=xlsx"),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.headers()["content-disposition"].to_str().unwrap(),
+            "attachment; filename=\"funnel.xlsx\""
+        );
+        assert_eq!(&r.bytes().await.unwrap()[..2], b"PK");
+
+        // The seeded manager role may not export deals.
+        let (st, body) = json(
+            app.get("m1", &format!("/api/v1/reports/funnel?{period}&format=csv"))
+                .await,
+        )
+        .await;
+        assert_eq!(
+            (st, body["code"].as_str()),
+            (403, Some("report_export_forbidden"))
+        );
+
+        // Refused parameters: 400 naming the parameter, in the caller's language.
+        for (qs, field) in [
+            ("period_from=2026-13-01", "period_from"),
+            ("period_from=2026-03-02&period_to=2026-03-01", "period_to"),
+            ("pipeline=abc", "pipeline"),
+            ("owner=-1", "owner"),
+            ("format=pdf", "format"),
+            ("filter=amount%20%3E%3D", "filter"),
+        ] {
+            let r = app
+                .req(
+                    "admin",
+                    reqwest::Method::GET,
+                    &format!("/api/v1/reports/funnel?{qs}"),
+                )
+                .header("Accept-Language", "en")
+                .send()
+                .await
+                .unwrap();
+            let (st, body) = json(r).await;
+            assert_eq!(st, 400, "{qs}: {body}");
+            assert_eq!(
+                body["errors"][0]["field"].as_str(),
+                Some(field),
+                "{qs}: {body}"
+            );
+        }
+        let r = app
+            .req(
+                "admin",
+                reqwest::Method::GET,
+                "/api/v1/reports/funnel?period_from=2026-03-02&period_to=2026-03-01",
+            )
+            .header("Accept-Language", "en")
+            .send()
+            .await
+            .unwrap();
+        let (_, body) = json(r).await;
+        assert_eq!(
+            body["errors"][0]["message"].as_str(),
+            Some("Period to: The period ends before it starts")
+        );
+        let (st, _) = json(
+            app.get("admin", "/api/v1/reports/funnel?pipeline=999999")
+                .await,
+        )
+        .await;
+        assert_eq!(st, 404);
+    }
+}
