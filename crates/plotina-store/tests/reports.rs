@@ -316,6 +316,7 @@ async fn funnel_from_stage_history() {
         assert_eq!(f.stages[2].lost_reasons, vec![rc("Дорого", 1)]);
         assert_eq!(f.stages[2].dropped_ids, vec![ids[1]]);
         assert_eq!(f.stages[5].reached_ids, vec![ids[0], ids[2]]);
+        assert_eq!(f.stages[2].in_progress_ids, vec![ids[5]]);
 
         // m1 may read own deals only: d7 (m2's) is not in m1's numbers.
         // N: 6 reached, stays 100..600 → median rank 3 → 300, p90 rank ceil(5.4) = 6 → 600.

@@ -255,3 +255,8 @@ pub fn openapi_paths(
         ),
     );
 }
+
+/// `part / whole` rounded to four decimals, `None` for an empty whole.
+pub fn share(part: i64, whole: i64) -> Option<f64> {
+    plotina_store::reports::stats::ratio(part, whole)
+}

@@ -6,6 +6,7 @@ pub mod assets;
 mod auth;
 mod board;
 mod cards;
+mod charts;
 mod convert;
 mod ctx;
 mod errors;
@@ -18,6 +19,7 @@ mod lists;
 mod lookups;
 mod notebook;
 mod profile;
+mod reports;
 mod search;
 mod settings;
 mod timeline;
@@ -51,6 +53,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(files::router(max_upload))
         .merge(search::router())
         .merge(settings::router())
+        .merge(reports::router())
         .layer(axum::middleware::from_fn(ctx::layer))
 }
 

@@ -2,6 +2,7 @@
 //! and (when configured) PostgreSQL.
 
 mod helpers;
+mod reports;
 
 use helpers::{apps, Browser};
 use plotina_core::schema::Entity;

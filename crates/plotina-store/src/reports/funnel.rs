@@ -62,6 +62,8 @@ pub struct FunnelStage {
     pub reached_ids: Vec<i64>,
     #[serde(skip)]
     pub dropped_ids: Vec<i64>,
+    #[serde(skip)]
+    pub in_progress_ids: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -146,6 +148,7 @@ pub fn compute(
     let mut dropped = vec![0i64; rows];
     let mut reached_ids: Vec<Vec<i64>> = vec![Vec::new(); rows];
     let mut dropped_ids: Vec<Vec<i64>> = vec![Vec::new(); rows];
+    let mut in_progress_ids: Vec<Vec<i64>> = vec![Vec::new(); rows];
     let mut stage_reasons: Vec<BTreeMap<String, i64>> = vec![BTreeMap::new(); rows];
     let mut all_reasons = BTreeMap::new();
     let (mut won, mut lost, mut open_now) = (0, 0, 0);
@@ -181,6 +184,9 @@ pub fn compute(
         } else {
             open_now += 1;
             in_progress[furthest] += 1;
+            if in_progress_ids[furthest].len() < LINK_IDS {
+                in_progress_ids[furthest].push(d.id);
+            }
         }
     }
     let won_reached = reached[n_open];
@@ -228,6 +234,7 @@ pub fn compute(
             lost_reasons: reasons(std::mem::take(&mut stage_reasons[r])),
             reached_ids: std::mem::take(&mut reached_ids[r]),
             dropped_ids: std::mem::take(&mut dropped_ids[r]),
+            in_progress_ids: std::mem::take(&mut in_progress_ids[r]),
         });
     }
     Funnel {
