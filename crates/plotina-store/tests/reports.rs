@@ -418,3 +418,287 @@ async fn funnel_from_stage_history() {
         ));
     }
 }
+
+/// A closed deal of `company`: won (`reason` None) or lost, closed at `closed`.
+async fn closed_deal(
+    store: &Store,
+    actor: &Actor,
+    fx: &Fixtures,
+    company: Option<i64>,
+    amount: i64,
+    closed: &str,
+    lost_reason: Option<&str>,
+) {
+    let stage = if lost_reason.is_some() { L } else { W };
+    let body = json!({"title": format!("{company:?} {closed}"), "pipeline_id": fx.pipeline,
+        "stage_id": fx.stage(stage), "company_id": company, "amount": amount.to_string(), "lost_reason": lost_reason});
+    let (rec, _) = store
+        .create(actor, Entity::Deal, &obj(body), None)
+        .await
+        .unwrap_or_else(|e| panic!("create deal: {e:?}"));
+    let mut tx: Tx = store.pool().begin_write().await.expect("begin");
+    tx.execute(
+        Query::update()
+            .table(Alias::new("deals"))
+            .value(Alias::new("closed_at"), ts(store.backend(), closed))
+            .and_where(sea_query::Expr::col(Alias::new("id")).eq(rec["id"].as_i64().unwrap())),
+    )
+    .await
+    .expect("set closed_at");
+    tx.commit().await.expect("commit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dam_inflow_and_outflow_by_month() {
+    for db in testing::all().await {
+        eprintln!("backend: {}", db.name());
+        let (store, fx) = testing::seeded_store(&db).await;
+        let mut c = Vec::new();
+        for name in ["C1", "C2", "C3", "C4", "C5"] {
+            let (rec, _) = store
+                .create(
+                    &fx.admin,
+                    Entity::Company,
+                    &obj(json!({"name": name})),
+                    None,
+                )
+                .await
+                .expect("company");
+            c.push(rec["id"].as_i64().unwrap());
+        }
+        let m1 = &fx.m1;
+        // Purchases (roubles): C1 Nov-25 100, Jan 200, Apr 250; C2 Feb 500 (first);
+        // C3 Jun-25 50, Mar 150 (back after a gap); C4 Dec-25 80 only; C5 (m2's) Jan 1000.
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[0]),
+            100,
+            "2025-11-20T10:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[0]),
+            200,
+            "2026-01-15T10:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[0]),
+            250,
+            "2026-04-30T23:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[1]),
+            500,
+            "2026-02-01T00:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[2]),
+            50,
+            "2025-06-10T10:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[2]),
+            150,
+            "2026-03-10T10:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[3]),
+            80,
+            "2025-12-31T23:59:59Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            &fx.m2,
+            &fx,
+            Some(c[4]),
+            1000,
+            "2026-01-05T10:00:00Z",
+            None,
+        )
+        .await;
+        // Not purchases: a won deal without a company, one after the period; lost deals.
+        closed_deal(&store, m1, &fx, None, 700, "2026-02-10T10:00:00Z", None).await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[1]),
+            900,
+            "2026-05-01T00:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[3]),
+            0,
+            "2026-02-15T10:00:00Z",
+            Some("Дорого"),
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[3]),
+            0,
+            "2026-03-15T10:00:00Z",
+            Some("Дорого"),
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[2]),
+            0,
+            "2026-04-15T10:00:00Z",
+            Some("Нет бюджета"),
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[2]),
+            0,
+            "2025-04-15T10:00:00Z",
+            Some("Не отвечает"),
+        )
+        .await;
+
+        let params = ReportParams {
+            period_from: NaiveDate::from_ymd_opt(2026, 1, 1),
+            period_to: NaiveDate::from_ymd_opt(2026, 4, 30),
+            ..Default::default()
+        };
+        // N = 2: active at the end of M = bought in M-1 or M.
+        // Jan: start {C1 (Nov), C4 (Dec)} 2; new C5; C1 buys but was active → not
+        //      returning; lost = last purchase in Nov: none (C1 bought again) → end
+        //      {C1, C4, C5} 3; churn 0/2.
+        // Feb: start 3; new C2; lost C4 (last Dec = Feb-2) → end {C1, C5, C2} 3; 1/3.
+        // Mar: start 3; returning C3 (prior Jun-25, none Jan–Feb); lost C1, C5 (last
+        //      Jan) → end {C2, C3} 2; 2/3.
+        // Apr: start 2; returning C1 (none Feb–Mar); lost C2 (last Feb) → end {C3, C1} 2; 1/2.
+        let dam = store
+            .report_dam(&fx.admin, &params, 2, Some(10))
+            .await
+            .expect("dam");
+        let rows: Vec<_> = dam
+            .months
+            .iter()
+            .map(|m| {
+                (
+                    m.month.as_str(),
+                    m.active_start,
+                    m.new,
+                    m.returning,
+                    m.lost,
+                    m.active_end,
+                    m.churn_rate,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                ("2026-01", 2, 1, 0, 0, 3, Some(0.0)),
+                ("2026-02", 3, 1, 0, 1, 3, Some(0.3333)),
+                ("2026-03", 3, 0, 1, 2, 2, Some(0.6667)),
+                ("2026-04", 2, 0, 1, 1, 2, Some(0.5)),
+            ]
+        );
+        // Purchases and revenue (kopecks): Jan 200 + 1000; Feb 500; Mar 150; Apr 250.
+        let money: Vec<_> = dam
+            .months
+            .iter()
+            .map(|m| (m.purchases, m.repeat_purchases, m.revenue))
+            .collect();
+        assert_eq!(
+            money,
+            vec![
+                (2, 1, 120_000),
+                (1, 0, 50_000),
+                (1, 1, 15_000),
+                (1, 1, 25_000)
+            ]
+        );
+        // Repeat orders C1 Jan 200 (prev 100), C3 Mar 150 (prev 50), C1 Apr 250 (prev
+        // 200): 600 / 350 - 1 = 0.7143; average repeat order 200 roubles.
+        assert_eq!(dam.repeat_purchases, 3);
+        assert_eq!(dam.avg_repeat_order, Some(20_000));
+        assert_eq!(dam.order_growth, Some(0.7143));
+        // Coverage: 2 active at the end of April of a target of 10.
+        assert_eq!(dam.coverage, Some(0.2));
+        // Loss reasons of deals lost January–April (the April 2025 one is outside).
+        assert_eq!(
+            dam.loss_reasons,
+            vec![rc("Дорого", 2), rc("Нет бюджета", 1)]
+        );
+
+        // m1 does not see m2's deal with C5: January has no newcomer, March loses C1 only.
+        let dam = store
+            .report_dam(&fx.m1, &params, 2, None)
+            .await
+            .expect("m1 dam");
+        let jan = &dam.months[0];
+        assert_eq!((jan.active_start, jan.new, jan.active_end), (2, 0, 2));
+        assert_eq!((dam.months[2].lost, dam.months[2].active_end), (1, 2));
+        assert_eq!(dam.coverage, None);
+
+        // N = 6: nobody is lost over these months (no last purchase falls in Jul–Oct
+        // 2025); C3 still returns in March, its June purchase being before Sep-25 =
+        // Mar-6. Active at the end of April (bought Nov-25…Apr): C1 C2 C3 C4 C5 = 5.
+        let dam = store
+            .report_dam(&fx.admin, &params, 6, None)
+            .await
+            .expect("dam 6");
+        let lost: i64 = dam.months.iter().map(|m| m.lost).sum();
+        assert_eq!(lost, 0);
+        assert_eq!(dam.months[2].returning, 1);
+        assert_eq!(dam.months[3].active_end, 5);
+
+        // Bad input.
+        for (n, target) in [(0, None), (61, None), (2, Some(0))] {
+            assert!(matches!(
+                store.report_dam(&fx.admin, &params, n, target).await,
+                Err(StoreError::Domain(DomainError::BadRequest(_)))
+            ));
+        }
+    }
+}
