@@ -11,6 +11,7 @@ use axum::{Json, Router};
 use plotina_core::error::{DomainError, FieldError};
 use plotina_core::policy::{Action, Actor};
 use plotina_core::schema::Entity;
+use plotina_store::reports::dam::{Dam, DEFAULT_LOST_AFTER};
 use plotina_store::reports::funnel::Funnel;
 use plotina_store::reports::ReportParams;
 use serde_json::json;
@@ -32,6 +33,10 @@ pub struct ReportQuery {
     pub department: Option<String>,
     pub filter: Option<String>,
     pub format: Option<String>,
+    /// The dam: months without a purchase after which a customer is lost.
+    pub lost_after: Option<String>,
+    /// The dam: the number of potential customers in the market.
+    pub target: Option<String>,
 }
 
 fn bad(field: &str, code: &'static str) -> DomainError {
@@ -57,6 +62,27 @@ fn id(field: &str, s: &str) -> Result<i64, DomainError> {
 }
 
 impl ReportQuery {
+    /// The dam's own parameters: `lost_after` (1–60 months, default 6) and `target`.
+    pub fn dam_params(&self) -> Result<(u32, Option<i64>), DomainError> {
+        let n = match opt(&self.lost_after) {
+            None => DEFAULT_LOST_AFTER,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=60).contains(n))
+                .ok_or_else(|| bad("lost_after", "report_lost_after"))?,
+        };
+        let target = opt(&self.target)
+            .map(|v| {
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|t| *t > 0)
+                    .ok_or_else(|| bad("target", "report_bad_target"))
+            })
+            .transpose()?;
+        Ok((n, target))
+    }
+
     /// The report parameters; a malformed one answers 400 naming the parameter.
     pub fn params(&self) -> Result<ReportParams, DomainError> {
         let pipelines = match opt(&self.pipeline) {
@@ -171,8 +197,69 @@ async fn funnel(
     }
 }
 
+/// The dam as a table: one row per month.
+pub fn dam_table(d: &Dam, lang: Lang) -> Table {
+    let headers = [
+        "reports-col-month",
+        "reports-col-active-start",
+        "reports-col-new",
+        "reports-col-returning",
+        "reports-col-lost-customers",
+        "reports-col-active-end",
+        "reports-col-churn",
+        "reports-col-purchases",
+        "reports-col-repeat-purchases",
+        "reports-col-revenue",
+    ]
+    .iter()
+    .map(|id| t(lang, id))
+    .collect();
+    let rows = d
+        .months
+        .iter()
+        .map(|m| {
+            vec![
+                Cell::Text(m.month.clone()),
+                m.active_start.into(),
+                m.new.into(),
+                m.returning.into(),
+                m.lost.into(),
+                m.active_end.into(),
+                m.churn_rate.into(),
+                m.purchases.into(),
+                m.repeat_purchases.into(),
+                Cell::Text(plotina_core::types::Money::from_minor(m.revenue).to_string()),
+            ]
+        })
+        .collect();
+    Table {
+        title: t(lang, "reports-dam"),
+        headers,
+        rows,
+    }
+}
+
+async fn dam(
+    State(s): State<AppState>,
+    auth: Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q: ReportQuery = input::query(raw.as_deref())?;
+    let format = Format::parse(q.format.as_deref())?;
+    let params = q.params()?;
+    let (n, target) = q.dam_params()?;
+    check_export(&auth.actor, format)?;
+    let d = s.store.report_dam(&auth.actor, &params, n, target).await?;
+    match format {
+        Format::Json => Ok(Json(json!({"data": d})).into_response()),
+        _ => download(format, "dam", &dam_table(&d, lang(&auth.actor))),
+    }
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/reports/funnel", get(funnel))
+    Router::new()
+        .route("/api/v1/reports/funnel", get(funnel))
+        .route("/api/v1/reports/dam", get(dam))
 }
 
 /// The reports' entries in the OpenAPI document.
@@ -247,6 +334,34 @@ pub fn openapi_paths(
         json!({"get": {"summary": summary, "tags": ["reports"], "parameters": params.clone(),
             "responses": {"200": ok(schema, summary), "default": problem.clone()}}})
     };
+    let month = json!({"type": "object", "properties": {
+        "month": {"type": "string"}, "active_start": {"type": "integer"}, "new": {"type": "integer"},
+        "returning": {"type": "integer"}, "lost": {"type": "integer"}, "active_end": {"type": "integer"},
+        "churn_rate": {"type": ["number", "null"]}, "purchases": {"type": "integer"},
+        "repeat_purchases": {"type": "integer"}, "revenue": {"type": "integer", "description": "Kopecks"}},
+        "required": ["month", "active_start", "new", "returning", "lost", "active_end", "churn_rate", "purchases", "repeat_purchases", "revenue"]});
+    schemas.insert("DamReport".into(), json!({"type": "object", "properties": {
+        "lost_after_months": {"type": "integer"}, "months": {"type": "array", "items": month},
+        "loss_reasons": reasons, "target": {"type": ["integer", "null"]}, "coverage": {"type": ["number", "null"]},
+        "repeat_purchases": {"type": "integer"}, "avg_repeat_order": {"type": ["integer", "null"], "description": "Kopecks"},
+        "order_growth": {"type": ["number", "null"]}},
+        "required": ["lost_after_months", "months", "loss_reasons", "target", "coverage", "repeat_purchases", "avg_repeat_order", "order_growth"]}));
+    let mut dam_params = params.clone();
+    dam_params.push(qp(
+        "lost_after",
+        json!({"type": "integer", "minimum": 1, "maximum": 60}),
+        "Months without a purchase after which a customer is lost (default 6)",
+    ));
+    dam_params.push(qp(
+        "target",
+        json!({"type": "integer", "minimum": 1, "maximum": i64::MAX}),
+        "Potential customers in the market, for the coverage",
+    ));
+    paths.insert(
+        "/api/v1/reports/dam".into(),
+        json!({"get": {"summary": "The dam: customers in and out per month", "tags": ["reports"], "parameters": dam_params,
+            "responses": {"200": ok("DamReport", "The dam"), "default": problem.clone()}}}),
+    );
     paths.insert(
         "/api/v1/reports/funnel".into(),
         op(

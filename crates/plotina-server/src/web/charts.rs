@@ -93,3 +93,132 @@ mod tests {
         assert_eq!(c.height, 3.0 * 52.0 + 8.0);
     }
 }
+
+/// A point of a line, with its value text and link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
+    pub value: String,
+    pub href: String,
+}
+
+/// The dam's water level: per month an inflow bar above the zero line, an outflow bar
+/// below it and the level (active customers) as a line, all on one scale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LevelChart {
+    pub width: f64,
+    pub height: f64,
+    pub zero_y: f64,
+    pub inflow: Vec<Bar>,
+    pub outflow: Vec<Bar>,
+    pub level: Vec<Point>,
+    /// `x,y x,y …` for the polyline.
+    pub line: String,
+    /// Month labels: (x, text).
+    pub labels: Vec<(f64, String)>,
+}
+
+pub const LEVEL_WIDTH: f64 = 640.0;
+const LEVEL_TOP: f64 = 24.0;
+const LEVEL_ZERO: f64 = 200.0;
+const LEVEL_DOWN: f64 = 70.0;
+
+fn r1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+/// Input per month: (label, inflow, inflow link, outflow, outflow link, level, level link).
+pub type LevelInput = (String, i64, String, i64, String, i64, String);
+
+pub fn level(months: Vec<LevelInput>) -> LevelChart {
+    let up = months
+        .iter()
+        .map(|m| m.1.max(m.5))
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let down = months.iter().map(|m| m.3).max().unwrap_or(0).max(1) as f64;
+    let scale = ((LEVEL_ZERO - LEVEL_TOP) / up).min(LEVEL_DOWN / down);
+    let step = (LEVEL_WIDTH - 20.0) / months.len().max(1) as f64;
+    let bar_w = (step * 0.45).min(48.0);
+    let mut chart = LevelChart {
+        width: LEVEL_WIDTH,
+        height: LEVEL_ZERO + LEVEL_DOWN + 30.0,
+        zero_y: LEVEL_ZERO,
+        inflow: Vec::new(),
+        outflow: Vec::new(),
+        level: Vec::new(),
+        line: String::new(),
+        labels: Vec::new(),
+    };
+    let mut line = Vec::new();
+    for (i, (label, inflow, in_href, outflow, out_href, lvl, lvl_href)) in
+        months.into_iter().enumerate()
+    {
+        let cx = 10.0 + step * (i as f64 + 0.5);
+        let bar = |value: i64, y: f64, h: f64, href: String, kind: &str| Bar {
+            x: r1(cx - bar_w / 2.0),
+            y: r1(y),
+            w: r1(bar_w),
+            h: r1(h),
+            label: label.clone(),
+            value: value.to_string(),
+            note: String::new(),
+            href,
+            kind: kind.into(),
+            text_y: r1(if kind == "lost" {
+                y + h + 12.0
+            } else {
+                y - 4.0
+            }),
+            note_y: 0.0,
+        };
+        let h_in = inflow as f64 * scale;
+        chart
+            .inflow
+            .push(bar(inflow, LEVEL_ZERO - h_in, h_in, in_href, "won"));
+        let h_out = outflow as f64 * scale;
+        chart
+            .outflow
+            .push(bar(outflow, LEVEL_ZERO, h_out, out_href, "lost"));
+        let y = r1(LEVEL_ZERO - lvl as f64 * scale);
+        line.push(format!("{},{}", r1(cx), y));
+        chart.level.push(Point {
+            x: r1(cx),
+            y,
+            value: lvl.to_string(),
+            href: lvl_href,
+        });
+        chart.labels.push((r1(cx), label));
+    }
+    chart.line = line.join(" ");
+    chart
+}
+
+#[cfg(test)]
+mod level_tests {
+    use super::*;
+
+    #[test]
+    fn one_scale_for_level_and_flows() {
+        let m = |l: &str, i: i64, o: i64, v: i64| {
+            (
+                l.to_string(),
+                i,
+                String::new(),
+                o,
+                String::new(),
+                v,
+                String::new(),
+            )
+        };
+        // Highest upward value 4 → scale min(176 / 4, 70 / 2) = 35 px per customer.
+        let c = level(vec![m("01", 1, 0, 4), m("02", 2, 2, 2)]);
+        assert_eq!(c.level[0].y, 200.0 - 4.0 * 35.0);
+        assert_eq!((c.inflow[1].y, c.inflow[1].h), (130.0, 70.0));
+        assert_eq!((c.outflow[1].y, c.outflow[1].h), (200.0, 70.0));
+        // Two months over 620 px: centres at 165 and 475.
+        assert_eq!(c.line, "165,60 475,130");
+    }
+}

@@ -10,7 +10,9 @@ use axum::Router;
 use plotina_core::policy::Action;
 use plotina_core::schema::Entity;
 use plotina_core::DomainError;
+use plotina_store::reports::dam::Dam;
 use plotina_store::reports::funnel::{Funnel, LINK_IDS};
+use plotina_store::reports::ReportParams;
 use plotina_store::StoreError;
 
 use super::charts::{self, FunnelChart};
@@ -40,12 +42,7 @@ pub struct FunnelRow {
 #[template(path = "report_funnel.html")]
 struct FunnelPage {
     ctx: Ctx,
-    pipelines: Vec<Opt>,
-    owners: Vec<Opt>,
-    departments: Vec<Opt>,
-    period_from: String,
-    period_to: String,
-    filter: String,
+    form: ParamsForm,
     error: String,
     can_export: bool,
     export_qs: String,
@@ -53,6 +50,106 @@ struct FunnelPage {
     summary: String,
     chart: FunnelChart,
     rows: Vec<FunnelRow>,
+}
+
+/// The parameters form shared by the report pages (`_report_params.html`).
+pub struct ParamsForm {
+    pub action: &'static str,
+    pub dam: bool,
+    pub pipelines: Vec<Opt>,
+    pub owners: Vec<Opt>,
+    pub departments: Vec<Opt>,
+    pub period_from: String,
+    pub period_to: String,
+    pub filter: String,
+    pub lost_after: String,
+    pub target: String,
+}
+
+fn params_form(
+    action: &'static str,
+    lk: &Lookups,
+    q: &ReportQuery,
+    params: &ReportParams,
+    pipeline: Option<i64>,
+) -> ParamsForm {
+    ParamsForm {
+        action,
+        dam: action == "/reports/dam",
+        pipelines: options(
+            lk.pipelines.iter().map(|p| (p.id, p.name.clone())),
+            pipeline,
+        ),
+        owners: options(
+            lk.users
+                .iter()
+                .filter(|u| u.active)
+                .map(|u| (u.id, u.name.clone())),
+            params.owner,
+        ),
+        departments: options(
+            lk.departments.iter().map(|d| (d.id, d.name.clone())),
+            params.department,
+        ),
+        period_from: q.period_from.clone().unwrap_or_default(),
+        period_to: q.period_to.clone().unwrap_or_default(),
+        filter: q.filter.clone().unwrap_or_default(),
+        lost_after: q.lost_after.clone().unwrap_or_default(),
+        target: q.target.clone().unwrap_or_default(),
+    }
+}
+
+/// The query string of an export link with the report's parameters.
+fn export_qs(params: &ReportParams, extra: &[(&str, String)]) -> String {
+    let pipelines = params
+        .pipelines
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut pairs: Vec<(&str, String)> = vec![
+        ("pipeline", pipelines),
+        (
+            "period_from",
+            params
+                .period_from
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+        ),
+        (
+            "period_to",
+            params.period_to.map(|d| d.to_string()).unwrap_or_default(),
+        ),
+        (
+            "owner",
+            params.owner.map(|d| d.to_string()).unwrap_or_default(),
+        ),
+        (
+            "department",
+            params.department.map(|d| d.to_string()).unwrap_or_default(),
+        ),
+        ("filter", params.filter.clone().unwrap_or_default()),
+    ];
+    pairs.extend(extra.iter().cloned());
+    let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let qs = urls::query(&refs);
+    if qs.is_empty() {
+        "?".into()
+    } else {
+        qs
+    }
+}
+
+/// A domain error as the page's message.
+fn error_text(ctx: &Ctx, d: &DomainError) -> String {
+    let text = FormErrors::from_domain(ctx, Entity::Deal, d, &[])
+        .general
+        .join(" ");
+    if text.is_empty() {
+        ctx.t("problem-not_found")
+    } else {
+        text
+    }
 }
 
 /// A share as a percentage with one decimal ("71.4 %"), or a dash.
@@ -214,60 +311,163 @@ async fn funnel_page(State(s): State<AppState>, web: Web, RawQuery(raw): RawQuer
         }
         None => (charts::funnel(Vec::new()), Vec::new(), String::new()),
     };
-    let export_qs = urls::query(&[
-        (
-            "pipeline",
-            &pipeline.map(|p| p.to_string()).unwrap_or_default(),
-        ),
-        (
-            "period_from",
-            &params
-                .period_from
-                .map(|d| d.to_string())
-                .unwrap_or_default(),
-        ),
-        (
-            "period_to",
-            &params.period_to.map(|d| d.to_string()).unwrap_or_default(),
-        ),
-        (
-            "owner",
-            &params.owner.map(|d| d.to_string()).unwrap_or_default(),
-        ),
-        (
-            "department",
-            &params.department.map(|d| d.to_string()).unwrap_or_default(),
-        ),
-        ("filter", params.filter.as_deref().unwrap_or("")),
-    ]);
     let page = FunnelPage {
-        pipelines: options(
-            lk.pipelines.iter().map(|p| (p.id, p.name.clone())),
-            pipeline,
-        ),
-        owners: options(
-            lk.users
-                .iter()
-                .filter(|u| u.active)
-                .map(|u| (u.id, u.name.clone())),
-            params.owner,
-        ),
-        departments: options(
-            lk.departments.iter().map(|d| (d.id, d.name.clone())),
-            params.department,
-        ),
-        period_from: q.period_from.clone().unwrap_or_default(),
-        period_to: q.period_to.clone().unwrap_or_default(),
-        filter: q.filter.clone().unwrap_or_default(),
+        form: params_form("/reports/funnel", &lk, &q, &params, pipeline),
         error,
         can_export: web.actor.can(Entity::Deal, Action::Export),
-        export_qs: if export_qs.is_empty() {
-            "?".into()
-        } else {
-            export_qs
-        },
+        export_qs: export_qs(&link_params, &[]),
         funnel: result.map(|(_, f)| f),
         summary,
+        chart,
+        rows,
+        ctx,
+    };
+    html(&page)
+}
+
+pub struct DamRow {
+    pub month: String,
+    pub active_start: i64,
+    pub new: i64,
+    pub new_href: String,
+    pub returning: i64,
+    pub returning_href: String,
+    pub lost: i64,
+    pub lost_href: String,
+    pub active_end: i64,
+    pub active_end_href: String,
+    pub churn: String,
+    pub purchases: i64,
+    pub repeat_purchases: i64,
+    pub revenue: String,
+}
+
+#[derive(Template)]
+#[template(path = "report_dam.html")]
+struct DamPage {
+    ctx: Ctx,
+    form: ParamsForm,
+    error: String,
+    can_export: bool,
+    export_qs: String,
+    dam: Option<Dam>,
+    active_end: i64,
+    avg_repeat_order: String,
+    chart: charts::LevelChart,
+    rows: Vec<DamRow>,
+}
+
+/// The companies list behind a figure of the dam.
+fn companies_href(ids: &[i64]) -> String {
+    let filter = format!(
+        "id in ({})",
+        ids.iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    format!("/companies{}", urls::query(&[("filter", &filter)]))
+}
+
+async fn dam_page(State(s): State<AppState>, web: Web, RawQuery(raw): RawQuery) -> WebResult {
+    let ctx = web.ctx.clone().with_section("reports");
+    let q: ReportQuery =
+        serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
+    let lk = Lookups::load(&s.store, &web.actor).await?;
+    let mut error = String::new();
+    let parsed = q.params().and_then(|p| q.dam_params().map(|d| (p, d)));
+    let result = match parsed {
+        Ok((p, (n, target))) => match s.store.report_dam(&web.actor, &p, n, target).await {
+            Ok(d) => Some((p, d)),
+            Err(StoreError::Domain(
+                d
+                @ (DomainError::BadFilter(_) | DomainError::BadRequest(_) | DomainError::NotFound),
+            )) => {
+                error = error_text(&ctx, &d);
+                None
+            }
+            Err(e) => return Err(e.into()),
+        },
+        Err(d) => {
+            error = error_text(&ctx, &d);
+            None
+        }
+    };
+    let params = result.as_ref().map(|(p, _)| p.clone()).unwrap_or_default();
+    let money = |minor: i64| super::fmt::money_minor(ctx.lang, minor, "RUB");
+    let (chart, rows) = match &result {
+        Some((_, d)) => (
+            charts::level(
+                d.months
+                    .iter()
+                    .map(|m| {
+                        let mut inflow = m.new_ids.clone();
+                        inflow.extend(&m.returning_ids);
+                        (
+                            m.month.clone(),
+                            m.new + m.returning,
+                            companies_href(&inflow),
+                            m.lost,
+                            companies_href(&m.lost_ids),
+                            m.active_end,
+                            companies_href(&m.active_end_ids),
+                        )
+                    })
+                    .collect(),
+            ),
+            d.months
+                .iter()
+                .map(|m| DamRow {
+                    month: m.month.clone(),
+                    active_start: m.active_start,
+                    new: m.new,
+                    new_href: companies_href(&m.new_ids),
+                    returning: m.returning,
+                    returning_href: companies_href(&m.returning_ids),
+                    lost: m.lost,
+                    lost_href: companies_href(&m.lost_ids),
+                    active_end: m.active_end,
+                    active_end_href: companies_href(&m.active_end_ids),
+                    churn: percent(m.churn_rate),
+                    purchases: m.purchases,
+                    repeat_purchases: m.repeat_purchases,
+                    revenue: money(m.revenue),
+                })
+                .collect(),
+        ),
+        None => (charts::level(Vec::new()), Vec::new()),
+    };
+    let (n, target) = q
+        .dam_params()
+        .unwrap_or((plotina_store::reports::dam::DEFAULT_LOST_AFTER, None));
+    let page = DamPage {
+        form: params_form(
+            "/reports/dam",
+            &lk,
+            &q,
+            &params,
+            params.pipelines.first().copied(),
+        ),
+        error,
+        can_export: web.actor.can(Entity::Deal, Action::Export),
+        export_qs: export_qs(
+            &params,
+            &[
+                ("lost_after", n.to_string()),
+                ("target", target.map(|t| t.to_string()).unwrap_or_default()),
+            ],
+        ),
+        active_end: result
+            .as_ref()
+            .and_then(|(_, d)| d.months.last())
+            .map(|m| m.active_end)
+            .unwrap_or(0),
+        avg_repeat_order: result
+            .as_ref()
+            .and_then(|(_, d)| d.avg_repeat_order)
+            .map(money)
+            .unwrap_or_else(|| "—".into()),
+        dam: result.map(|(_, d)| d),
         chart,
         rows,
         ctx,
@@ -282,4 +482,5 @@ pub fn router() -> Router<AppState> {
             get(|| async { super::redirect("/reports/funnel") }),
         )
         .route("/reports/funnel", get(funnel_page))
+        .route("/reports/dam", get(dam_page))
 }

@@ -190,3 +190,82 @@ async fn funnel_json_csv_xlsx_and_errors() {
         assert_eq!(st, 404);
     }
 }
+
+#[tokio::test]
+async fn dam_json_csv_and_errors() {
+    for app in apps().await {
+        let fx = &app.fx;
+        let company = app
+            .create("m1", "companies", json!({"name": "ООО Ромашка"}))
+            .await;
+        let cid = company["id"].as_i64().unwrap();
+        // One purchase today (1 500.50 ₽) by a new customer; a lost deal «Дорого».
+        app.create(
+            "m1",
+            "deals",
+            json!({"title": "Поставка", "pipeline_id": fx.pipeline, "company_id": cid,
+            "stage_id": fx.stage("Успешно"), "amount": "1500.50"}),
+        )
+        .await;
+        app.create(
+            "m1",
+            "deals",
+            json!({"title": "Сервис", "pipeline_id": fx.pipeline, "company_id": cid,
+            "stage_id": fx.stage("Проиграна"), "lost_reason": "Дорого"}),
+        )
+        .await;
+        let today = Utc::now().date_naive();
+        let qs = format!("period_from={today}&period_to={today}&lost_after=3&target=4");
+        let (st, body) = json(app.get("admin", &format!("/api/v1/reports/dam?{qs}")).await).await;
+        assert_eq!(st, 200, "{body}");
+        let d = &body["data"];
+        assert_eq!(d["lost_after_months"], json!(3));
+        let m = &d["months"][0];
+        assert_eq!(
+            (
+                m["active_start"].as_i64(),
+                m["new"].as_i64(),
+                m["lost"].as_i64(),
+                m["active_end"].as_i64(),
+                m["revenue"].as_i64()
+            ),
+            (Some(0), Some(1), Some(0), Some(1), Some(150_050))
+        );
+        // Coverage 1 of 4.
+        assert_eq!(d["coverage"], json!(0.25));
+        assert_eq!(d["loss_reasons"], json!([{"reason": "Дорого", "count": 1}]));
+        // m2 reads none of m1's deals: an empty dam.
+        let (_, body) = json(app.get("m2", &format!("/api/v1/reports/dam?{qs}")).await).await;
+        assert_eq!(body["data"]["months"][0]["active_end"], json!(0));
+
+        let r = app
+            .get("admin", &format!("/api/v1/reports/dam?{qs}&format=csv"))
+            .await;
+        assert_eq!(r.status(), 200);
+        let text = r.text().await.unwrap();
+        assert!(text.starts_with("\u{feff}Месяц,Активных на начало,Новые,Вернувшиеся,Потерянные,Активных на конец,Отток,"), "{text}");
+        assert!(
+            text.lines()
+                .nth(1)
+                .unwrap()
+                .ends_with(",0,1,0,0,1,,1,0,1500.50"),
+            "{text}"
+        );
+
+        for (q, field) in [
+            ("lost_after=0", "lost_after"),
+            ("lost_after=x", "lost_after"),
+            ("target=-3", "target"),
+            ("period_from=2000-01-01&period_to=2020-01-01", "period_to"),
+        ] {
+            let (st, body) =
+                json(app.get("admin", &format!("/api/v1/reports/dam?{q}")).await).await;
+            assert_eq!(st, 400, "{q}: {body}");
+            assert_eq!(
+                body["errors"][0]["field"].as_str(),
+                Some(field),
+                "{q}: {body}"
+            );
+        }
+    }
+}

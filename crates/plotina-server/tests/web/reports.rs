@@ -56,3 +56,29 @@ async fn funnel_page_draws_the_chart_and_links_to_the_deals() {
         assert!(page.has(r#"data-testid="nav-reports""#));
     }
 }
+
+#[tokio::test]
+async fn dam_page_draws_the_water_level() {
+    for app in apps().await {
+        let c = app
+            .create("admin", Entity::Company, json!({"name": "ООО Ромашка"}))
+            .await;
+        app.create(
+            "m1",
+            Entity::Deal,
+            json!({"title": "Поставка", "pipeline_id": app.fx.pipeline, "company_id": c,
+                "stage_id": app.fx.stage("Успешно"), "amount": "1000"}),
+        )
+        .await;
+        let admin = app.browser("admin").await;
+        let page = admin.get("/reports/dam?lost_after=3&target=10").await;
+        assert_eq!(page.status, 200, "{}", app.backend);
+        assert!(page.has(r#"data-testid="dam-chart""#) && page.has("<polyline"));
+        // The current month has one new customer: its link opens that company.
+        let link = format!("/companies?filter=id+in+%28{c}%29");
+        assert!(page.has(&link), "{}", page.body);
+        assert!(page.has("10.0 %"), "coverage 1 of 10");
+        let bad = admin.get("/reports/dam?lost_after=0").await;
+        assert!(bad.has("Через сколько месяцев клиент потерян"));
+    }
+}

@@ -27,7 +27,7 @@ use plotina_core::error::{DomainError, FieldError};
 use plotina_core::policy::Actor;
 use sea_query::{Alias, Order, Query};
 
-use super::funnel::ReasonCount;
+use super::funnel::{ReasonCount, LINK_IDS};
 use super::stats::ratio;
 use super::{deal_condition, ts_value, PeriodOn, ReportParams};
 use crate::error::Result;
@@ -51,6 +51,15 @@ pub struct DamMonth {
     pub repeat_purchases: i64,
     /// Sum of the purchases' amounts, minor units (kopecks).
     pub revenue: i64,
+    /// Company ids behind the figures (the first `LINK_IDS`), for links.
+    #[serde(skip)]
+    pub new_ids: Vec<i64>,
+    #[serde(skip)]
+    pub returning_ids: Vec<i64>,
+    #[serde(skip)]
+    pub lost_ids: Vec<i64>,
+    #[serde(skip)]
+    pub active_end_ids: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -117,8 +126,19 @@ pub fn compute(
             purchases: 0,
             repeat_purchases: 0,
             revenue: 0,
+            new_ids: Vec::new(),
+            returning_ids: Vec::new(),
+            lost_ids: Vec::new(),
+            active_end_ids: Vec::new(),
         };
-        for list in by_company.values() {
+        let mut companies: Vec<(&i64, &Vec<Purchase>)> = by_company.iter().collect();
+        companies.sort_by_key(|(id, _)| **id);
+        let keep = |ids: &mut Vec<i64>, id: i64| {
+            if ids.len() < LINK_IDS {
+                ids.push(id);
+            }
+        };
+        for (&company, list) in companies {
             let first_month = list[0].month;
             let buys_now = bought_in(list, m, m);
             if bought_in(list, m - n, m - 1) {
@@ -126,15 +146,19 @@ pub fn compute(
             }
             if bought_in(list, m - n + 1, m) {
                 row.active_end += 1;
+                keep(&mut row.active_end_ids, company);
             }
             if buys_now && first_month == m {
                 row.new += 1;
+                keep(&mut row.new_ids, company);
             } else if buys_now && !bought_in(list, m - n, m - 1) {
                 row.returning += 1;
+                keep(&mut row.returning_ids, company);
             }
             let last_upto = list.iter().rev().find(|p| p.month <= m).map(|p| p.month);
             if last_upto == Some(m - n) {
                 row.lost += 1;
+                keep(&mut row.lost_ids, company);
             }
             for (i, p) in list.iter().enumerate() {
                 if p.month != m {
@@ -174,7 +198,7 @@ pub fn months_of(params: &ReportParams, today: NaiveDate) -> Result<(i32, i32)> 
     let first = params.period_from.map(month_index).unwrap_or(last - 11);
     if last - first >= 120 {
         return Err(DomainError::BadRequest(
-            FieldError::new("period_from", "report_period_long")
+            FieldError::new("period_to", "report_period_long")
                 .with("days", super::MAX_PERIOD_DAYS.to_string()),
         )
         .into());
@@ -203,6 +227,7 @@ impl Store {
                 DomainError::BadRequest(FieldError::new("target", "report_bad_target")).into(),
             );
         }
+        params.validate()?;
         let (first, last) = months_of(params, chrono::Utc::now().date_naive())?;
         let end = NaiveDate::from_ymd_opt(
             (last + 1).div_euclid(12),
