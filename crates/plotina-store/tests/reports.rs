@@ -702,3 +702,126 @@ async fn dam_inflow_and_outflow_by_month() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abc_xyz_of_customers() {
+    use plotina_store::reports::abc_xyz::Thresholds;
+    for db in testing::all().await {
+        eprintln!("backend: {}", db.name());
+        let (store, fx) = testing::seeded_store(&db).await;
+        let mut k = Vec::new();
+        for name in ["K1", "K2", "K3"] {
+            let (rec, _) = store
+                .create(
+                    &fx.admin,
+                    Entity::Company,
+                    &obj(json!({"name": name})),
+                    None,
+                )
+                .await
+                .expect("company");
+            k.push(rec["id"].as_i64().unwrap());
+        }
+        // K1 (m1): Jan 100, Feb 100. K2 (m2): Jan 50. K3 (m1): Feb 30. March is outside.
+        closed_deal(
+            &store,
+            &fx.m1,
+            &fx,
+            Some(k[0]),
+            100,
+            "2026-01-10T10:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            &fx.m1,
+            &fx,
+            Some(k[0]),
+            100,
+            "2026-02-10T10:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            &fx.m2,
+            &fx,
+            Some(k[1]),
+            50,
+            "2026-01-20T10:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            &fx.m1,
+            &fx,
+            Some(k[2]),
+            30,
+            "2026-02-20T10:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            &fx.m1,
+            &fx,
+            Some(k[2]),
+            999,
+            "2026-03-01T00:00:00Z",
+            None,
+        )
+        .await;
+        let params = ReportParams {
+            period_from: NaiveDate::from_ymd_opt(2026, 1, 1),
+            period_to: NaiveDate::from_ymd_opt(2026, 2, 28),
+            ..Default::default()
+        };
+        // Revenue 200, 50, 30 of 280: shares before 0, 71.4 %, 89.3 % → A, B, B.
+        // Monthly: K1 100 100 → CV 0 → X; K2 50 0 → mean 25, sd 25 → 100 % → Z; K3 0 30 → Z.
+        let r = store
+            .report_abc_xyz(&fx.admin, &params, Thresholds::default())
+            .await
+            .expect("abc");
+        let got: Vec<_> = r
+            .customers
+            .iter()
+            .map(|c| (c.company_id, c.revenue, c.abc, c.xyz, c.cv))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (k[0], 20_000, 'A', 'X', 0.0),
+                (k[1], 5_000, 'B', 'Z', 1.0),
+                (k[2], 3_000, 'B', 'Z', 1.0)
+            ]
+        );
+        assert_eq!(r.months, 2);
+        let bz = r
+            .matrix
+            .iter()
+            .find(|c| c.abc == 'B' && c.xyz == 'Z')
+            .unwrap();
+        assert_eq!(
+            (bz.customers, bz.revenue, bz.company_ids.clone()),
+            (2, 8_000, vec![k[1], k[2]])
+        );
+        // m1 does not see K2's deal: 200 and 30 of 230 → K1 A, K3 (87 % before) B.
+        let r = store
+            .report_abc_xyz(&fx.m1, &params, Thresholds::default())
+            .await
+            .expect("m1 abc");
+        let got: Vec<_> = r.customers.iter().map(|c| (c.company_id, c.abc)).collect();
+        assert_eq!(got, vec![(k[0], 'A'), (k[2], 'B')]);
+        let bad = Thresholds {
+            a: 95.0,
+            b: 10.0,
+            ..Default::default()
+        };
+        assert!(matches!(
+            store.report_abc_xyz(&fx.admin, &params, bad).await,
+            Err(StoreError::Domain(DomainError::BadRequest(_)))
+        ));
+    }
+}

@@ -3,6 +3,7 @@
 //! report. Reports read business records only through `scope::visible` (via
 //! `QueryCtx::conditions`), so a manager's figures include only what they may read.
 
+pub mod abc_xyz;
 pub mod dam;
 pub mod funnel;
 pub mod stats;
