@@ -11,6 +11,7 @@ use axum::{Json, Router};
 use plotina_core::error::{DomainError, FieldError};
 use plotina_core::policy::{Action, Actor};
 use plotina_core::schema::Entity;
+use plotina_store::reports::abc_xyz::{AbcXyz, Thresholds};
 use plotina_store::reports::dam::{Dam, DEFAULT_LOST_AFTER};
 use plotina_store::reports::funnel::Funnel;
 use plotina_store::reports::ReportParams;
@@ -37,6 +38,12 @@ pub struct ReportQuery {
     pub lost_after: Option<String>,
     /// The dam: the number of potential customers in the market.
     pub target: Option<String>,
+    /// ABC/XYZ: `revenue` (default) or `count`, and the thresholds in percent.
+    pub abc_by: Option<String>,
+    pub a: Option<String>,
+    pub b: Option<String>,
+    pub x: Option<String>,
+    pub y: Option<String>,
 }
 
 fn bad(field: &str, code: &'static str) -> DomainError {
@@ -62,6 +69,35 @@ fn id(field: &str, s: &str) -> Result<i64, DomainError> {
 }
 
 impl ReportQuery {
+    /// ABC/XYZ thresholds (percent) and the ranking measure.
+    pub fn abc_params(&self) -> Result<Thresholds, DomainError> {
+        let mut t = Thresholds::default();
+        for (field, raw, slot) in [
+            ("a", &self.a, &mut t.a),
+            ("b", &self.b, &mut t.b),
+            ("x", &self.x, &mut t.x),
+            ("y", &self.y, &mut t.y),
+        ] {
+            if let Some(v) = opt(raw) {
+                *slot = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .ok_or_else(|| bad(field, "report_bad_threshold"))?;
+            }
+        }
+        t.by_count = match opt(&self.abc_by) {
+            None | Some("revenue") => false,
+            Some("count") => true,
+            Some(_) => return Err(bad("abc_by", "report_bad_abc_by")),
+        };
+        t.validate().map_err(|e| match e {
+            plotina_store::StoreError::Domain(d) => d,
+            plotina_store::StoreError::Internal(_) => bad("a", "report_bad_threshold"),
+        })?;
+        Ok(t)
+    }
+
     /// The dam's own parameters: `lost_after` (1–60 months, default 6) and `target`.
     pub fn dam_params(&self) -> Result<(u32, Option<i64>), DomainError> {
         let n = match opt(&self.lost_after) {
@@ -256,8 +292,65 @@ async fn dam(
     }
 }
 
+/// ABC/XYZ as a table: one row per customer.
+pub fn abc_table(r: &AbcXyz, lang: Lang) -> Table {
+    let headers = [
+        "reports-col-company",
+        "reports-col-revenue",
+        "reports-col-won-deals",
+        "reports-col-share",
+        "reports-col-abc",
+        "reports-col-cv",
+        "reports-col-xyz",
+    ]
+    .iter()
+    .map(|id| t(lang, id))
+    .collect();
+    let rows = r
+        .customers
+        .iter()
+        .map(|c| {
+            vec![
+                Cell::Int(c.company_id),
+                Cell::Text(plotina_core::types::Money::from_minor(c.revenue).to_string()),
+                c.deals.into(),
+                Cell::Num(c.share),
+                Cell::Text(c.abc.to_string()),
+                Cell::Num(c.cv),
+                Cell::Text(c.xyz.to_string()),
+            ]
+        })
+        .collect();
+    Table {
+        title: t(lang, "reports-abc-xyz"),
+        headers,
+        rows,
+    }
+}
+
+async fn abc_xyz(
+    State(s): State<AppState>,
+    auth: Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q: ReportQuery = input::query(raw.as_deref())?;
+    let format = Format::parse(q.format.as_deref())?;
+    let params = q.params()?;
+    let thresholds = q.abc_params()?;
+    check_export(&auth.actor, format)?;
+    let r = s
+        .store
+        .report_abc_xyz(&auth.actor, &params, thresholds)
+        .await?;
+    match format {
+        Format::Json => Ok(Json(json!({"data": r})).into_response()),
+        _ => download(format, "abc-xyz", &abc_table(&r, lang(&auth.actor))),
+    }
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/reports/abc-xyz", get(abc_xyz))
         .route("/api/v1/reports/funnel", get(funnel))
         .route("/api/v1/reports/dam", get(dam))
 }
@@ -361,6 +454,47 @@ pub fn openapi_paths(
         "/api/v1/reports/dam".into(),
         json!({"get": {"summary": "The dam: customers in and out per month", "tags": ["reports"], "parameters": dam_params,
             "responses": {"200": ok("DamReport", "The dam"), "default": problem.clone()}}}),
+    );
+    let letter = |letters: [&str; 3]| json!({"type": "string", "enum": letters});
+    schemas.insert("AbcXyzReport".into(), json!({"type": "object", "properties": {
+        "thresholds": {"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}, "x": {"type": "number"}, "y": {"type": "number"}, "by_count": {"type": "boolean"}}, "required": ["a", "b", "x", "y", "by_count"]},
+        "months": {"type": "integer"},
+        "customers": {"type": "array", "items": {"type": "object", "properties": {
+            "company_id": {"type": "integer"}, "revenue": {"type": "integer", "description": "Kopecks"}, "deals": {"type": "integer"},
+            "share": {"type": "number"}, "abc": letter(["A", "B", "C"]), "cv": {"type": "number"}, "xyz": letter(["X", "Y", "Z"])},
+            "required": ["company_id", "revenue", "deals", "share", "abc", "cv", "xyz"]}},
+        "matrix": {"type": "array", "items": {"type": "object", "properties": {
+            "abc": letter(["A", "B", "C"]), "xyz": letter(["X", "Y", "Z"]), "customers": {"type": "integer"}, "revenue": {"type": "integer"}},
+            "required": ["abc", "xyz", "customers", "revenue"]}}},
+        "required": ["thresholds", "months", "customers", "matrix"]}));
+    let mut abc_params = params.clone();
+    abc_params.push(qp(
+        "abc_by",
+        json!({"type": "string", "enum": ["revenue", "count"]}),
+        "Rank customers by revenue (default) or by the number of won deals",
+    ));
+    for (name, d) in [
+        ("a", "Share of class A, percent (default 70)"),
+        ("b", "Share of class B, percent (default 20)"),
+        (
+            "x",
+            "Largest coefficient of variation of class X, percent (default 10)",
+        ),
+        (
+            "y",
+            "Largest coefficient of variation of class Y, percent (default 25)",
+        ),
+    ] {
+        abc_params.push(qp(
+            name,
+            json!({"type": "number", "exclusiveMinimum": 0, "maximum": 1000}),
+            d,
+        ));
+    }
+    paths.insert(
+        "/api/v1/reports/abc-xyz".into(),
+        json!({"get": {"summary": "ABC/XYZ of customers over the period's months", "tags": ["reports"], "parameters": abc_params,
+            "responses": {"200": ok("AbcXyzReport", "Classes and the 3x3 matrix"), "default": problem.clone()}}}),
     );
     paths.insert(
         "/api/v1/reports/funnel".into(),

@@ -56,6 +56,8 @@ struct FunnelPage {
 pub struct ParamsForm {
     pub action: &'static str,
     pub dam: bool,
+    pub abc: bool,
+    pub abc_by: String,
     pub pipelines: Vec<Opt>,
     pub owners: Vec<Opt>,
     pub departments: Vec<Opt>,
@@ -76,6 +78,8 @@ fn params_form(
     ParamsForm {
         action,
         dam: action == "/reports/dam",
+        abc: action == "/reports/abc-xyz",
+        abc_by: q.abc_by.clone().unwrap_or_default(),
         pipelines: options(
             lk.pipelines.iter().map(|p| (p.id, p.name.clone())),
             pipeline,
@@ -475,6 +479,145 @@ async fn dam_page(State(s): State<AppState>, web: Web, RawQuery(raw): RawQuery) 
     html(&page)
 }
 
+/// One cell of the ABC/XYZ matrix as drawn.
+pub struct MatrixView {
+    pub x: f64,
+    pub y: f64,
+    pub label: String,
+    pub customers: i64,
+    pub revenue: String,
+    pub href: String,
+    /// Fill opacity by the cell's share of customers.
+    pub opacity: String,
+}
+
+pub struct CustomerRow {
+    pub name: String,
+    pub href: String,
+    pub revenue: String,
+    pub deals: i64,
+    pub share: String,
+    pub class: String,
+    pub cv: String,
+}
+
+#[derive(Template)]
+#[template(path = "report_abc.html")]
+struct AbcPage {
+    ctx: Ctx,
+    form: ParamsForm,
+    error: String,
+    can_export: bool,
+    export_qs: String,
+    shown: bool,
+    cells: Vec<MatrixView>,
+    customers: Vec<CustomerRow>,
+    total_customers: usize,
+}
+
+async fn abc_page(State(s): State<AppState>, web: Web, RawQuery(raw): RawQuery) -> WebResult {
+    let ctx = web.ctx.clone().with_section("reports");
+    let q: ReportQuery =
+        serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
+    let lk = Lookups::load(&s.store, &web.actor).await?;
+    let mut error = String::new();
+    let parsed = q.params().and_then(|p| q.abc_params().map(|t| (p, t)));
+    let result = match parsed {
+        Ok((p, t)) => match s.store.report_abc_xyz(&web.actor, &p, t).await {
+            Ok(r) => Some((p, r)),
+            Err(StoreError::Domain(
+                d
+                @ (DomainError::BadFilter(_) | DomainError::BadRequest(_) | DomainError::NotFound),
+            )) => {
+                error = error_text(&ctx, &d);
+                None
+            }
+            Err(e) => return Err(e.into()),
+        },
+        Err(d) => {
+            error = error_text(&ctx, &d);
+            None
+        }
+    };
+    let params = result.as_ref().map(|(p, _)| p.clone()).unwrap_or_default();
+    let money = |minor: i64| super::fmt::money_minor(ctx.lang, minor, "RUB");
+    let mut cells = Vec::new();
+    let mut customers = Vec::new();
+    let mut total_customers = 0;
+    if let Some((_, r)) = &result {
+        total_customers = r.customers.len();
+        let max = r
+            .matrix
+            .iter()
+            .map(|c| c.customers)
+            .max()
+            .unwrap_or(0)
+            .max(1) as f64;
+        for (i, c) in r.matrix.iter().enumerate() {
+            cells.push(MatrixView {
+                x: 40.0 + (i % 3) as f64 * 200.0,
+                y: 30.0 + (i / 3) as f64 * 100.0,
+                label: format!("{}{}", c.abc, c.xyz),
+                customers: c.customers,
+                revenue: money(c.revenue),
+                href: companies_href(&c.company_ids),
+                opacity: format!("{:.2}", 0.12 + 0.6 * c.customers as f64 / max),
+            });
+        }
+        let mut wanted = std::collections::BTreeMap::new();
+        wanted.insert(
+            Entity::Company,
+            r.customers.iter().take(100).map(|c| c.company_id).collect(),
+        );
+        let titles = super::lookups::Titles::load(&s.store, &web.actor, &wanted).await?;
+        for c in r.customers.iter().take(100) {
+            customers.push(CustomerRow {
+                name: titles
+                    .get(Entity::Company, c.company_id)
+                    .map(String::from)
+                    .unwrap_or_else(|| format!("#{}", c.company_id)),
+                href: urls::card(Entity::Company, c.company_id),
+                revenue: money(c.revenue),
+                deals: c.deals,
+                share: percent(Some(c.share)),
+                class: format!("{}{}", c.abc, c.xyz),
+                cv: percent(Some(c.cv)),
+            });
+        }
+    }
+    let t = q.abc_params().unwrap_or_default();
+    let page = AbcPage {
+        form: params_form(
+            "/reports/abc-xyz",
+            &lk,
+            &q,
+            &params,
+            params.pipelines.first().copied(),
+        ),
+        error,
+        can_export: web.actor.can(Entity::Deal, Action::Export),
+        export_qs: export_qs(
+            &params,
+            &[
+                (
+                    "abc_by",
+                    if t.by_count { "count" } else { "revenue" }.to_string(),
+                ),
+                ("a", t.a.to_string()),
+                ("b", t.b.to_string()),
+                ("x", t.x.to_string()),
+                ("y", t.y.to_string()),
+            ],
+        ),
+        shown: result.is_some(),
+        cells,
+        customers,
+        total_customers,
+        ctx,
+    };
+    html(&page)
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(
@@ -483,4 +626,5 @@ pub fn router() -> Router<AppState> {
         )
         .route("/reports/funnel", get(funnel_page))
         .route("/reports/dam", get(dam_page))
+        .route("/reports/abc-xyz", get(abc_page))
 }

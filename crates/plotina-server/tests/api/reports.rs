@@ -269,3 +269,87 @@ async fn dam_json_csv_and_errors() {
         }
     }
 }
+
+#[tokio::test]
+async fn abc_xyz_json_and_errors() {
+    for app in apps().await {
+        let fx = &app.fx;
+        let mut ids = Vec::new();
+        for (name, amount) in [("Альфа", "800"), ("Бета", "150"), ("Гамма", "50")] {
+            let c = app.create("m1", "companies", json!({"name": name})).await;
+            let cid = c["id"].as_i64().unwrap();
+            ids.push(cid);
+            app.create(
+                "m1",
+                "deals",
+                json!({"title": name, "pipeline_id": fx.pipeline, "company_id": cid,
+                "stage_id": fx.stage("Успешно"), "amount": amount}),
+            )
+            .await;
+        }
+        let today = Utc::now().date_naive();
+        // One month: every CV is 0 → X. Revenue 800, 150, 50 of 1000: shares before 0,
+        // 80 %, 95 % → A, B, C.
+        let (st, body) = json(
+            app.get(
+                "admin",
+                &format!("/api/v1/reports/abc-xyz?period_from={today}&period_to={today}"),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(st, 200, "{body}");
+        let got: Vec<(i64, String)> = body["data"]["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["company_id"].as_i64().unwrap(),
+                    format!(
+                        "{}{}",
+                        c["abc"].as_str().unwrap(),
+                        c["xyz"].as_str().unwrap()
+                    ),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (ids[0], "AX".into()),
+                (ids[1], "BX".into()),
+                (ids[2], "CX".into())
+            ]
+        );
+        assert_eq!(body["data"]["matrix"].as_array().unwrap().len(), 9);
+        // With A = 90 %: Бета (80 % before) becomes A as well.
+        let (_, body) = json(
+            app.get(
+                "admin",
+                &format!("/api/v1/reports/abc-xyz?period_from={today}&period_to={today}&a=90&b=5"),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(body["data"]["customers"][1]["abc"], json!("A"));
+        for (q, field) in [
+            ("a=95&b=10", "b"),
+            ("x=30", "y"),
+            ("abc_by=margin", "abc_by"),
+            ("a=abc", "a"),
+        ] {
+            let (st, body) = json(
+                app.get("admin", &format!("/api/v1/reports/abc-xyz?{q}"))
+                    .await,
+            )
+            .await;
+            assert_eq!(st, 400, "{q}: {body}");
+            assert_eq!(
+                body["errors"][0]["field"].as_str(),
+                Some(field),
+                "{q}: {body}"
+            );
+        }
+    }
+}

@@ -82,3 +82,31 @@ async fn dam_page_draws_the_water_level() {
         assert!(bad.has("Через сколько месяцев клиент потерян"));
     }
 }
+
+#[tokio::test]
+async fn abc_xyz_page_draws_the_matrix() {
+    for app in apps().await {
+        let c = app
+            .create("admin", Entity::Company, json!({"name": "ООО Ромашка"}))
+            .await;
+        app.create(
+            "m1",
+            Entity::Deal,
+            json!({"title": "Поставка", "pipeline_id": app.fx.pipeline, "company_id": c,
+                "stage_id": app.fx.stage("Успешно"), "amount": "1000"}),
+        )
+        .await;
+        let admin = app.browser("admin").await;
+        let page = admin.get("/reports/abc-xyz").await;
+        assert_eq!(page.status, 200, "{}", app.backend);
+        assert!(page.has(r#"data-testid="abc-matrix""#));
+        // The only customer is A; one purchase in the default twelve months (1000 and
+        // eleven zeros) has a CV of √11 ≈ 332 % → Z. The AZ cell links to it.
+        assert!(
+            page.has("ООО Ромашка") && page.has("<strong>AZ</strong>"),
+            "{}",
+            page.body
+        );
+        assert!(page.has(&format!("/companies?filter=id+in+%28{c}%29")));
+    }
+}
