@@ -407,8 +407,13 @@ async fn dam_page(State(s): State<AppState>, web: Web, RawQuery(raw): RawQuery) 
                     .map(|m| {
                         let mut inflow = m.new_ids.clone();
                         inflow.extend(&m.returning_ids);
+                        // "2026-03" → "03.26": short enough for twelve months on a phone.
+                        let short = match (m.month.get(5..7), m.month.get(2..4)) {
+                            (Some(mm), Some(yy)) => format!("{mm}.{yy}"),
+                            _ => m.month.clone(),
+                        };
                         (
-                            m.month.clone(),
+                            short,
                             m.new + m.returning,
                             companies_href(&inflow),
                             m.lost,

@@ -7,6 +7,7 @@
 //! the tests are skipped, except under `CI=true`.
 
 mod kit;
+mod reports;
 
 use fantoccini::key::Key;
 use kit::{Kit, DESKTOP, PHONE};
