@@ -25,6 +25,7 @@ pub mod notebook;
 pub mod profile;
 pub mod quality;
 pub mod records;
+pub mod reports;
 pub mod rows;
 pub mod rules;
 pub mod sales;

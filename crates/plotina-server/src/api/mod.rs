@@ -10,6 +10,8 @@ pub mod notebook;
 pub mod openapi;
 pub mod quality;
 pub mod records;
+pub mod report_export;
+pub mod reports;
 pub mod sales;
 pub mod session;
 pub mod webhooks;
@@ -29,6 +31,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(duplicates::router())
         .merge(quality::router())
         .merge(bulk::router())
+        .merge(reports::router())
         .merge(openapi::router())
         .merge(automation::router())
         .merge(webhooks::router())

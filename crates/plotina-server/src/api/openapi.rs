@@ -310,6 +310,7 @@ pub fn document() -> Value {
     crate::api::duplicates::openapi(&mut paths, &mut schemas);
     crate::api::quality::openapi(&mut paths);
     crate::api::bulk::openapi(&mut paths);
+    crate::api::reports::openapi_paths(&mut paths, &mut schemas);
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Plotina CRM API", "version": env!("CARGO_PKG_VERSION"),

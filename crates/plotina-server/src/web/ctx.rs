@@ -96,6 +96,14 @@ fn nav_items(actor: &Actor, lang: Lang) -> Vec<NavItem> {
             });
         }
     }
+    if actor.can(Entity::Deal, Action::Read) {
+        out.push(NavItem {
+            key: "reports",
+            href: "/reports/funnel",
+            label: t(lang, "reports-nav"),
+            icon: "▤",
+        });
+    }
     out.push(NavItem {
         key: "settings",
         href: "/settings",

@@ -7,6 +7,7 @@ mod auth;
 mod automation;
 mod board;
 mod cards;
+mod charts;
 mod convert;
 mod ctx;
 mod errors;
@@ -21,6 +22,7 @@ mod notebook;
 mod notebook_admin;
 mod notebook_planner;
 mod profile;
+mod reports;
 mod search;
 mod settings;
 mod timeline;
@@ -56,6 +58,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(files::router(max_upload))
         .merge(search::router())
         .merge(settings::router())
+        .merge(reports::router())
         .layer(axum::middleware::from_fn(ctx::layer))
 }
 

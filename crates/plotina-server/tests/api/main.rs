@@ -5,6 +5,7 @@ mod duplicates;
 mod helpers;
 mod notebook;
 mod imports;
+mod reports;
 mod scope;
 mod validation;
 mod workflow;

@@ -8,6 +8,7 @@
 
 mod kit;
 mod notebook;
+mod reports;
 
 use fantoccini::key::Key;
 use kit::{Kit, DESKTOP, PHONE};

@@ -4,6 +4,7 @@
 mod automation;
 mod helpers;
 mod notebook;
+mod reports;
 
 use helpers::{apps, Browser};
 use plotina_core::schema::Entity;
@@ -70,8 +71,8 @@ async fn pages_need_a_session_and_the_login_form_signs_in() {
             assert!(home.has(&format!("data-testid=\"{nav}\"")), "{nav}");
         }
         assert!(
-            !home.has("Отчёты"),
-            "no reports link until the module exists"
+            home.has("data-testid=\"nav-reports\"") && home.has("Отчёты"),
+            "the reports module is linked from the navigation"
         );
 
         let out = b.post("/logout", &[]).await;

@@ -489,4 +489,62 @@ pub const SCENARIOS: &[Scenario] = &[
         http: None,
         direct: Some(|s, fx, i| Box::pin(super::automation::move_with_rules(s, fx, i))),
     },
+    Scenario {
+        name: "report_funnel",
+        http: Some(|h, fx, _| {
+            Box::pin(async move {
+                h.get(
+                    "/api/v1/reports/funnel",
+                    &[("pipeline", fx.pipeline.to_string())],
+                )
+                .await
+            })
+        }),
+        direct: Some(|s, fx, _| {
+            Box::pin(async move {
+                let p = plotina_store::reports::ReportParams {
+                    pipelines: vec![fx.pipeline],
+                    ..Default::default()
+                };
+                s.report_funnel(&fx.actor, &p)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        }),
+    },
+    Scenario {
+        name: "report_funnel_one_owner",
+        http: Some(|h, fx, i| {
+            Box::pin(async move {
+                h.get(
+                    "/api/v1/reports/funnel",
+                    &[
+                        ("pipeline", fx.pipeline.to_string()),
+                        ("owner", pick(&fx.owners, i).to_string()),
+                    ],
+                )
+                .await
+            })
+        }),
+        direct: None,
+    },
+    Scenario {
+        name: "report_dam",
+        http: Some(|h, _, _| Box::pin(async move { h.get("/api/v1/reports/dam", &[]).await })),
+        direct: Some(|s, fx, _| {
+            Box::pin(async move {
+                let p = plotina_store::reports::ReportParams::default();
+                s.report_dam(&fx.actor, &p, 6, None)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        }),
+    },
+    Scenario {
+        name: "report_abc_xyz",
+        http: Some(|h, _, _| Box::pin(async move { h.get("/api/v1/reports/abc-xyz", &[]).await })),
+        direct: None,
+    },
 ];

@@ -1,0 +1,511 @@
+//! `/api/v1/reports/{name}`: report figures as JSON, or as CSV/XLSX with `?format=`.
+//! Every report takes `period_from`, `period_to` (dates, both included), `pipeline`
+//! (an id or a comma-separated list), `owner`, `department` and `filter` (the filter
+//! language on deals). Figures include only what the caller may read; exports also
+//! need the right to export deals.
+
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use plotina_core::error::{DomainError, FieldError};
+use plotina_core::policy::{Action, Actor};
+use plotina_core::schema::Entity;
+use plotina_store::reports::abc_xyz::{AbcXyz, Thresholds};
+use plotina_store::reports::dam::{Dam, DEFAULT_LOST_AFTER};
+use plotina_store::reports::funnel::Funnel;
+use plotina_store::reports::ReportParams;
+use serde_json::json;
+
+use crate::api::input;
+use crate::api::report_export::{download, Cell, Format, Table};
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::i18n::{t, Lang};
+use crate::state::AppState;
+
+/// The query string every report takes.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct ReportQuery {
+    pub period_from: Option<String>,
+    pub period_to: Option<String>,
+    pub pipeline: Option<String>,
+    pub owner: Option<String>,
+    pub department: Option<String>,
+    pub filter: Option<String>,
+    pub format: Option<String>,
+    /// The dam: months without a purchase after which a customer is lost.
+    pub lost_after: Option<String>,
+    /// The dam: the number of potential customers in the market.
+    pub target: Option<String>,
+    /// ABC/XYZ: `revenue` (default) or `count`, and the thresholds in percent.
+    pub abc_by: Option<String>,
+    pub a: Option<String>,
+    pub b: Option<String>,
+    pub x: Option<String>,
+    pub y: Option<String>,
+}
+
+fn bad(field: &str, code: &'static str) -> DomainError {
+    DomainError::BadRequest(FieldError::new(field, code))
+}
+
+fn opt(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn date(field: &str, s: &Option<String>) -> Result<Option<chrono::NaiveDate>, DomainError> {
+    opt(s)
+        .map(|v| plotina_core::value::parse_date(v).map_err(|_| bad(field, "report_bad_date")))
+        .transpose()
+}
+
+fn id(field: &str, s: &str) -> Result<i64, DomainError> {
+    s.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|i| *i > 0)
+        .ok_or_else(|| bad(field, "report_bad_id"))
+}
+
+impl ReportQuery {
+    /// ABC/XYZ thresholds (percent) and the ranking measure.
+    pub fn abc_params(&self) -> Result<Thresholds, DomainError> {
+        let mut t = Thresholds::default();
+        for (field, raw, slot) in [
+            ("a", &self.a, &mut t.a),
+            ("b", &self.b, &mut t.b),
+            ("x", &self.x, &mut t.x),
+            ("y", &self.y, &mut t.y),
+        ] {
+            if let Some(v) = opt(raw) {
+                *slot = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .ok_or_else(|| bad(field, "report_bad_threshold"))?;
+            }
+        }
+        t.by_count = match opt(&self.abc_by) {
+            None | Some("revenue") => false,
+            Some("count") => true,
+            Some(_) => return Err(bad("abc_by", "report_bad_abc_by")),
+        };
+        t.validate().map_err(|e| match e {
+            plotina_store::StoreError::Domain(d) => d,
+            plotina_store::StoreError::Internal(_) => bad("a", "report_bad_threshold"),
+        })?;
+        Ok(t)
+    }
+
+    /// The dam's own parameters: `lost_after` (1–60 months, default 6) and `target`.
+    pub fn dam_params(&self) -> Result<(u32, Option<i64>), DomainError> {
+        let n = match opt(&self.lost_after) {
+            None => DEFAULT_LOST_AFTER,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=60).contains(n))
+                .ok_or_else(|| bad("lost_after", "report_lost_after"))?,
+        };
+        let target = opt(&self.target)
+            .map(|v| {
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|t| *t > 0)
+                    .ok_or_else(|| bad("target", "report_bad_target"))
+            })
+            .transpose()?;
+        Ok((n, target))
+    }
+
+    /// The report parameters; a malformed one answers 400 naming the parameter.
+    pub fn params(&self) -> Result<ReportParams, DomainError> {
+        let pipelines = match opt(&self.pipeline) {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|p| id("pipeline", p))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        if pipelines.len() > 50 {
+            return Err(bad("pipeline", "report_bad_id"));
+        }
+        let p = ReportParams {
+            period_from: date("period_from", &self.period_from)?,
+            period_to: date("period_to", &self.period_to)?,
+            pipelines,
+            owner: opt(&self.owner).map(|o| id("owner", o)).transpose()?,
+            department: opt(&self.department)
+                .map(|d| id("department", d))
+                .transpose()?,
+            filter: opt(&self.filter).map(String::from),
+        };
+        if p.filter.as_ref().is_some_and(|f| f.len() > 4000) {
+            return Err(bad("filter", "report_filter_long"));
+        }
+        Ok(p)
+    }
+}
+
+/// Exports need the right to export deals (the seeded manager role has none).
+pub fn check_export(actor: &Actor, format: Format) -> Result<(), ApiError> {
+    if format != Format::Json && !actor.can(Entity::Deal, Action::Export) {
+        return Err(DomainError::Forbidden("report_export_forbidden").into());
+    }
+    Ok(())
+}
+
+fn lang(actor: &Actor) -> Lang {
+    Lang::from_code(&actor.language).unwrap_or_default()
+}
+
+/// The funnel as a table: one row per stage (won last), lost reasons in one column.
+pub fn funnel_table(f: &Funnel, lang: Lang) -> Table {
+    let headers = [
+        "reports-col-stage",
+        "reports-col-reached",
+        "reports-col-skipped",
+        "reports-col-conversion-next",
+        "reports-col-conversion-won",
+        "reports-col-stays",
+        "reports-col-median-seconds",
+        "reports-col-p90-seconds",
+        "reports-col-in-progress",
+        "reports-col-dropped",
+        "reports-col-lost-reasons",
+    ]
+    .iter()
+    .map(|id| t(lang, id))
+    .collect();
+    let rows = f
+        .stages
+        .iter()
+        .map(|s| {
+            let reasons = s
+                .lost_reasons
+                .iter()
+                .map(|r| {
+                    let name = if r.reason.is_empty() {
+                        t(lang, "reports-no-reason")
+                    } else {
+                        r.reason.clone()
+                    };
+                    format!("{name}: {}", r.count)
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            vec![
+                Cell::Text(s.name.clone()),
+                s.reached.into(),
+                s.skipped.into(),
+                s.conversion_next.into(),
+                s.conversion_won.into(),
+                s.stays.into(),
+                s.median_seconds.into(),
+                s.p90_seconds.into(),
+                s.in_progress.into(),
+                s.dropped.into(),
+                Cell::Text(reasons),
+            ]
+        })
+        .collect();
+    Table {
+        title: t(lang, "reports-funnel"),
+        headers,
+        rows,
+    }
+}
+
+async fn funnel(
+    State(s): State<AppState>,
+    auth: Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q: ReportQuery = input::query(raw.as_deref())?;
+    let format = Format::parse(q.format.as_deref())?;
+    let params = q.params()?;
+    check_export(&auth.actor, format)?;
+    let f = s.store.report_funnel(&auth.actor, &params).await?;
+    match format {
+        Format::Json => Ok(Json(json!({"data": f})).into_response()),
+        _ => download(format, "funnel", &funnel_table(&f, lang(&auth.actor))),
+    }
+}
+
+/// The dam as a table: one row per month.
+pub fn dam_table(d: &Dam, lang: Lang) -> Table {
+    let headers = [
+        "reports-col-month",
+        "reports-col-active-start",
+        "reports-col-new",
+        "reports-col-returning",
+        "reports-col-lost-customers",
+        "reports-col-active-end",
+        "reports-col-churn",
+        "reports-col-purchases",
+        "reports-col-repeat-purchases",
+        "reports-col-revenue",
+    ]
+    .iter()
+    .map(|id| t(lang, id))
+    .collect();
+    let rows = d
+        .months
+        .iter()
+        .map(|m| {
+            vec![
+                Cell::Text(m.month.clone()),
+                m.active_start.into(),
+                m.new.into(),
+                m.returning.into(),
+                m.lost.into(),
+                m.active_end.into(),
+                m.churn_rate.into(),
+                m.purchases.into(),
+                m.repeat_purchases.into(),
+                Cell::Text(plotina_core::types::Money::from_minor(m.revenue).to_string()),
+            ]
+        })
+        .collect();
+    Table {
+        title: t(lang, "reports-dam"),
+        headers,
+        rows,
+    }
+}
+
+async fn dam(
+    State(s): State<AppState>,
+    auth: Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q: ReportQuery = input::query(raw.as_deref())?;
+    let format = Format::parse(q.format.as_deref())?;
+    let params = q.params()?;
+    let (n, target) = q.dam_params()?;
+    check_export(&auth.actor, format)?;
+    let d = s.store.report_dam(&auth.actor, &params, n, target).await?;
+    match format {
+        Format::Json => Ok(Json(json!({"data": d})).into_response()),
+        _ => download(format, "dam", &dam_table(&d, lang(&auth.actor))),
+    }
+}
+
+/// ABC/XYZ as a table: one row per customer.
+pub fn abc_table(r: &AbcXyz, lang: Lang) -> Table {
+    let headers = [
+        "reports-col-company",
+        "reports-col-revenue",
+        "reports-col-won-deals",
+        "reports-col-share",
+        "reports-col-abc",
+        "reports-col-cv",
+        "reports-col-xyz",
+    ]
+    .iter()
+    .map(|id| t(lang, id))
+    .collect();
+    let rows = r
+        .customers
+        .iter()
+        .map(|c| {
+            vec![
+                Cell::Int(c.company_id),
+                Cell::Text(plotina_core::types::Money::from_minor(c.revenue).to_string()),
+                c.deals.into(),
+                Cell::Num(c.share),
+                Cell::Text(c.abc.to_string()),
+                Cell::Num(c.cv),
+                Cell::Text(c.xyz.to_string()),
+            ]
+        })
+        .collect();
+    Table {
+        title: t(lang, "reports-abc-xyz"),
+        headers,
+        rows,
+    }
+}
+
+async fn abc_xyz(
+    State(s): State<AppState>,
+    auth: Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q: ReportQuery = input::query(raw.as_deref())?;
+    let format = Format::parse(q.format.as_deref())?;
+    let params = q.params()?;
+    let thresholds = q.abc_params()?;
+    check_export(&auth.actor, format)?;
+    let r = s
+        .store
+        .report_abc_xyz(&auth.actor, &params, thresholds)
+        .await?;
+    match format {
+        Format::Json => Ok(Json(json!({"data": r})).into_response()),
+        _ => download(format, "abc-xyz", &abc_table(&r, lang(&auth.actor))),
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/reports/abc-xyz", get(abc_xyz))
+        .route("/api/v1/reports/funnel", get(funnel))
+        .route("/api/v1/reports/dam", get(dam))
+}
+
+/// The reports' entries in the OpenAPI document.
+pub fn openapi_paths(
+    paths: &mut serde_json::Map<String, serde_json::Value>,
+    schemas: &mut serde_json::Map<String, serde_json::Value>,
+) {
+    let qp = |name: &str, schema: serde_json::Value, description: &str| json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description});
+    let id_list =
+        json!({"type": "string", "pattern": "^[1-9][0-9]{0,17}(,[1-9][0-9]{0,17}){0,49}$"});
+    let params = vec![
+        qp(
+            "period_from",
+            json!({"type": "string", "format": "date"}),
+            "First day of the period (YYYY-MM-DD)",
+        ),
+        qp(
+            "period_to",
+            json!({"type": "string", "format": "date"}),
+            "Last day of the period, included",
+        ),
+        qp(
+            "pipeline",
+            id_list,
+            "Pipeline id, or ids separated by commas",
+        ),
+        qp(
+            "owner",
+            json!({"type": "integer", "minimum": 1, "maximum": i64::MAX}),
+            "Owner (user id)",
+        ),
+        qp(
+            "department",
+            json!({"type": "integer", "minimum": 1, "maximum": i64::MAX}),
+            "Department id: its members and those of the departments below it",
+        ),
+        qp(
+            "filter",
+            json!({"type": "string", "maxLength": 4000}),
+            "Filter language on deals",
+        ),
+        qp(
+            "format",
+            json!({"type": "string", "enum": ["json", "csv", "xlsx"]}),
+            "json (default), csv or xlsx; exports need the right to export deals",
+        ),
+    ];
+    let reasons = json!({"type": "array", "items": {"type": "object", "properties": {
+        "reason": {"type": "string"}, "count": {"type": "integer"}}, "required": ["reason", "count"]}});
+    let num = json!({"type": ["number", "null"]});
+    let int_or_null = json!({"type": ["integer", "null"]});
+    schemas.insert("FunnelReport".into(), json!({"type": "object", "properties": {
+        "pipeline_id": {"type": "integer"}, "deals": {"type": "integer"}, "won": {"type": "integer"},
+        "lost": {"type": "integer"}, "open": {"type": "integer"}, "lost_reasons": reasons,
+        "stages": {"type": "array", "items": {"type": "object", "properties": {
+            "stage_id": {"type": "integer"}, "name": {"type": "string"}, "kind": {"type": "string", "enum": ["open", "won"]},
+            "reached": {"type": "integer"}, "skipped": {"type": "integer"},
+            "conversion_next": num, "conversion_won": num, "stays": {"type": "integer"},
+            "median_seconds": int_or_null, "p90_seconds": int_or_null,
+            "in_progress": {"type": "integer"}, "dropped": {"type": "integer"}, "lost_reasons": reasons},
+            "required": ["stage_id", "name", "kind", "reached", "skipped", "conversion_next", "conversion_won", "stays",
+                "median_seconds", "p90_seconds", "in_progress", "dropped", "lost_reasons"]}}},
+        "required": ["pipeline_id", "deals", "won", "lost", "open", "stages", "lost_reasons"]}));
+    let ok = |schema: &str, description: &str| {
+        json!({"description": description, "content": {
+            "application/json": {"schema": {"type": "object", "properties": {"data": {"$ref": format!("#/components/schemas/{schema}")}}, "required": ["data"]}},
+            "text/csv": {"schema": {"type": "string"}},
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "contentEncoding": "binary"}}}})
+    };
+    let problem = json!({"description": "Problem (RFC 9457), message in the caller's language", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+    let op = |summary: &str, schema: &str| {
+        json!({"get": {"summary": summary, "tags": ["reports"], "parameters": params.clone(),
+            "responses": {"200": ok(schema, summary), "default": problem.clone()}}})
+    };
+    let month = json!({"type": "object", "properties": {
+        "month": {"type": "string"}, "active_start": {"type": "integer"}, "new": {"type": "integer"},
+        "returning": {"type": "integer"}, "lost": {"type": "integer"}, "active_end": {"type": "integer"},
+        "churn_rate": {"type": ["number", "null"]}, "purchases": {"type": "integer"},
+        "repeat_purchases": {"type": "integer"}, "revenue": {"type": "integer", "description": "Kopecks"}},
+        "required": ["month", "active_start", "new", "returning", "lost", "active_end", "churn_rate", "purchases", "repeat_purchases", "revenue"]});
+    schemas.insert("DamReport".into(), json!({"type": "object", "properties": {
+        "lost_after_months": {"type": "integer"}, "months": {"type": "array", "items": month},
+        "loss_reasons": reasons, "target": {"type": ["integer", "null"]}, "coverage": {"type": ["number", "null"]},
+        "repeat_purchases": {"type": "integer"}, "avg_repeat_order": {"type": ["integer", "null"], "description": "Kopecks"},
+        "order_growth": {"type": ["number", "null"]}},
+        "required": ["lost_after_months", "months", "loss_reasons", "target", "coverage", "repeat_purchases", "avg_repeat_order", "order_growth"]}));
+    let mut dam_params = params.clone();
+    dam_params.push(qp(
+        "lost_after",
+        json!({"type": "integer", "minimum": 1, "maximum": 60}),
+        "Months without a purchase after which a customer is lost (default 6)",
+    ));
+    dam_params.push(qp(
+        "target",
+        json!({"type": "integer", "minimum": 1, "maximum": i64::MAX}),
+        "Potential customers in the market, for the coverage",
+    ));
+    paths.insert(
+        "/api/v1/reports/dam".into(),
+        json!({"get": {"summary": "The dam: customers in and out per month", "tags": ["reports"], "parameters": dam_params,
+            "responses": {"200": ok("DamReport", "The dam"), "default": problem.clone()}}}),
+    );
+    let letter = |letters: [&str; 3]| json!({"type": "string", "enum": letters});
+    schemas.insert("AbcXyzReport".into(), json!({"type": "object", "properties": {
+        "thresholds": {"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}, "x": {"type": "number"}, "y": {"type": "number"}, "by_count": {"type": "boolean"}}, "required": ["a", "b", "x", "y", "by_count"]},
+        "months": {"type": "integer"},
+        "customers": {"type": "array", "items": {"type": "object", "properties": {
+            "company_id": {"type": "integer"}, "revenue": {"type": "integer", "description": "Kopecks"}, "deals": {"type": "integer"},
+            "share": {"type": "number"}, "abc": letter(["A", "B", "C"]), "cv": {"type": "number"}, "xyz": letter(["X", "Y", "Z"])},
+            "required": ["company_id", "revenue", "deals", "share", "abc", "cv", "xyz"]}},
+        "matrix": {"type": "array", "items": {"type": "object", "properties": {
+            "abc": letter(["A", "B", "C"]), "xyz": letter(["X", "Y", "Z"]), "customers": {"type": "integer"}, "revenue": {"type": "integer"}},
+            "required": ["abc", "xyz", "customers", "revenue"]}}},
+        "required": ["thresholds", "months", "customers", "matrix"]}));
+    let mut abc_params = params.clone();
+    abc_params.push(qp(
+        "abc_by",
+        json!({"type": "string", "enum": ["revenue", "count"]}),
+        "Rank customers by revenue (default) or by the number of won deals",
+    ));
+    for (name, d) in [
+        ("a", "Share of class A, percent (default 70)"),
+        ("b", "Share of class B, percent (default 20)"),
+        (
+            "x",
+            "Largest coefficient of variation of class X, percent (default 10)",
+        ),
+        (
+            "y",
+            "Largest coefficient of variation of class Y, percent (default 25)",
+        ),
+    ] {
+        abc_params.push(qp(
+            name,
+            json!({"type": "number", "exclusiveMinimum": 0, "maximum": 1000}),
+            d,
+        ));
+    }
+    paths.insert(
+        "/api/v1/reports/abc-xyz".into(),
+        json!({"get": {"summary": "ABC/XYZ of customers over the period's months", "tags": ["reports"], "parameters": abc_params,
+            "responses": {"200": ok("AbcXyzReport", "Classes and the 3x3 matrix"), "default": problem.clone()}}}),
+    );
+    paths.insert(
+        "/api/v1/reports/funnel".into(),
+        op(
+            "Funnel of a pipeline from stage history (deals created in the period)",
+            "FunnelReport",
+        ),
+    );
+}
+
+/// `part / whole` rounded to four decimals, `None` for an empty whole.
+pub fn share(part: i64, whole: i64) -> Option<f64> {
+    plotina_store::reports::stats::ratio(part, whole)
+}

@@ -1,0 +1,112 @@
+//! Report pages: the funnel with its chart, links to the deals behind each figure,
+//! export buttons only for those who may export, errors shown on the page.
+
+use plotina_core::schema::Entity;
+use serde_json::json;
+
+use crate::helpers::apps;
+
+#[tokio::test]
+async fn funnel_page_draws_the_chart_and_links_to_the_deals() {
+    for app in apps().await {
+        let p = app.fx.pipeline;
+        let a = app
+            .create(
+                "m1",
+                Entity::Deal,
+                json!({"title": "Поставка труб", "pipeline_id": p}),
+            )
+            .await;
+        let b = app
+            .create(
+                "m1",
+                Entity::Deal,
+                json!({"title": "Монтаж котла", "pipeline_id": p, "stage_id": app.fx.stage("Успешно")}),
+            )
+            .await;
+        let admin = app.browser("admin").await;
+        let page = admin.get(&format!("/reports/funnel?pipeline={p}")).await;
+        assert_eq!(page.status, 200, "{}", app.backend);
+        assert!(page.has(r#"data-testid="funnel-chart""#) && page.has("<svg"));
+        assert!(page.has(r#"data-testid="export-xlsx""#));
+        // Both deals reached «Новая» (b was created straight into «Успешно»): 2 of 2
+        // reached, 1 won → «Успешно» bar shows 50.0 % of the cohort.
+        let link = format!("/deals?filter=id+in+%28{a}%2C+{b}%29");
+        assert!(page.has(&link), "{}", page.body);
+        assert!(page.has("50.0 %"));
+        let list = admin
+            .get(&link.replace("%28", "(").replace("%29", ")"))
+            .await;
+        assert_eq!(list.status, 200);
+        assert!(list.has("Поставка труб") && list.has("Монтаж котла"));
+
+        // Errors in the parameters are shown on the page, in the user's language.
+        let bad = admin
+            .get("/reports/funnel?period_from=2026-03-02&period_to=2026-03-01")
+            .await;
+        assert_eq!(bad.status, 200);
+        assert!(bad.has("Период заканчивается раньше, чем начинается"));
+
+        // A manager sees the report of own deals but no export buttons.
+        let m1 = app.browser("m1").await;
+        let page = m1.get("/reports/funnel").await;
+        assert_eq!(page.status, 200);
+        assert!(page.has(r#"data-testid="funnel-chart""#));
+        assert!(!page.has(r#"data-testid="export-csv""#));
+        assert!(page.has(r#"data-testid="nav-reports""#));
+    }
+}
+
+#[tokio::test]
+async fn dam_page_draws_the_water_level() {
+    for app in apps().await {
+        let c = app
+            .create("admin", Entity::Company, json!({"name": "ООО Ромашка"}))
+            .await;
+        app.create(
+            "m1",
+            Entity::Deal,
+            json!({"title": "Поставка", "pipeline_id": app.fx.pipeline, "company_id": c,
+                "stage_id": app.fx.stage("Успешно"), "amount": "1000"}),
+        )
+        .await;
+        let admin = app.browser("admin").await;
+        let page = admin.get("/reports/dam?lost_after=3&target=10").await;
+        assert_eq!(page.status, 200, "{}", app.backend);
+        assert!(page.has(r#"data-testid="dam-chart""#) && page.has("<polyline"));
+        // The current month has one new customer: its link opens that company.
+        let link = format!("/companies?filter=id+in+%28{c}%29");
+        assert!(page.has(&link), "{}", page.body);
+        assert!(page.has("10.0 %"), "coverage 1 of 10");
+        let bad = admin.get("/reports/dam?lost_after=0").await;
+        assert!(bad.has("Через сколько месяцев клиент потерян"));
+    }
+}
+
+#[tokio::test]
+async fn abc_xyz_page_draws_the_matrix() {
+    for app in apps().await {
+        let c = app
+            .create("admin", Entity::Company, json!({"name": "ООО Ромашка"}))
+            .await;
+        app.create(
+            "m1",
+            Entity::Deal,
+            json!({"title": "Поставка", "pipeline_id": app.fx.pipeline, "company_id": c,
+                "stage_id": app.fx.stage("Успешно"), "amount": "1000"}),
+        )
+        .await;
+        let admin = app.browser("admin").await;
+        let page = admin.get("/reports/abc-xyz").await;
+        assert_eq!(page.status, 200, "{}", app.backend);
+        assert!(page.has(r#"data-testid="abc-matrix""#));
+        // The only customer is A; one purchase in the default twelve months (1000 and
+        // eleven zeros) has a CV of √11 ≈ 332 % → Z. The AZ cell links to it.
+        assert!(
+            page.has("ООО Ромашка") && page.has("<strong>AZ</strong>"),
+            "{}",
+            page.body
+        );
+        assert!(page.has(&format!("/companies?filter=id+in+%28{c}%29")));
+    }
+}

@@ -1,0 +1,290 @@
+//! Reports: the parameters every report shares (period, pipelines, owner, department,
+//! the filter language) turned into one scope-aware condition on deals, and one file per
+//! report. Reports read business records only through `scope::visible` (via
+//! `QueryCtx::conditions`), so a manager's figures include only what they may read.
+
+pub mod abc_xyz;
+pub mod dam;
+pub mod funnel;
+pub mod stats;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use plotina_core::error::{DomainError, FieldError};
+use plotina_core::filter::Expr;
+use plotina_core::policy::{Action, Actor};
+use plotina_core::schema::Entity;
+use sea_query::{Alias, Cond, Query, SimpleExpr, Value as SqlValue};
+
+use crate::db::{Backend, Tx};
+use crate::error::Result;
+use crate::filter_sql::col;
+use crate::listing::{ListParams, QueryCtx};
+use crate::store::Store;
+
+/// The longest period a report accepts (in days): ten years.
+pub const MAX_PERIOD_DAYS: i64 = 3660;
+
+/// What every report takes. The period is a range of whole days, both ends included,
+/// in UTC.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportParams {
+    pub period_from: Option<NaiveDate>,
+    pub period_to: Option<NaiveDate>,
+    /// Pipelines to include; empty means all visible pipelines (reports that need one
+    /// pipeline take the first of the list or the first pipeline by position).
+    pub pipelines: Vec<i64>,
+    pub owner: Option<i64>,
+    /// A department: its members and the members of the departments below it.
+    pub department: Option<i64>,
+    /// The filter language, applied to deals.
+    pub filter: Option<String>,
+}
+
+impl ReportParams {
+    /// Checks the period: both ends in order and at most [`MAX_PERIOD_DAYS`] long.
+    pub fn validate(&self) -> Result<()> {
+        if let (Some(from), Some(to)) = (self.period_from, self.period_to) {
+            if to < from {
+                return Err(DomainError::BadRequest(FieldError::new(
+                    "period_to",
+                    "report_period_order",
+                ))
+                .into());
+            }
+            if (to - from).num_days() > MAX_PERIOD_DAYS {
+                return Err(DomainError::BadRequest(
+                    FieldError::new("period_to", "report_period_long")
+                        .with("days", MAX_PERIOD_DAYS.to_string()),
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The period as instants: `[from 00:00, to+1 00:00)` UTC.
+    pub fn instants(&self) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        (
+            self.period_from
+                .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc()),
+            self.period_to.map(|d| {
+                (d + Duration::days(1))
+                    .and_time(chrono::NaiveTime::MIN)
+                    .and_utc()
+            }),
+        )
+    }
+
+    /// The same selection in the filter language, for links from a figure to the list
+    /// of deals behind it (`/deals?filter=…`). The department is not expressible there
+    /// and is left out of links.
+    pub fn deal_filter(&self, date_field: &str) -> String {
+        let mut parts = Vec::new();
+        match self.pipelines.as_slice() {
+            [] => {}
+            [one] => parts.push(format!("pipeline_id = {one}")),
+            many => parts.push(format!(
+                "pipeline_id in ({})",
+                many.iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+        if let Some(from) = self.period_from {
+            parts.push(format!("{date_field} >= \"{from}\""));
+        }
+        if let Some(to) = self.period_to {
+            parts.push(format!("{date_field} <= \"{to}\""));
+        }
+        if let Some(o) = self.owner {
+            parts.push(format!("owner_id = {o}"));
+        }
+        if let Some(f) = self
+            .filter
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+        {
+            parts.push(format!("({f})"));
+        }
+        parts.join(" and ")
+    }
+}
+
+/// A timestamp as a bound value of the engine at hand (RFC 3339 text on SQLite, where
+/// timestamps are stored as such text).
+pub(crate) fn ts_value(backend: Backend, t: DateTime<Utc>) -> SqlValue {
+    match backend {
+        Backend::Sqlite => plotina_core::value::format_datetime(t).into(),
+        Backend::Postgres => t.into(),
+    }
+}
+
+/// The ids of a department and every department below it.
+async fn department_subtree(tx: &mut Tx, root: i64) -> Result<Vec<i64>> {
+    let q = Query::select()
+        .columns([Alias::new("id"), Alias::new("parent_id")])
+        .from(Alias::new("departments"))
+        .and_where(col("deleted_at").is_null())
+        .to_owned();
+    let rows = tx.fetch_all(&q).await?;
+    let mut pairs = Vec::with_capacity(rows.len());
+    for r in rows {
+        pairs.push((r.i64("id")?.unwrap_or_default(), r.i64("parent_id")?));
+    }
+    let mut out = vec![root];
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i];
+        for (id, p) in &pairs {
+            if *p == Some(parent) && !out.contains(id) {
+                out.push(*id);
+            }
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+/// Which date of a deal the period applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeriodOn {
+    /// Deals created in the period (cohorts: the funnel).
+    CreatedAt,
+    /// Deals closed in the period.
+    ClosedAt,
+    /// No period condition.
+    None,
+}
+
+/// The WHERE on `deals` for a report: the actor's read scope, live records, the filter
+/// language, pipelines, owner, department and the period on the chosen date.
+pub(crate) async fn deal_condition(
+    store: &Store,
+    tx: &mut Tx,
+    actor: &Actor,
+    params: &ReportParams,
+    period_on: PeriodOn,
+) -> Result<Cond> {
+    params.validate()?;
+    let customs = store.custom_lookup().await?;
+    let ctx = QueryCtx {
+        backend: store.backend(),
+        actor,
+        custom: &customs,
+    };
+    let list = ListParams {
+        filter: params.filter.clone().filter(|f| !f.trim().is_empty()),
+        and: Vec::<Expr>::new(),
+        ..Default::default()
+    };
+    let mut cond = ctx.conditions(Entity::Deal, Action::Read, &list)?;
+    if !params.pipelines.is_empty() {
+        cond = cond.add(col("pipeline_id").is_in(params.pipelines.clone()));
+    }
+    if let Some(owner) = params.owner {
+        cond = cond.add(col("owner_id").eq(owner));
+    }
+    if let Some(dept) = params.department {
+        let ids = department_subtree(tx, dept).await?;
+        let members = Query::select()
+            .column(Alias::new("id"))
+            .from(Alias::new("users"))
+            .and_where(col("department_id").is_in(ids))
+            .to_owned();
+        cond = cond.add(col("owner_id").in_subquery(members));
+    }
+    let column = match period_on {
+        PeriodOn::CreatedAt => Some("created_at"),
+        PeriodOn::ClosedAt => Some("closed_at"),
+        PeriodOn::None => None,
+    };
+    if let Some(column) = column {
+        let (from, to) = params.instants();
+        let backend = store.backend();
+        if let Some(from) = from {
+            cond = cond.add(col(column).gte(ts_value(backend, from)));
+        }
+        if let Some(to) = to {
+            cond = cond.add(col(column).lt(ts_value(backend, to)));
+        }
+    }
+    Ok(cond)
+}
+
+/// Stages of a pipeline as the reports need them, ordered by position.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StageInfo {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub position: i64,
+    pub probability: Option<i64>,
+    pub rotten_days: Option<i64>,
+}
+
+pub(crate) async fn pipeline_stages(tx: &mut Tx, pipeline: i64) -> Result<Vec<StageInfo>> {
+    let q = Query::select()
+        .columns(
+            [
+                "id",
+                "name",
+                "kind",
+                "position",
+                "probability",
+                "rotten_days",
+            ]
+            .map(Alias::new),
+        )
+        .from(Alias::new("stages"))
+        .and_where(col("pipeline_id").eq(pipeline))
+        .and_where(col("deleted_at").is_null())
+        .order_by(Alias::new("position"), sea_query::Order::Asc)
+        .order_by(Alias::new("id"), sea_query::Order::Asc)
+        .to_owned();
+    let mut out = Vec::new();
+    for r in tx.fetch_all(&q).await? {
+        out.push(StageInfo {
+            id: r.i64("id")?.unwrap_or_default(),
+            name: r.text("name")?.unwrap_or_default(),
+            kind: r.text("kind")?.unwrap_or_else(|| "open".into()),
+            position: r.i64("position")?.unwrap_or_default(),
+            probability: r.i64("probability")?,
+            rotten_days: r.i64("rotten_days")?,
+        });
+    }
+    Ok(out)
+}
+
+/// The pipeline a one-pipeline report is about: the first requested, or the first
+/// active pipeline by position. `NotFound` when there is none.
+pub(crate) async fn report_pipeline(tx: &mut Tx, params: &ReportParams) -> Result<i64> {
+    let mut q = Query::select()
+        .column(Alias::new("id"))
+        .from(Alias::new("pipelines"))
+        .and_where(col("deleted_at").is_null())
+        .order_by(Alias::new("position"), sea_query::Order::Asc)
+        .order_by(Alias::new("id"), sea_query::Order::Asc)
+        .limit(1)
+        .to_owned();
+    if let Some(first) = params.pipelines.first() {
+        q.and_where(col("id").eq(*first));
+    }
+    let row = tx.fetch_optional(&q).await?;
+    match row.and_then(|r| r.i64("id").ok().flatten()) {
+        Some(id) => Ok(id),
+        None => Err(DomainError::NotFound.into()),
+    }
+}
+
+/// Ids of deals matching `cond`, as a sub-select for other tables' conditions.
+pub(crate) fn deal_ids(cond: Cond) -> SimpleExpr {
+    col("deal_id").in_subquery(
+        Query::select()
+            .column(Alias::new("id"))
+            .from(Alias::new("deals"))
+            .cond_where(cond)
+            .to_owned(),
+    )
+}

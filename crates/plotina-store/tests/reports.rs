@@ -1,0 +1,827 @@
+//! Reports on a small hand-built data set, on every backend `testing::all()` provides.
+//! The expected figures are worked out by hand in the comments next to them.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use plotina_core::error::DomainError;
+use plotina_core::policy::Actor;
+use plotina_core::schema::Entity;
+use plotina_store::db::{Backend, Tx};
+use plotina_store::reports::funnel::{Funnel, ReasonCount};
+use plotina_store::reports::ReportParams;
+use plotina_store::testing::{self, Fixtures};
+use plotina_store::{Store, StoreError};
+use sea_query::{Alias, Query, Value as SqlValue};
+use serde_json::{json, Map, Value as Json};
+
+fn obj(v: Json) -> Map<String, Json> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+fn ts(backend: Backend, s: &str) -> SqlValue {
+    let t: DateTime<Utc> = s.parse().expect("timestamp");
+    match backend {
+        Backend::Sqlite => plotina_core::value::format_datetime(t).into(),
+        Backend::Postgres => t.into(),
+    }
+}
+
+/// Creates a deal in its final stage, then replaces its stage history by `path`: the
+/// stages it went through, each with the seconds spent there before the next move.
+#[allow(clippy::too_many_arguments)]
+async fn deal(
+    store: &Store,
+    actor: &Actor,
+    fx: &Fixtures,
+    title: &str,
+    created: &str,
+    amount: Option<i64>,
+    lost_reason: Option<&str>,
+    path: &[(&str, i64)],
+) -> i64 {
+    let last = path.last().expect("a path").0;
+    let mut body = json!({"title": title, "pipeline_id": fx.pipeline, "stage_id": fx.stage(last)});
+    if let Some(a) = amount {
+        body["amount"] = json!(a.to_string());
+    }
+    if let Some(r) = lost_reason {
+        body["lost_reason"] = json!(r);
+    }
+    let (rec, _) = store
+        .create(actor, Entity::Deal, &obj(body), None)
+        .await
+        .unwrap_or_else(|e| panic!("create {title}: {e:?}"));
+    let id = rec["id"].as_i64().expect("id");
+    let backend = store.backend();
+    let mut tx: Tx = store.pool().begin_write().await.expect("begin");
+    tx.execute(
+        Query::delete()
+            .from_table(Alias::new("stage_changes"))
+            .and_where(sea_query::Expr::col(Alias::new("deal_id")).eq(id)),
+    )
+    .await
+    .expect("clear history");
+    tx.execute(
+        Query::update()
+            .table(Alias::new("deals"))
+            .value(Alias::new("created_at"), ts(backend, created))
+            .and_where(sea_query::Expr::col(Alias::new("id")).eq(id)),
+    )
+    .await
+    .expect("set created_at");
+    let mut prev: Option<(i64, i64)> = None;
+    for (stage, secs) in path {
+        let to = fx.stage(stage);
+        let mut ins = Query::insert();
+        ins.into_table(Alias::new("stage_changes"))
+            .columns(
+                [
+                    "deal_id",
+                    "pipeline_id",
+                    "from_stage_id",
+                    "to_stage_id",
+                    "changed_at",
+                    "seconds_in_previous",
+                ]
+                .map(Alias::new),
+            )
+            .values_panic([
+                id.into(),
+                fx.pipeline.into(),
+                prev.map(|p| p.0).into(),
+                to.into(),
+                ts(backend, created).into(),
+                prev.map(|p| p.1).into(),
+            ]);
+        tx.execute(&ins).await.expect("history row");
+        prev = Some((to, *secs));
+    }
+    tx.commit().await.expect("commit");
+    id
+}
+
+const N: &str = "Новая";
+const Q: &str = "Квалификация";
+const K: &str = "Коммерческое предложение";
+const P: &str = "Переговоры";
+const D: &str = "Договор";
+const W: &str = "Успешно";
+const L: &str = "Проиграна";
+
+/// The funnel data set (default pipeline N → Q → K → P → D → W, lost L), all created
+/// on 2026-03-10 except d8. The number after a stage is the seconds spent in it before
+/// the next move (the last stage's is ignored: that stay is not finished).
+/// - d1 (m1, 5000): N100 Q200 K300 P400 D500 W — won
+/// - d2 (m1): N200 Q400 K600 L «Дорого»
+/// - d3 (m1, 3000): N300 D700 W — won, skipped Q, K, P
+/// - d4 (m1): N400 Q — open
+/// - d5 (m1): N500 L «Не отвечает»
+/// - d6 (m1): N600 Q100 K50 Q — moved back, open
+/// - d7 (m2): N50 L «Выбрали конкурента»
+/// - d8 (m1): created 2025-01-15, N10 W — outside the period
+async fn funnel_data(store: &Store, fx: &Fixtures) -> Vec<i64> {
+    let day = "2026-03-10T09:00:00Z";
+    let m1 = &fx.m1;
+    vec![
+        deal(
+            store,
+            m1,
+            fx,
+            "d1",
+            day,
+            Some(5000),
+            None,
+            &[(N, 100), (Q, 200), (K, 300), (P, 400), (D, 500), (W, 0)],
+        )
+        .await,
+        deal(
+            store,
+            m1,
+            fx,
+            "d2",
+            day,
+            None,
+            Some("Дорого"),
+            &[(N, 200), (Q, 400), (K, 600), (L, 0)],
+        )
+        .await,
+        deal(
+            store,
+            m1,
+            fx,
+            "d3",
+            day,
+            Some(3000),
+            None,
+            &[(N, 300), (D, 700), (W, 0)],
+        )
+        .await,
+        deal(store, m1, fx, "d4", day, None, None, &[(N, 400), (Q, 0)]).await,
+        deal(
+            store,
+            m1,
+            fx,
+            "d5",
+            day,
+            None,
+            Some("Не отвечает"),
+            &[(N, 500), (L, 0)],
+        )
+        .await,
+        deal(
+            store,
+            m1,
+            fx,
+            "d6",
+            day,
+            None,
+            None,
+            &[(N, 600), (Q, 100), (K, 50), (Q, 0)],
+        )
+        .await,
+        deal(
+            store,
+            &fx.m2,
+            fx,
+            "d7",
+            day,
+            None,
+            Some("Выбрали конкурента"),
+            &[(N, 50), (L, 0)],
+        )
+        .await,
+        deal(
+            store,
+            m1,
+            fx,
+            "d8",
+            "2025-01-15T09:00:00Z",
+            None,
+            None,
+            &[(N, 10), (W, 0)],
+        )
+        .await,
+    ]
+}
+
+fn march() -> ReportParams {
+    ReportParams {
+        period_from: NaiveDate::from_ymd_opt(2026, 3, 1),
+        period_to: NaiveDate::from_ymd_opt(2026, 3, 31),
+        ..Default::default()
+    }
+}
+
+/// (name, reached, skipped, to next, to won, stays, median, p90, in progress, dropped)
+type Row = (
+    &'static str,
+    i64,
+    i64,
+    Option<f64>,
+    Option<f64>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    i64,
+);
+
+fn rows(f: &Funnel) -> Vec<Row> {
+    f.stages
+        .iter()
+        .map(|s| {
+            let name: &'static str = [N, Q, K, P, D, W]
+                .into_iter()
+                .find(|n| *n == s.name)
+                .expect("known stage");
+            (
+                name,
+                s.reached,
+                s.skipped,
+                s.conversion_next,
+                s.conversion_won,
+                s.stays,
+                s.median_seconds,
+                s.p90_seconds,
+                s.in_progress,
+                s.dropped,
+            )
+        })
+        .collect()
+}
+
+fn rc(reason: &str, count: i64) -> ReasonCount {
+    ReasonCount {
+        reason: reason.into(),
+        count,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn funnel_from_stage_history() {
+    for db in testing::all().await {
+        eprintln!("backend: {}", db.name());
+        let (store, fx) = testing::seeded_store(&db).await;
+        let ids = funnel_data(&store, &fx).await;
+
+        // The administrator sees d1..d7 (d8 is outside March).
+        // Furthest stage: d1 W, d2 K, d3 W, d4 Q, d5 N, d6 K, d7 N.
+        // Reached: N 7; Q 5 (d1 d2 d3 d4 d6); K 4 (d1 d2 d3 d6); P 2; D 2; W 2.
+        // Skipped: d3 jumped N → D, so it is counted (and skipped) in Q, K and P.
+        // Stays in N: 50 100 200 300 400 500 600 → median rank ceil(3.5) = 4 → 300,
+        //   p90 rank ceil(6.3) = 7 → 600. Q: 100 200 400 → 200, 400 (d6's second stay
+        //   in Q is unfinished). K: 50 300 600 → 300, 600. P: 400. D: 500 700 → rank 1
+        //   → 500, p90 rank ceil(1.8) = 2 → 700.
+        // In progress: d4 in Q (furthest Q), d6 in Q but furthest K → counted at K.
+        // Dropped: d5, d7 at N; d2 at K.
+        let f = store
+            .report_funnel(&fx.admin, &march())
+            .await
+            .expect("funnel");
+        assert_eq!(f.pipeline_id, fx.pipeline);
+        assert_eq!((f.deals, f.won, f.lost, f.open), (7, 2, 3, 2));
+        assert_eq!(
+            rows(&f),
+            vec![
+                (
+                    N,
+                    7,
+                    0,
+                    Some(0.7143),
+                    Some(0.2857),
+                    7,
+                    Some(300),
+                    Some(600),
+                    0,
+                    2
+                ),
+                (Q, 5, 1, Some(0.8), Some(0.4), 3, Some(200), Some(400), 1, 0),
+                (K, 4, 1, Some(0.5), Some(0.5), 3, Some(300), Some(600), 1, 1),
+                (P, 2, 1, Some(1.0), Some(1.0), 1, Some(400), Some(400), 0, 0),
+                (D, 2, 0, Some(1.0), Some(1.0), 2, Some(500), Some(700), 0, 0),
+                (W, 2, 0, None, None, 0, None, None, 0, 0),
+            ]
+        );
+        assert_eq!(
+            f.lost_reasons,
+            vec![
+                rc("Выбрали конкурента", 1),
+                rc("Дорого", 1),
+                rc("Не отвечает", 1)
+            ]
+        );
+        assert_eq!(
+            f.stages[0].lost_reasons,
+            vec![rc("Выбрали конкурента", 1), rc("Не отвечает", 1)]
+        );
+        assert_eq!(f.stages[2].lost_reasons, vec![rc("Дорого", 1)]);
+        assert_eq!(f.stages[2].dropped_ids, vec![ids[1]]);
+        assert_eq!(f.stages[5].reached_ids, vec![ids[0], ids[2]]);
+        assert_eq!(f.stages[2].in_progress_ids, vec![ids[5]]);
+
+        // m1 may read own deals only: d7 (m2's) is not in m1's numbers.
+        // N: 6 reached, stays 100..600 → median rank 3 → 300, p90 rank ceil(5.4) = 6 → 600.
+        let f = store
+            .report_funnel(&fx.m1, &march())
+            .await
+            .expect("m1 funnel");
+        assert_eq!((f.deals, f.won, f.lost, f.open), (6, 2, 2, 2));
+        assert_eq!(
+            rows(&f)[0],
+            (
+                N,
+                6,
+                0,
+                Some(0.8333),
+                Some(0.3333),
+                6,
+                Some(300),
+                Some(600),
+                0,
+                1
+            )
+        );
+
+        // Owner and department narrow the administrator's view to m2's one deal.
+        for p in [
+            ReportParams {
+                owner: Some(fx.m2.user_id),
+                ..march()
+            },
+            ReportParams {
+                department: Some(fx.ural_dept),
+                ..march()
+            },
+        ] {
+            let f = store.report_funnel(&fx.admin, &p).await.expect("narrowed");
+            assert_eq!((f.deals, f.lost), (1, 1), "{p:?}");
+            assert_eq!(f.stages[0].reached, 1);
+        }
+        // The sales department includes its child «Продажи Урал»: all seven.
+        let p = ReportParams {
+            department: Some(fx.sales_dept),
+            ..march()
+        };
+        assert_eq!(
+            store
+                .report_funnel(&fx.admin, &p)
+                .await
+                .expect("dept")
+                .deals,
+            7
+        );
+
+        // The filter language: amount ≥ 1000 keeps d1 and d3, both won; d3 skipped Q.
+        let p = ReportParams {
+            filter: Some("amount >= 1000".into()),
+            ..march()
+        };
+        let f = store.report_funnel(&fx.admin, &p).await.expect("filtered");
+        assert_eq!(
+            rows(&f)[1],
+            (Q, 2, 1, Some(1.0), Some(1.0), 1, Some(200), Some(200), 0, 0)
+        );
+
+        // No period: d8 joins (N10 → W, skipping Q..D).
+        let f = store
+            .report_funnel(&fx.admin, &ReportParams::default())
+            .await
+            .expect("all time");
+        assert_eq!((f.deals, f.won), (8, 3));
+        assert_eq!((f.stages[1].reached, f.stages[1].skipped), (6, 2));
+
+        // Bad input is refused.
+        let bad = ReportParams {
+            period_from: NaiveDate::from_ymd_opt(2026, 4, 1),
+            ..march()
+        };
+        match store.report_funnel(&fx.admin, &bad).await {
+            Err(StoreError::Domain(DomainError::BadRequest(e))) => {
+                assert_eq!(e.code, "report_period_order")
+            }
+            other => panic!("expected a bad period, got {other:?}"),
+        }
+        let bad = ReportParams {
+            filter: Some("amount >=".into()),
+            ..march()
+        };
+        assert!(matches!(
+            store.report_funnel(&fx.admin, &bad).await,
+            Err(StoreError::Domain(DomainError::BadFilter(_)))
+        ));
+        let bad = ReportParams {
+            pipelines: vec![999_999],
+            ..march()
+        };
+        assert!(matches!(
+            store.report_funnel(&fx.admin, &bad).await,
+            Err(StoreError::Domain(DomainError::NotFound))
+        ));
+    }
+}
+
+/// A closed deal of `company`: won (`reason` None) or lost, closed at `closed`.
+async fn closed_deal(
+    store: &Store,
+    actor: &Actor,
+    fx: &Fixtures,
+    company: Option<i64>,
+    amount: i64,
+    closed: &str,
+    lost_reason: Option<&str>,
+) {
+    let stage = if lost_reason.is_some() { L } else { W };
+    let body = json!({"title": format!("{company:?} {closed}"), "pipeline_id": fx.pipeline,
+        "stage_id": fx.stage(stage), "company_id": company, "amount": amount.to_string(), "lost_reason": lost_reason});
+    let (rec, _) = store
+        .create(actor, Entity::Deal, &obj(body), None)
+        .await
+        .unwrap_or_else(|e| panic!("create deal: {e:?}"));
+    let mut tx: Tx = store.pool().begin_write().await.expect("begin");
+    tx.execute(
+        Query::update()
+            .table(Alias::new("deals"))
+            .value(Alias::new("closed_at"), ts(store.backend(), closed))
+            .and_where(sea_query::Expr::col(Alias::new("id")).eq(rec["id"].as_i64().unwrap())),
+    )
+    .await
+    .expect("set closed_at");
+    tx.commit().await.expect("commit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dam_inflow_and_outflow_by_month() {
+    for db in testing::all().await {
+        eprintln!("backend: {}", db.name());
+        let (store, fx) = testing::seeded_store(&db).await;
+        let mut c = Vec::new();
+        for name in ["C1", "C2", "C3", "C4", "C5"] {
+            let (rec, _) = store
+                .create(
+                    &fx.admin,
+                    Entity::Company,
+                    &obj(json!({"name": name})),
+                    None,
+                )
+                .await
+                .expect("company");
+            c.push(rec["id"].as_i64().unwrap());
+        }
+        let m1 = &fx.m1;
+        // Purchases (roubles): C1 Nov-25 100, Jan 200, Apr 250; C2 Feb 500 (first);
+        // C3 Jun-25 50, Mar 150 (back after a gap); C4 Dec-25 80 only; C5 (m2's) Jan 1000.
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[0]),
+            100,
+            "2025-11-20T10:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[0]),
+            200,
+            "2026-01-15T10:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[0]),
+            250,
+            "2026-04-30T23:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[1]),
+            500,
+            "2026-02-01T00:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[2]),
+            50,
+            "2025-06-10T10:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[2]),
+            150,
+            "2026-03-10T10:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[3]),
+            80,
+            "2025-12-31T23:59:59Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            &fx.m2,
+            &fx,
+            Some(c[4]),
+            1000,
+            "2026-01-05T10:00:00Z",
+            None,
+        )
+        .await;
+        // Not purchases: a won deal without a company, one after the period; lost deals.
+        closed_deal(&store, m1, &fx, None, 700, "2026-02-10T10:00:00Z", None).await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[1]),
+            900,
+            "2026-05-01T00:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[3]),
+            0,
+            "2026-02-15T10:00:00Z",
+            Some("Дорого"),
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[3]),
+            0,
+            "2026-03-15T10:00:00Z",
+            Some("Дорого"),
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[2]),
+            0,
+            "2026-04-15T10:00:00Z",
+            Some("Нет бюджета"),
+        )
+        .await;
+        closed_deal(
+            &store,
+            m1,
+            &fx,
+            Some(c[2]),
+            0,
+            "2025-04-15T10:00:00Z",
+            Some("Не отвечает"),
+        )
+        .await;
+
+        let params = ReportParams {
+            period_from: NaiveDate::from_ymd_opt(2026, 1, 1),
+            period_to: NaiveDate::from_ymd_opt(2026, 4, 30),
+            ..Default::default()
+        };
+        // N = 2: active at the end of M = bought in M-1 or M.
+        // Jan: start {C1 (Nov), C4 (Dec)} 2; new C5; C1 buys but was active → not
+        //      returning; lost = last purchase in Nov: none (C1 bought again) → end
+        //      {C1, C4, C5} 3; churn 0/2.
+        // Feb: start 3; new C2; lost C4 (last Dec = Feb-2) → end {C1, C5, C2} 3; 1/3.
+        // Mar: start 3; returning C3 (prior Jun-25, none Jan–Feb); lost C1, C5 (last
+        //      Jan) → end {C2, C3} 2; 2/3.
+        // Apr: start 2; returning C1 (none Feb–Mar); lost C2 (last Feb) → end {C3, C1} 2; 1/2.
+        let dam = store
+            .report_dam(&fx.admin, &params, 2, Some(10))
+            .await
+            .expect("dam");
+        let rows: Vec<_> = dam
+            .months
+            .iter()
+            .map(|m| {
+                (
+                    m.month.as_str(),
+                    m.active_start,
+                    m.new,
+                    m.returning,
+                    m.lost,
+                    m.active_end,
+                    m.churn_rate,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                ("2026-01", 2, 1, 0, 0, 3, Some(0.0)),
+                ("2026-02", 3, 1, 0, 1, 3, Some(0.3333)),
+                ("2026-03", 3, 0, 1, 2, 2, Some(0.6667)),
+                ("2026-04", 2, 0, 1, 1, 2, Some(0.5)),
+            ]
+        );
+        // Purchases and revenue (kopecks): Jan 200 + 1000; Feb 500; Mar 150; Apr 250.
+        let money: Vec<_> = dam
+            .months
+            .iter()
+            .map(|m| (m.purchases, m.repeat_purchases, m.revenue))
+            .collect();
+        assert_eq!(
+            money,
+            vec![
+                (2, 1, 120_000),
+                (1, 0, 50_000),
+                (1, 1, 15_000),
+                (1, 1, 25_000)
+            ]
+        );
+        // Repeat orders C1 Jan 200 (prev 100), C3 Mar 150 (prev 50), C1 Apr 250 (prev
+        // 200): 600 / 350 - 1 = 0.7143; average repeat order 200 roubles.
+        assert_eq!(dam.repeat_purchases, 3);
+        assert_eq!(dam.avg_repeat_order, Some(20_000));
+        assert_eq!(dam.order_growth, Some(0.7143));
+        // Coverage: 2 active at the end of April of a target of 10.
+        assert_eq!(dam.coverage, Some(0.2));
+        // Loss reasons of deals lost January–April (the April 2025 one is outside).
+        assert_eq!(
+            dam.loss_reasons,
+            vec![rc("Дорого", 2), rc("Нет бюджета", 1)]
+        );
+
+        // m1 does not see m2's deal with C5: January has no newcomer, March loses C1 only.
+        let dam = store
+            .report_dam(&fx.m1, &params, 2, None)
+            .await
+            .expect("m1 dam");
+        let jan = &dam.months[0];
+        assert_eq!((jan.active_start, jan.new, jan.active_end), (2, 0, 2));
+        assert_eq!((dam.months[2].lost, dam.months[2].active_end), (1, 2));
+        assert_eq!(dam.coverage, None);
+
+        // N = 6: nobody is lost over these months (no last purchase falls in Jul–Oct
+        // 2025); C3 still returns in March, its June purchase being before Sep-25 =
+        // Mar-6. Active at the end of April (bought Nov-25…Apr): C1 C2 C3 C4 C5 = 5.
+        let dam = store
+            .report_dam(&fx.admin, &params, 6, None)
+            .await
+            .expect("dam 6");
+        let lost: i64 = dam.months.iter().map(|m| m.lost).sum();
+        assert_eq!(lost, 0);
+        assert_eq!(dam.months[2].returning, 1);
+        assert_eq!(dam.months[3].active_end, 5);
+
+        // Bad input.
+        for (n, target) in [(0, None), (61, None), (2, Some(0))] {
+            assert!(matches!(
+                store.report_dam(&fx.admin, &params, n, target).await,
+                Err(StoreError::Domain(DomainError::BadRequest(_)))
+            ));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abc_xyz_of_customers() {
+    use plotina_store::reports::abc_xyz::Thresholds;
+    for db in testing::all().await {
+        eprintln!("backend: {}", db.name());
+        let (store, fx) = testing::seeded_store(&db).await;
+        let mut k = Vec::new();
+        for name in ["K1", "K2", "K3"] {
+            let (rec, _) = store
+                .create(
+                    &fx.admin,
+                    Entity::Company,
+                    &obj(json!({"name": name})),
+                    None,
+                )
+                .await
+                .expect("company");
+            k.push(rec["id"].as_i64().unwrap());
+        }
+        // K1 (m1): Jan 100, Feb 100. K2 (m2): Jan 50. K3 (m1): Feb 30. March is outside.
+        closed_deal(
+            &store,
+            &fx.m1,
+            &fx,
+            Some(k[0]),
+            100,
+            "2026-01-10T10:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            &fx.m1,
+            &fx,
+            Some(k[0]),
+            100,
+            "2026-02-10T10:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            &fx.m2,
+            &fx,
+            Some(k[1]),
+            50,
+            "2026-01-20T10:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            &fx.m1,
+            &fx,
+            Some(k[2]),
+            30,
+            "2026-02-20T10:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            &fx.m1,
+            &fx,
+            Some(k[2]),
+            999,
+            "2026-03-01T00:00:00Z",
+            None,
+        )
+        .await;
+        let params = ReportParams {
+            period_from: NaiveDate::from_ymd_opt(2026, 1, 1),
+            period_to: NaiveDate::from_ymd_opt(2026, 2, 28),
+            ..Default::default()
+        };
+        // Revenue 200, 50, 30 of 280: shares before 0, 71.4 %, 89.3 % → A, B, B.
+        // Monthly: K1 100 100 → CV 0 → X; K2 50 0 → mean 25, sd 25 → 100 % → Z; K3 0 30 → Z.
+        let r = store
+            .report_abc_xyz(&fx.admin, &params, Thresholds::default())
+            .await
+            .expect("abc");
+        let got: Vec<_> = r
+            .customers
+            .iter()
+            .map(|c| (c.company_id, c.revenue, c.abc, c.xyz, c.cv))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (k[0], 20_000, 'A', 'X', 0.0),
+                (k[1], 5_000, 'B', 'Z', 1.0),
+                (k[2], 3_000, 'B', 'Z', 1.0)
+            ]
+        );
+        assert_eq!(r.months, 2);
+        let bz = r
+            .matrix
+            .iter()
+            .find(|c| c.abc == 'B' && c.xyz == 'Z')
+            .unwrap();
+        assert_eq!(
+            (bz.customers, bz.revenue, bz.company_ids.clone()),
+            (2, 8_000, vec![k[1], k[2]])
+        );
+        // m1 does not see K2's deal: 200 and 30 of 230 → K1 A, K3 (87 % before) B.
+        let r = store
+            .report_abc_xyz(&fx.m1, &params, Thresholds::default())
+            .await
+            .expect("m1 abc");
+        let got: Vec<_> = r.customers.iter().map(|c| (c.company_id, c.abc)).collect();
+        assert_eq!(got, vec![(k[0], 'A'), (k[2], 'B')]);
+        let bad = Thresholds {
+            a: 95.0,
+            b: 10.0,
+            ..Default::default()
+        };
+        assert!(matches!(
+            store.report_abc_xyz(&fx.admin, &params, bad).await,
+            Err(StoreError::Domain(DomainError::BadRequest(_)))
+        ));
+    }
+}
