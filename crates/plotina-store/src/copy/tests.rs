@@ -617,83 +617,6 @@ async fn fill_automation(tx: &mut Tx) {
             ("created_by", USER.into()),
             ("updated_at", ts("2025-01-02T00:00:00.125Z")),
             ("version", 2i64.into()),
-async fn fill_transfer(tx: &mut Tx) {
-    put(
-        tx,
-        "import_batches",
-        vec![
-            ("id", 4000i64.into()),
-            ("entity", "company".into()),
-            ("file_name", "клиенты.csv".into()),
-            ("format", "csv".into()),
-            ("status", "done".into()),
-            ("dry_run", false.into()),
-            ("on_duplicate", "update".into()),
-            (
-                "mapping",
-                js(serde_json::json!([{"header": "ИНН", "target": "inn"}])),
-            ),
-            ("rows_total", 3i64.into()),
-            ("rows_created", 1i64.into()),
-            ("rows_updated", 1i64.into()),
-            ("rows_skipped", 0i64.into()),
-            ("rows_rejected", 1i64.into()),
-            ("error", null_text()),
-            ("created_by", USER.into()),
-            ("created_at", ts("2025-01-04T10:00:00Z")),
-            ("finished_at", ts("2025-01-04T10:00:01.125Z")),
-async fn fill_dedup_keys(tx: &mut Tx) {
-    for (entity, kind, value) in [
-        ("company", "company_name", "ромашка"),
-        ("contact", "person_name", "анна петрова"),
-    ] {
-        put(
-            tx,
-            "dedup_keys",
-            vec![
-                ("entity", entity.into()),
-                ("record_id", 1i64.into()),
-                ("kind", kind.into()),
-                ("value", value.into()),
-            ],
-        )
-        .await;
-    }
-}
-
-async fn fill_merges(tx: &mut Tx) {
-    put(
-        tx,
-        "merges",
-        vec![
-            ("id", 4000i64.into()),
-            ("entity", "company".into()),
-            ("survivor_id", 1i64.into()),
-            ("victim_ids", js(serde_json::json!([2]))),
-            (
-                "snapshot",
-                js(serde_json::json!([{"entity": "company", "record": {"id": 2, "name": "Ромашка «старая»"}}])),
-            ),
-            ("after_versions", js(serde_json::json!({"company:1": 3}))),
-            ("moved", js(serde_json::json!({"attachments": [], "notebook_items": []}))),
-            ("created_at", ts("2025-01-04T10:00:00.5Z")),
-            ("created_by", USER.into()),
-            ("undone_at", Value::ChronoDateTimeUtc(None)),
-            ("undone_by", Value::BigInt(None)),
-        ],
-    )
-    .await;
-    put(
-        tx,
-        "import_items",
-        vec![
-            ("id", 4001i64.into()),
-            ("batch_id", 4000i64.into()),
-            ("row_no", 2i64.into()),
-            ("record_id", 1i64.into()),
-            ("action", "updated".into()),
-            ("version", 2i64.into()),
-            ("before", js(serde_json::json!({"industry": "Розница"}))),
         ],
     )
     .await;
@@ -784,6 +707,57 @@ async fn fill_merges(tx: &mut Tx) {
             ("last_error", "HTTP 503".into()),
             ("created_at", ts("2025-01-03T09:00:00Z")),
             ("delivered_at", Value::ChronoDateTimeUtc(None)),
+        ],
+    )
+    .await;
+}
+
+async fn fill_transfer(tx: &mut Tx) {
+    put(
+        tx,
+        "import_batches",
+        vec![
+            ("id", 4000i64.into()),
+            ("entity", "company".into()),
+            ("file_name", "клиенты.csv".into()),
+            ("format", "csv".into()),
+            ("status", "done".into()),
+            ("dry_run", false.into()),
+            ("on_duplicate", "update".into()),
+            (
+                "mapping",
+                js(serde_json::json!([{"header": "ИНН", "target": "inn"}])),
+            ),
+            ("rows_total", 3i64.into()),
+            ("rows_created", 1i64.into()),
+            ("rows_updated", 1i64.into()),
+            ("rows_skipped", 0i64.into()),
+            ("rows_rejected", 1i64.into()),
+            ("error", null_text()),
+            ("created_by", USER.into()),
+            ("created_at", ts("2025-01-04T10:00:00Z")),
+            ("finished_at", ts("2025-01-04T10:00:01.125Z")),
+            ("undone_at", Value::ChronoDateTimeUtc(None)),
+            ("undone_by", Value::BigInt(None)),
+        ],
+    )
+    .await;
+    put(
+        tx,
+        "import_items",
+        vec![
+            ("id", 4001i64.into()),
+            ("batch_id", 4000i64.into()),
+            ("row_no", 2i64.into()),
+            ("record_id", 1i64.into()),
+            ("action", "updated".into()),
+            ("version", 2i64.into()),
+            ("before", js(serde_json::json!({"industry": "Розница"}))),
+        ],
+    )
+    .await;
+    put(
+        tx,
         "import_rejects",
         vec![
             ("id", 4002i64.into()),
@@ -824,6 +798,49 @@ async fn fill_merges(tx: &mut Tx) {
             ("format", "xlsx".into()),
             ("rows", 42i64.into()),
             ("created_at", ts("2025-01-04T11:00:00.5Z")),
+        ],
+    )
+    .await;
+}
+
+async fn fill_dedup_keys(tx: &mut Tx) {
+    for (entity, kind, value) in [
+        ("company", "company_name", "ромашка"),
+        ("contact", "person_name", "анна петрова"),
+    ] {
+        put(
+            tx,
+            "dedup_keys",
+            vec![
+                ("entity", entity.into()),
+                ("record_id", 1i64.into()),
+                ("kind", kind.into()),
+                ("value", value.into()),
+            ],
+        )
+        .await;
+    }
+}
+
+async fn fill_merges(tx: &mut Tx) {
+    put(
+        tx,
+        "merges",
+        vec![
+            ("id", 4000i64.into()),
+            ("entity", "company".into()),
+            ("survivor_id", 1i64.into()),
+            ("victim_ids", js(serde_json::json!([2]))),
+            (
+                "snapshot",
+                js(serde_json::json!([{"entity": "company", "record": {"id": 2, "name": "Ромашка «старая»"}}])),
+            ),
+            ("after_versions", js(serde_json::json!({"company:1": 3}))),
+            ("moved", js(serde_json::json!({"attachments": [], "notebook_items": []}))),
+            ("created_at", ts("2025-01-04T10:00:00.5Z")),
+            ("created_by", USER.into()),
+            ("undone_at", Value::ChronoDateTimeUtc(None)),
+            ("undone_by", Value::BigInt(None)),
         ],
     )
     .await;
