@@ -6,7 +6,9 @@ pub mod config;
 pub mod error;
 pub mod i18n;
 pub mod limits;
+pub mod mailer;
 pub mod problem;
+pub mod reminders;
 pub mod state;
 pub mod system;
 pub mod web;
@@ -80,6 +82,7 @@ impl Application {
             config: Arc::new(config),
             metrics: system::prometheus(),
             login_limiter: Arc::new(limits::LoginLimiter::default()),
+            live: api::reminders::Hub::default(),
         };
         let router = router(state.clone());
         Ok(Application {
@@ -96,6 +99,8 @@ impl Application {
 
     /// Serves until the process is told to stop (Ctrl-C / SIGTERM), then drains.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        mailer::spawn(self.state.store.pool().clone(), &self.state.config.mail)?;
+        reminders::spawn(self.state.clone());
         let app = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();

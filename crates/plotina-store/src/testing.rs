@@ -370,6 +370,8 @@ pub const TABLES: &[&str] = &[
     "saved_views",
     "notebook_items",
     "mail_outbox",
+    "approvals",
+    "calendar_feeds",
 ];
 
 /// The number of rows in a table (all rows, the trash included).

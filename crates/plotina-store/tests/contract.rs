@@ -84,6 +84,8 @@ contract!(
     search_by_phone_word_forms_inn_and_email,
     idempotency_keys_replay_and_conflict,
     auth_passwords_tokens_and_sessions,
+    mail_claims_are_exclusive_and_survive_a_restart,
+    reminders_are_never_lost_nor_doubled,
 );
 
 fn obj(v: Json) -> Map<String, Json> {
@@ -413,6 +415,8 @@ fn day(offset: i64) -> String {
 
 #[path = "contract/access.rs"]
 mod access;
+#[path = "contract/approvals.rs"]
+mod approvals;
 #[path = "contract/business.rs"]
 mod business;
 #[path = "contract/filters.rs"]
@@ -428,6 +432,7 @@ mod rules;
 
 mod cases {
     pub use super::access::*;
+    pub use super::approvals::*;
     pub use super::business::*;
     pub use super::filters::*;
     pub use super::integrity::*;
