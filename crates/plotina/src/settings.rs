@@ -14,7 +14,11 @@ pub fn load(cli: &Cli) -> anyhow::Result<Config> {
     }
     fig = fig
         .merge(Toml::file(file))
-        .merge(Env::prefixed("PLOTINA_").ignore(&["config", "log"]));
+        .merge(
+            Env::prefixed("PLOTINA_")
+                .ignore(&["config", "log"])
+                .split("__"),
+        );
     let mut config: Config = fig.extract()?;
     if let Some(url) = &cli.database_url {
         config.database_url = plotina_server::config::Secret(url.clone());
