@@ -61,8 +61,13 @@ pub fn spawn(state: AppState) {
     let every = Duration::from_secs(state.config.reminder_poll_secs.max(1));
     tokio::spawn(async move {
         loop {
-            if let Err(e) = run_once(&state, plotina_core::value::now()).await {
+            let now = plotina_core::value::now();
+            if let Err(e) = run_once(&state, now).await {
                 tracing::error!(error = ?e, "reminder pass failed");
+            }
+            // Unanswered approval requests move one level up.
+            if let Err(e) = state.store.escalate_approvals(now).await {
+                tracing::error!(error = ?e, "approval escalation failed");
             }
             tokio::time::sleep(every).await;
         }

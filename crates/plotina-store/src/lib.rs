@@ -1,6 +1,7 @@
 //! Plotina's persistence on SQLite and PostgreSQL: one record engine over sea-query,
 //! permissions applied in every query, history in the same transaction as the change.
 
+pub mod approvals;
 pub mod attachments;
 pub mod auth;
 pub mod board;

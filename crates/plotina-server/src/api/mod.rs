@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`.
 
+pub mod approvals;
 pub mod attachments;
 pub mod calendar;
 pub mod input;
@@ -15,6 +16,7 @@ use crate::state::AppState;
 
 pub fn router(max_upload: usize) -> Router<AppState> {
     Router::new()
+        .merge(approvals::router())
         .merge(attachments::router(max_upload))
         .merge(calendar::router())
         .merge(session::router())

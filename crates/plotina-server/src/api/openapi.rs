@@ -303,6 +303,7 @@ pub fn document() -> Value {
         "post": op("Create an API token (shown once)", "auth", vec![], Some(json!({"type": "object", "properties": {"name": {"type": "string", "maxLength": 100}}})),
             vec![("201", ok(json!({"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "token": {"type": "string"}}, "required": ["id", "token"]}), "Created"))])}));
     paths.insert("/api/v1/tokens/{id}".into(), json!({"delete": op("Revoke a token", "auth", vec![id_param()], None, vec![("204", json!({"description": "Revoked"}))])}));
+    crate::api::approvals::openapi_paths(&mut paths);
     crate::api::calendar::openapi_paths(&mut paths);
     crate::api::reminders::openapi_paths(&mut paths);
     json!({

@@ -1,5 +1,6 @@
 //! API tests through a spawned server, on SQLite and PostgreSQL.
 
+mod approvals;
 mod calendar;
 mod helpers;
 mod reminders;
