@@ -268,7 +268,7 @@
     var es = new EventSource("/api/v1/notebook/stream");
     es.addEventListener("badge", function (e) {
       var n = JSON.parse(e.data).count;
-      badge.textContent = String(n);
+      badge.textContent = n ? String(n) : "";
       badge.hidden = !n;
     });
     es.addEventListener("toast", function (e) {
