@@ -313,6 +313,7 @@ const DEAL: &[FieldDef] = &[
     f("planned_deadline", FieldKind::Date),
     f("actual_deadline", FieldKind::Date),
     f("description", FieldKind::LongText),
+    f("discount_pct", PERCENT),
     sys("lead_id", FieldKind::Ref(Entity::Lead)),
     sys("stage_changed_at", FieldKind::DateTime),
     sys("closed_at", FieldKind::DateTime),
@@ -335,6 +336,7 @@ const ACTIVITY: &[FieldDef] = &[
     f("lead_id", FieldKind::Ref(Entity::Lead)),
     f("participant_ids", FieldKind::RefList(Entity::Contact)),
     f("parent_id", FieldKind::Ref(Entity::Activity)),
+    f("remind_before_min", COUNT),
 ];
 
 const USER: &[FieldDef] = &[
@@ -350,6 +352,8 @@ const USER: &[FieldDef] = &[
     f("language", FieldKind::Language),
     f("time_zone", FieldKind::TimeZone),
     f("active", FieldKind::Bool),
+    f("away_until", FieldKind::DateTime),
+    f("deputy_id", FieldKind::Ref(Entity::User)),
 ];
 
 const DEPARTMENT: &[FieldDef] = &[
@@ -376,6 +380,7 @@ const PIPELINE: &[FieldDef] = &[
     f("lost_reasons", FieldKind::Json),
     f("position", POSITION),
     f("active", FieldKind::Bool),
+    f("discount_floor_pct", PERCENT),
 ];
 
 const STAGE: &[FieldDef] = &[

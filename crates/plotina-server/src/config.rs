@@ -22,6 +22,10 @@ pub struct Config {
     pub session_days: i64,
     /// Mark cookies `Secure` (behind HTTPS).
     pub secure_cookies: bool,
+    /// SMTP settings of the mailer job.
+    pub mail: crate::mailer::MailConfig,
+    /// Seconds between reminder passes.
+    pub reminder_poll_secs: u64,
 }
 
 impl Default for Config {
@@ -35,6 +39,8 @@ impl Default for Config {
             max_upload_bytes: 20 * 1024 * 1024,
             session_days: 14,
             secure_cookies: false,
+            mail: crate::mailer::MailConfig::default(),
+            reminder_poll_secs: 30,
         }
     }
 }

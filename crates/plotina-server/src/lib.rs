@@ -8,7 +8,9 @@ pub mod error;
 pub mod i18n;
 pub mod limits;
 pub mod notebook_jobs;
+pub mod mailer;
 pub mod problem;
+pub mod reminders;
 pub mod state;
 pub mod system;
 pub mod web;
@@ -87,6 +89,7 @@ impl Application {
             config: Arc::new(config),
             metrics: system::prometheus(),
             login_limiter: Arc::new(limits::LoginLimiter::default()),
+            live: api::reminders::Hub::default(),
         };
         let router = router(state.clone());
         Ok(Application {
@@ -108,6 +111,8 @@ impl Application {
         let _jobs = self.jobs.then(|| {
             automation_job::spawn(self.state.store.clone(), std::time::Duration::from_secs(15))
         });
+        mailer::spawn(self.state.store.pool().clone(), &self.state.config.mail)?;
+        reminders::spawn(self.state.clone());
         let app = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();

@@ -13,4 +13,6 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub login_limiter: Arc<LoginLimiter>,
+    /// Live events for the users' open browsers (reminder toasts, badge counts).
+    pub live: crate::api::reminders::Hub,
 }

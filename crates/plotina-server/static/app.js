@@ -291,5 +291,39 @@
     });
   }
 
-  if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", ready); else ready();
+  // Live notebook (reminders, approvals): the server pushes `badge` and `toast` events
+  // over SSE; the notebook link shows the count and a toast appears without a reload.
+  function live() {
+    var link = doc.querySelector('[data-testid="nav-notebook"]');
+    if (!link || !window.EventSource) return;
+    var badge = doc.createElement("span");
+    badge.className = "badge badge-live";
+    badge.setAttribute("data-testid", "notebook-badge");
+    badge.hidden = true;
+    link.appendChild(badge);
+    var box = doc.createElement("div");
+    box.className = "toasts";
+    box.setAttribute("role", "status");
+    box.setAttribute("aria-live", "polite");
+    doc.body.appendChild(box);
+    var es = new EventSource("/api/v1/notebook/stream");
+    es.addEventListener("badge", function (e) {
+      var n = JSON.parse(e.data).count;
+      badge.textContent = n ? String(n) : "";
+      badge.hidden = !n;
+    });
+    es.addEventListener("toast", function (e) {
+      var t = JSON.parse(e.data);
+      var el = doc.createElement(t.record ? "a" : "div");
+      el.className = "toast";
+      el.setAttribute("data-testid", "toast");
+      if (t.record) el.href = t.record;
+      el.textContent = "⏰ " + t.text;
+      box.appendChild(el);
+      setTimeout(function () { el.remove(); }, 10000);
+    });
+  }
+
+  function start() { ready(); live(); }
+  if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", start); else start();
 })();

@@ -94,7 +94,7 @@ pub async fn actor_for(pool: &Pool, user_id: i64) -> Result<Option<Actor>> {
     }))
 }
 
-fn random_secret(prefix: &str) -> String {
+pub(crate) fn random_secret(prefix: &str) -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);

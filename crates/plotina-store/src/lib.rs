@@ -1,12 +1,14 @@
 //! Plotina's persistence on SQLite and PostgreSQL: one record engine over sea-query,
 //! permissions applied in every query, history in the same transaction as the change.
 
+pub mod approvals;
 pub mod attachments;
 pub mod auth;
 pub mod automation;
 pub mod board;
 pub mod bootstrap;
 pub mod bulk;
+pub mod calendar;
 pub mod copy;
 pub mod db;
 pub mod demo;
@@ -26,6 +28,7 @@ pub mod profile;
 pub mod quality;
 pub mod records;
 pub mod reports;
+pub mod reminders;
 pub mod rows;
 pub mod rules;
 pub mod sales;

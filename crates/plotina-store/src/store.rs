@@ -104,6 +104,14 @@ impl Store {
             .unwrap_or_default())
     }
 
+    pub(crate) fn query_ctx<'a>(
+        &self,
+        actor: &'a Actor,
+        customs: &'a (dyn Fn(Entity) -> Vec<CustomFieldDef> + Sync),
+    ) -> QueryCtx<'a> {
+        self.ctx(actor, customs)
+    }
+
     fn ctx<'a>(
         &self,
         actor: &'a Actor,
@@ -218,7 +226,19 @@ impl Store {
         let customs = self.custom_lookup().await?;
         let ctx = self.ctx(actor, &customs);
         let mut tx = self.pool.begin_write().await?;
-        let rec = records::update(&mut tx, &ctx, entity, id, body, if_match).await?;
+        // A deal discount below the pipeline's floor waits for approval (approvals.rs).
+        let mut body = body.clone();
+        let held = match entity {
+            Entity::Deal => {
+                crate::approvals::hold(&mut tx, &ctx, id, &mut body, chrono::Duration::hours(24))
+                    .await?
+            }
+            _ => None,
+        };
+        let mut rec = records::update(&mut tx, &ctx, entity, id, &body, if_match).await?;
+        if let Some(a) = held {
+            rec.insert("pending_approval".into(), Json::Object(a));
+        }
         tx.commit().await?;
         self.invalidate(entity);
         Ok(rec)

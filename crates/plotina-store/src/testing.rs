@@ -385,6 +385,8 @@ pub const TABLES: &[&str] = &[
     "export_log",
     "dedup_keys",
     "merges",
+    "approvals",
+    "calendar_feeds",
 ];
 
 /// The number of rows in a table (all rows, the trash included).

@@ -96,6 +96,8 @@ contract!(
     completeness_per_field_and_owner,
     records_without_a_next_activity,
     bulk_edit_covers_the_whole_filtered_set,
+    mail_claims_are_exclusive_and_survive_a_restart,
+    reminders_are_never_lost_nor_doubled,
 );
 
 fn obj(v: Json) -> Map<String, Json> {
@@ -427,6 +429,8 @@ fn day(offset: i64) -> String {
 mod access;
 #[path = "contract/bulk.rs"]
 mod bulk;
+#[path = "contract/approvals.rs"]
+mod approvals;
 #[path = "contract/business.rs"]
 mod business;
 #[path = "contract/duplicates.rs"]
@@ -447,6 +451,7 @@ mod rules;
 mod cases {
     pub use super::access::*;
     pub use super::bulk::*;
+    pub use super::approvals::*;
     pub use super::business::*;
     pub use super::duplicates::*;
     pub use super::filters::*;

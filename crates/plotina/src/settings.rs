@@ -12,9 +12,11 @@ pub fn load(cli: &Cli) -> anyhow::Result<Config> {
     if cli.config.is_some() && !file.exists() {
         anyhow::bail!("configuration file {} not found", file.display());
     }
-    fig = fig
-        .merge(Toml::file(file))
-        .merge(Env::prefixed("PLOTINA_").ignore(&["config", "log"]));
+    fig = fig.merge(Toml::file(file)).merge(
+        Env::prefixed("PLOTINA_")
+            .ignore(&["config", "log"])
+            .split("__"),
+    );
     let mut config: Config = fig.extract()?;
     if let Some(url) = &cli.database_url {
         config.database_url = plotina_server::config::Secret(url.clone());

@@ -1,10 +1,12 @@
 //! The JSON API under `/api/v1`.
 
+pub mod approvals;
 pub mod attachments;
 pub mod automation;
 pub mod imports;
 pub mod bulk;
 pub mod duplicates;
+pub mod calendar;
 pub mod input;
 pub mod notebook;
 pub mod openapi;
@@ -12,6 +14,7 @@ pub mod quality;
 pub mod records;
 pub mod report_export;
 pub mod reports;
+pub mod reminders;
 pub mod sales;
 pub mod session;
 pub mod webhooks;
@@ -22,7 +25,9 @@ use crate::state::AppState;
 
 pub fn router(max_upload: usize) -> Router<AppState> {
     Router::new()
+        .merge(approvals::router())
         .merge(attachments::router(max_upload))
+        .merge(calendar::router())
         .merge(session::router())
         .merge(sales::router())
         .merge(notebook::router())
@@ -32,6 +37,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(quality::router())
         .merge(bulk::router())
         .merge(reports::router())
+        .merge(reminders::router())
         .merge(openapi::router())
         .merge(automation::router())
         .merge(webhooks::router())

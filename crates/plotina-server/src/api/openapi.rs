@@ -311,6 +311,9 @@ pub fn document() -> Value {
     crate::api::quality::openapi(&mut paths);
     crate::api::bulk::openapi(&mut paths);
     crate::api::reports::openapi_paths(&mut paths, &mut schemas);
+    crate::api::approvals::openapi_paths(&mut paths);
+    crate::api::calendar::openapi_paths(&mut paths);
+    crate::api::reminders::openapi_paths(&mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Plotina CRM API", "version": env!("CARGO_PKG_VERSION"),

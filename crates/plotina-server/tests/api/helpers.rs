@@ -88,6 +88,11 @@ impl TestApp {
 }
 
 pub async fn spawn(db: TestDb) -> TestApp {
+    spawn_with(db, |_| {}).await
+}
+
+/// A spawned app whose configuration the test adjusts first (mail server, job periods).
+pub async fn spawn_with(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()))
         .with_test_writer()
@@ -101,6 +106,8 @@ pub async fn spawn(db: TestDb) -> TestApp {
         max_body_bytes: 256 * 1024,
         ..Config::default()
     };
+    let mut config = config;
+    adjust(&mut config);
     let store = Arc::new(store);
     let app = Application::with_store(config, store.clone())
         .await

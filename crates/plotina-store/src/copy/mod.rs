@@ -193,7 +193,7 @@ pub const TABLES: &[TableSpec] = &[
         &[
             ("login", Text), ("name", Text), ("email", Text), ("phone", Text), ("department_id", Int),
             ("role_id", Int), ("language", Text), ("time_zone", Text), ("active", Bool),
-            ("password_hash", Text),
+            ("password_hash", Text), ("away_until", Time), ("deputy_id", Int),
         ],
     ),
     entity(
@@ -201,6 +201,7 @@ pub const TABLES: &[TableSpec] = &[
         &[
             ("name", Text), ("code", Text), ("department_id", Int), ("forbid_skip", Bool),
             ("lost_reasons", Json), ("position", Int), ("active", Bool),
+            ("discount_floor_pct", Int),
         ],
     ),
     entity(
@@ -251,6 +252,7 @@ pub const TABLES: &[TableSpec] = &[
             ("contact_ids", Json), ("source", Text), ("lost_reason", Text), ("parent_id", Int),
             ("planned_deadline", Date), ("actual_deadline", Date), ("description", Text),
             ("lead_id", Int), ("stage_changed_at", Time), ("closed_at", Time), ("search_text", Text),
+            ("discount_pct", Int),
         ],
     ),
     entity(
@@ -260,6 +262,7 @@ pub const TABLES: &[TableSpec] = &[
             ("done", Bool), ("done_at", Time), ("result", Text), ("direction", Text),
             ("assignee_id", Int), ("company_id", Int), ("contact_id", Int), ("deal_id", Int),
             ("lead_id", Int), ("participant_ids", Json), ("parent_id", Int),
+            ("remind_before_min", Int),
         ],
     ),
     table(
@@ -471,6 +474,23 @@ pub const TABLES: &[TableSpec] = &[
             ("snapshot", Json), ("after_versions", Json), ("moved", Json), ("created_at", Time),
             ("created_by", Int), ("undone_at", Time), ("undone_by", Int),
         ],
+        ],
+    ),
+    table(
+        "approvals",
+        Key::Id,
+        &[
+            ("id", Int), ("entity", Text), ("record_id", Int), ("field", Text),
+            ("requested_value", Json), ("previous_value", Json), ("reason", Text),
+            ("requester_id", Int), ("approver_id", Int), ("department_id", Int), ("level", Int),
+            ("state", Text), ("comment", Text), ("decided_by", Int), ("decided_at", Time),
+            ("escalate_at", Time), ("created_at", Time), ("updated_at", Time),
+        ],
+    ),
+    table(
+        "calendar_feeds",
+        Key::Primary(&["user_id"]),
+        &[("user_id", Int), ("token_hash", Text), ("created_at", Time)],
     ),
 ];
 

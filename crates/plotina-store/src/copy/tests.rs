@@ -846,6 +846,44 @@ async fn fill_merges(tx: &mut Tx) {
     .await;
 }
 
+async fn fill_approvals(tx: &mut Tx) {
+    put(
+        tx,
+        "approvals",
+        vec![
+            ("id", 4000i64.into()),
+            ("entity", "deal".into()),
+            ("record_id", 1i64.into()),
+            ("field", "discount_pct".into()),
+            ("requested_value", js(serde_json::json!(25))),
+            ("previous_value", js(serde_json::json!(5))),
+            ("reason", "Оптовый клиент, «особые» условия".into()),
+            ("requester_id", USER.into()),
+            ("approver_id", USER.into()),
+            ("department_id", Value::BigInt(None)),
+            ("level", 1i64.into()),
+            ("state", "approved".into()),
+            ("comment", "Согласовано".into()),
+            ("decided_by", USER.into()),
+            ("decided_at", ts("2025-01-04T10:00:00.125Z")),
+            ("escalate_at", Value::ChronoDateTimeUtc(None)),
+            ("created_at", ts("2025-01-03T10:00:00Z")),
+            ("updated_at", ts("2025-01-04T10:00:00.125Z")),
+        ],
+    )
+    .await;
+    put(
+        tx,
+        "calendar_feeds",
+        vec![
+            ("user_id", USER.into()),
+            ("token_hash", "ab".repeat(32).into()),
+            ("created_at", ts("2025-01-05T08:00:00Z")),
+        ],
+    )
+    .await;
+}
+
 /// More rows than one batch, and a run of equal keyless rows across batch borders.
 async fn fill_bulk(tx: &mut Tx) {
     let lookup = |record: i64, value: &str| -> Vec<Value> {
@@ -922,6 +960,7 @@ async fn fill(pool: &Pool) {
     fill_transfer(&mut tx).await;
     fill_dedup_keys(&mut tx).await;
     fill_merges(&mut tx).await;
+    fill_approvals(&mut tx).await;
     fill_bulk(&mut tx).await;
     tx.commit().await.expect("commit the fixture");
 }
