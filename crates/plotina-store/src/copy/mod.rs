@@ -393,6 +393,7 @@ pub const TABLES: &[TableSpec] = &[
             ("id", Int), ("rule_id", Int), ("entity", Text), ("record_id", Int),
             ("action_index", Int), ("payload", Json), ("trigger_code", Text), ("depth", Int),
             ("attempts", Int), ("state", Text), ("next_attempt_at", Time), ("last_error", Text),
+            ("created_at", Time),
         ],
     ),
     table(
@@ -473,7 +474,6 @@ pub const TABLES: &[TableSpec] = &[
             ("id", Int), ("entity", Text), ("survivor_id", Int), ("victim_ids", Json),
             ("snapshot", Json), ("after_versions", Json), ("moved", Json), ("created_at", Time),
             ("created_by", Int), ("undone_at", Time), ("undone_by", Int),
-        ],
         ],
     ),
     table(

@@ -1086,9 +1086,17 @@ async fn undo_items(store: &Store, actor: &Actor, batch: i64) -> Result<()> {
     Ok(())
 }
 
-/// Removes a record the batch created, with its lookups, history and stage moves.
+/// Removes a record the batch created, with everything written about it: lookups,
+/// duplicate keys, history, notebook items, automation runs and jobs, stage moves.
 async fn remove_record(tx: &mut Tx, entity: Entity, id: i64) -> Result<()> {
-    for (table, id_col) in [("record_lookup", "record_id"), ("history", "record_id")] {
+    for (table, id_col) in [
+        ("record_lookup", "record_id"),
+        ("dedup_keys", "record_id"),
+        ("history", "record_id"),
+        ("notebook_items", "record_id"),
+        ("automation_runs", "record_id"),
+        ("automation_jobs", "record_id"),
+    ] {
         tx.execute(
             &Query::delete()
                 .from_table(Alias::new(table))
