@@ -427,10 +427,10 @@ fn day(offset: i64) -> String {
 
 #[path = "contract/access.rs"]
 mod access;
-#[path = "contract/bulk.rs"]
-mod bulk;
 #[path = "contract/approvals.rs"]
 mod approvals;
+#[path = "contract/bulk.rs"]
+mod bulk;
 #[path = "contract/business.rs"]
 mod business;
 #[path = "contract/duplicates.rs"]
@@ -450,8 +450,8 @@ mod rules;
 
 mod cases {
     pub use super::access::*;
-    pub use super::bulk::*;
     pub use super::approvals::*;
+    pub use super::bulk::*;
     pub use super::business::*;
     pub use super::duplicates::*;
     pub use super::filters::*;

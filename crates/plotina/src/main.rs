@@ -5,8 +5,8 @@ mod bench;
 mod commands;
 mod copy;
 mod demo;
-mod notebook;
 mod duplicates;
+mod notebook;
 mod settings;
 mod transfer;
 

@@ -1,15 +1,14 @@
 //! API tests through a spawned server, on SQLite and PostgreSQL.
 
+mod approvals;
 mod automation;
+mod calendar;
 mod duplicates;
 mod helpers;
-mod notebook;
 mod imports;
-mod reports;
-mod approvals;
-mod calendar;
-mod helpers;
+mod notebook;
 mod reminders;
+mod reports;
 mod scope;
 mod smtp;
 mod validation;
