@@ -14,6 +14,7 @@ use plotina_core::policy::Action;
 use plotina_core::record::CustomFieldDef;
 use plotina_core::schema::{Entity, FieldKind};
 use plotina_core::DomainError;
+use plotina_store::bulk::BulkOp;
 use plotina_store::views::{NewView, SavedView};
 use plotina_store::{ListParams, Record, StoreError};
 use serde_json::{json, Map, Value as Json};
@@ -600,6 +601,10 @@ fn view_links(
 /// (so each record's permissions and rules apply); then back to the list with counts.
 async fn bulk(entity: Entity, s: AppState, web: Web, body: Bytes) -> WebResult {
     let form = web.form(&body)?;
+    if form.text("scope") == "all" {
+        let (ok, failed, note) = bulk_all(&s, &web, entity, &form).await;
+        return Ok(back_with_counts(&form, ok, failed, note));
+    }
     let ids: Vec<i64> = form
         .all("ids")
         .iter()
@@ -622,19 +627,76 @@ async fn bulk(entity: Entity, s: AppState, web: Web, body: Bytes) -> WebResult {
             Err(e) => {
                 failed += 1;
                 if note.is_empty() {
-                    note = match e {
-                        StoreError::Domain(DomainError::Invalid(errs)) => {
-                            errs.first().map(|e| e.code.to_string()).unwrap_or_default()
-                        }
-                        StoreError::Domain(DomainError::Conflict(fe)) => fe.code.to_string(),
-                        StoreError::Domain(DomainError::Forbidden(c)) => format!("problem-{c}"),
-                        StoreError::Domain(DomainError::NotFound) => "problem-not_found".into(),
-                        _ => String::new(),
-                    };
+                    note = refusal_note(&e);
                 }
             }
         }
     }
+    Ok(back_with_counts(&form, ok, failed, note))
+}
+
+/// The code of a refusal, as the list's notice shows it.
+fn refusal_note(e: &StoreError) -> String {
+    match e {
+        StoreError::Domain(DomainError::Invalid(errs)) => {
+            errs.first().map(|e| e.code.to_string()).unwrap_or_default()
+        }
+        StoreError::Domain(DomainError::Conflict(fe)) => fe.code.to_string(),
+        StoreError::Domain(DomainError::BadRequest(fe)) => fe.code.to_string(),
+        StoreError::Domain(DomainError::Forbidden(c)) => format!("problem-{c}"),
+        StoreError::Domain(DomainError::NotFound) => "problem-not_found".into(),
+        _ => String::new(),
+    }
+}
+
+/// One action on every record the list's filter and search match (not only the page):
+/// one transaction through `Store::bulk_edit`, which checks each record's edit right.
+async fn bulk_all(s: &AppState, web: &Web, entity: Entity, form: &FormData) -> (u64, u64, String) {
+    let some = |v: &str| Some(v.to_string()).filter(|f| !f.trim().is_empty());
+    let params = ListParams {
+        filter: some(form.get("filter").unwrap_or("")),
+        q: some(form.get("q").unwrap_or("")),
+        ..Default::default()
+    };
+    let op = match form.text("action") {
+        "owner" => BulkOp::Set(
+            [("owner_id".to_string(), json!(form.text("owner_id")))]
+                .into_iter()
+                .collect(),
+        ),
+        "tag" => BulkOp::AddTag(form.text("tag").to_string()),
+        "stage" if entity == Entity::Deal => {
+            let mut body = Map::new();
+            body.insert("stage_id".into(), json!(form.text("stage_id")));
+            if !form.text("lost_reason").is_empty() {
+                body.insert("lost_reason".into(), json!(form.text("lost_reason")));
+            }
+            BulkOp::Set(body)
+        }
+        _ => return (0, 0, "required".into()),
+    };
+    match s.store.bulk_edit(&web.actor, entity, &params, &op).await {
+        Ok(c) => (
+            c.changed + c.unchanged,
+            c.skipped_forbidden,
+            if c.skipped_forbidden > 0 {
+                "problem-forbidden_action".into()
+            } else {
+                String::new()
+            },
+        ),
+        // All or nothing: a refused record leaves the whole set unchanged.
+        Err(e) => (0, 1, refusal_note(&e)),
+    }
+}
+
+/// Back to the list the form came from, with the counts for its notice.
+fn back_with_counts(
+    form: &FormData,
+    ok: u64,
+    failed: u64,
+    note: String,
+) -> axum::response::Response {
     let back = urls::safe_next(form.text("back"));
     let base = back.split('?').next().unwrap_or("/");
     let rest = back.split_once('?').map(|x| x.1).unwrap_or("");
@@ -649,10 +711,10 @@ async fn bulk(entity: Entity, s: AppState, web: Web, body: Bytes) -> WebResult {
         ("failed".into(), failed.to_string()),
         ("note".into(), note),
     ]);
-    Ok(redirect(&format!(
+    redirect(&format!(
         "{base}?{}",
         serde_urlencoded::to_string(pairs).unwrap_or_default()
-    )))
+    ))
 }
 
 async fn bulk_body(

@@ -558,6 +558,75 @@ async fn lists_filter_sort_page_and_explain_filter_errors() {
 }
 
 #[tokio::test]
+async fn bulk_applies_to_the_whole_filtered_set_not_just_the_page() {
+    for app in apps().await {
+        let mut wanted = Vec::new();
+        for i in 0..3 {
+            wanted.push(
+                app.create(
+                    "head",
+                    Entity::Company,
+                    json!({"name": format!("Пакетный клиент {i}")}),
+                )
+                .await,
+            );
+        }
+        let other = app
+            .create("head", Entity::Company, json!({"name": "Посторонний"}))
+            .await;
+        let b = app.browser("head").await;
+        let page = b
+            .post(
+                "/companies/bulk",
+                &[
+                    ("scope", "all"),
+                    ("filter", ""),
+                    ("q", "пакетный"),
+                    ("action", "tag"),
+                    ("tag", "акция"),
+                    ("back", "/companies?q=пакетный"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 303, "{}", app.backend);
+        assert!(page.location.contains("ok=3"), "{}", page.location);
+        for id in wanted {
+            let rec = app
+                .store
+                .get(&app.fx.admin, Entity::Company, id)
+                .await
+                .unwrap();
+            assert_eq!(rec["tags"], json!(["акция"]), "{id}");
+        }
+        let rec = app
+            .store
+            .get(&app.fx.admin, Entity::Company, other)
+            .await
+            .unwrap();
+        assert_eq!(rec["tags"], json!([]), "outside the filter");
+        // A manager may edit only their own companies: the others are counted, untouched.
+        let m1 = app.browser("m1").await;
+        let page = m1
+            .post(
+                "/companies/bulk",
+                &[
+                    ("scope", "all"),
+                    ("q", "пакетный"),
+                    ("action", "tag"),
+                    ("tag", "чужое"),
+                    ("back", "/companies"),
+                ],
+            )
+            .await;
+        assert!(
+            page.location.contains("ok=0") && page.location.contains("failed=3"),
+            "{}",
+            page.location
+        );
+    }
+}
+
+#[tokio::test]
 async fn bulk_actions_go_through_permissions() {
     for app in apps().await {
         let mine = app

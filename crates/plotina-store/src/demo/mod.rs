@@ -24,6 +24,7 @@ mod clock;
 mod customers;
 mod deals;
 mod names;
+pub use names::SURNAMES;
 mod org;
 mod writer;
 

@@ -44,33 +44,8 @@ const FIRST: [&str; 20] = [
     "Ульяна",
     "Фёдор",
 ];
-const LAST: [&str; 25] = [
-    "Иванов",
-    "Смирнов",
-    "Кузнецов",
-    "Попов",
-    "Васильев",
-    "Петров",
-    "Соколов",
-    "Михайлов",
-    "Новиков",
-    "Фёдоров",
-    "Морозов",
-    "Волков",
-    "Алексеев",
-    "Лебедев",
-    "Семёнов",
-    "Егоров",
-    "Павлов",
-    "Козлов",
-    "Степанов",
-    "Николаев",
-    "Орлов",
-    "Андреев",
-    "Макаров",
-    "Никитин",
-    "Захаров",
-];
+/// Surnames of the demo data (the first 25 give the finder's name groups their shape).
+const LAST: &[&str] = crate::demo::SURNAMES;
 
 /// Writes `n` contacts straight into the tables (with their `record_lookup` and
 /// `dedup_keys` rows): every 50th shares a phone with an earlier one, every 70th an
