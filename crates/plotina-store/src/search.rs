@@ -52,6 +52,12 @@ fn lookup_match(entity: Entity, kind: &str, value_cond: SimpleExpr) -> SimpleExp
 
 /// The condition for a free-text query on one entity.
 pub fn condition(backend: Backend, entity: Entity, q: &str) -> SimpleExpr {
+    // Control characters (NUL above all: PostgreSQL refuses it in text) are never part
+    // of what people search for.
+    let q: String = q
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let q = q.trim();
     let digits: String = q.chars().filter(char::is_ascii_digit).collect();
     let phone_like = !digits.is_empty()
@@ -134,17 +140,24 @@ pub fn condition(backend: Backend, entity: Entity, q: &str) -> SimpleExpr {
 /// stem as an FTS5 string (quotes doubled) that some word of the record must start with.
 fn fts_match(entity: Entity, words: &[String]) -> SimpleExpr {
     let table = format!("fts_{}", entity.table());
-    let query = words
+    // Only letters and digits reach the index query: the tokenizer splits on everything
+    // else anyway, and control characters or quotes must never make the query invalid.
+    let terms: Vec<String> = words
         .iter()
-        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(" AND ");
+        .flat_map(|w| w.split(|c: char| !c.is_alphanumeric()))
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("\"{t}\"*"))
+        .collect();
+    if terms.is_empty() {
+        // Nothing searchable was typed (punctuation only): nothing matches.
+        return sea_query::Expr::cust("1 = 0");
+    }
     let sub = Query::select()
         .expr(sea_query::Expr::cust("rowid"))
         .from(Alias::new(&table))
         .and_where(sea_query::Expr::cust_with_values(
             format!("{table} MATCH ?"),
-            [query],
+            [terms.join(" AND ")],
         ))
         .to_owned();
     col("id").in_subquery(sub)
@@ -182,6 +195,16 @@ pub fn record_search_text(entity: Entity, rec: &crate::rows::Record) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_queries_hold_only_letters_and_digits() {
+        let words = ["ооо\"рога\0и'копыта".to_string(), "%%".to_string()];
+        let sql = format!("{:?}", fts_match(Entity::Company, &words));
+        for term in ["\\\"ооо\\\"*", "\\\"рога\\\"*", "\\\"копыта\\\"*"] {
+            assert!(sql.contains(term), "{term} in {sql}");
+        }
+        assert!(!sql.contains("\\0") && !sql.contains('\''), "{sql}");
+    }
 
     #[test]
     fn russian_forms_share_a_stem() {

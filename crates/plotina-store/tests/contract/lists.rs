@@ -554,6 +554,11 @@ pub async fn search_follows_renames_and_the_trash(t: &T) {
     .await
     .unwrap();
     assert!(found("альфа").await.is_empty(), "the old name is gone");
+    assert!(
+        found("\"\u{0}'% --").await.is_empty(),
+        "odd input finds nothing, fails nothing"
+    );
+    assert_eq!(found("бета\u{0}логист").await, ["Бета Логистика"]);
     assert_eq!(found("логистики").await, ["Бета Логистика"]);
     assert_eq!(
         found("бет лог").await,
