@@ -3,7 +3,6 @@
 //! viewer cannot open).
 
 use plotina_core::filter::{CmpOp, Condition, Expr, Literal, Test};
-use plotina_core::policy::Scope;
 use plotina_core::policy::{Action, Actor};
 use plotina_core::schema::Entity;
 use rust_decimal::prelude::ToPrimitive;
@@ -102,24 +101,10 @@ impl Store {
         for (field, value) in eqs {
             cond = cond.add(crate::filter_sql::col(field).eq(*value));
         }
-        match actor.scope(Entity::Deal, Action::Read) {
-            Scope::All => {}
-            Scope::None => return Ok(Vec::new()),
-            Scope::Own => cond = cond.add(crate::filter_sql::col("owner_id").eq(actor.user_id)),
-            Scope::Department if actor.department_subtree.is_empty() => {
-                cond = cond.add(crate::filter_sql::col("owner_id").eq(actor.user_id))
-            }
-            Scope::Department => {
-                let members = Query::select()
-                    .column(Alias::new("id"))
-                    .from(Alias::new("users"))
-                    .and_where(
-                        crate::filter_sql::col("department_id")
-                            .is_in(actor.department_subtree.clone()),
-                    )
-                    .to_owned();
-                cond = cond.add(crate::filter_sql::col("owner_id").in_subquery(members));
-            }
+        // The deal scope is owner-based (deals have no assignee and no privacy rule), so
+        // the same condition applies to the totals' `owner_id` column.
+        if let Some(scope) = crate::scope::visible(actor, Entity::Deal, Action::Read) {
+            cond = cond.add(scope);
         }
         let q = Query::select()
             .column(Alias::new("stage_id"))
