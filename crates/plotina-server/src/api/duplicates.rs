@@ -311,11 +311,11 @@ pub fn openapi(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>)
         "owner_name": {"type": ["string", "null"]}, "url": {"type": ["string", "null"]}},
         "required": ["entity", "id", "reasons", "visible"]}));
     schemas.insert("PossibleDuplicates".into(), json!({"allOf": [{"$ref": "#/components/schemas/Problem"},
-        {"type": "object", "properties": {"candidates": {"type": "array", "items": {"$ref": "#/components/schemas/DuplicateCandidate"}}}, "required": ["candidates"]}]}));
+        {"type": "object", "properties": {"candidates": {"type": "array", "items": {"$ref": "#/components/schemas/DuplicateCandidate"}}}}]}));
     let confirm = json!({"name": "X-Confirm-Duplicates", "in": "header", "required": false,
         "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},
         "description": "true: write even if the record looks like an existing one (else 409 with the candidates)"});
-    let dup409 = json!({"description": "Possible duplicates (by INN, INN+KPP, phone, e-mail or normalised name); nothing was written. Repeat with X-Confirm-Duplicates: true to write anyway.",
+    let dup409 = json!({"description": "A conflict; nothing was written. With code `possible_duplicates` the problem carries `candidates` (by INN, INN+KPP, phone, e-mail or normalised name): repeat with X-Confirm-Duplicates: true to write anyway. Other codes: a reused Idempotency-Key, a unique value taken.",
         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/PossibleDuplicates"}}}});
     for e in duplicates::ENTITIES {
         for (path, method) in [
