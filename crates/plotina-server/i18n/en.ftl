@@ -12,6 +12,7 @@ problem-bad_request = Bad request
 problem-unauthorized = Please sign in
 problem-payload_too_large = The request is too large
 problem-internal_error = Internal server error. Tell your administrator the request id
+problem-busy = The database is busy with another operation; nothing was saved. Try again in a few seconds
 problem-too_many_requests = Too many attempts, wait a minute
 problem-csrf_failed = The form has expired: reload the page
 

@@ -13,6 +13,7 @@ problem-bad_request = Неверный запрос
 problem-unauthorized = Нужно войти в систему
 problem-payload_too_large = Слишком большой запрос
 problem-internal_error = Внутренняя ошибка сервера. Сообщите администратору номер запроса
+problem-busy = База данных занята другой операцией, ничего не сохранено. Повторите через несколько секунд
 problem-too_many_requests = Слишком много попыток, подождите минуту
 problem-csrf_failed = Форма устарела: обновите страницу
 

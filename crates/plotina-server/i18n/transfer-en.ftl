@@ -47,5 +47,5 @@ merge_field_invalid = This field cannot be chosen in a merge
 merge_source_invalid = A value can only come from the surviving or a merged record
 merge_already_undone = This merge has already been undone
 merge_changed_since = The records changed after the merge; it can no longer be undone
-bulk_too_many = The filter matches more than 10,000 records; narrow it down
+bulk_too_many = The filter matches more than 1,000 records; narrow it down
 bulk_operation_invalid = Give exactly one operation: set, owner_id or add_tag

@@ -70,6 +70,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Malformed { .. } => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(e) if plotina_store::is_busy(e) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -116,6 +117,7 @@ impl ApiError {
                 None,
             ),
             ApiError::PayloadTooLarge => ("payload_too_large", vec![], None),
+            ApiError::Internal(e) if plotina_store::is_busy(e) => ("busy", vec![], None),
             ApiError::Internal(_) => ("internal_error", vec![], None),
         };
         Problem {
@@ -144,6 +146,12 @@ impl IntoResponse for ApiError {
         }
         let problem = self.parts();
         let mut resp = problem.status.into_response();
+        if problem.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("2"),
+            );
+        }
         resp.extensions_mut().insert(problem);
         resp
     }

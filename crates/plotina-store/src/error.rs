@@ -70,3 +70,49 @@ impl StoreError {
 pub fn fail<T>(e: DomainError) -> Result<T> {
     Err(StoreError::Domain(e))
 }
+
+/// The database stayed locked by another writer past the wait limit (SQLite's busy
+/// timeout, a PostgreSQL lock or serialization failure): nothing was written and the
+/// same request can simply be sent again, so it is a 503 with `Retry-After`, not a bug.
+pub fn is_busy(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        let Some(sqlx::Error::Database(db)) = cause.downcast_ref::<sqlx::Error>() else {
+            return false;
+        };
+        matches!(
+            db.code().as_deref(),
+            // SQLITE_BUSY, SQLITE_LOCKED; serialization_failure, deadlock_detected,
+            // lock_not_available.
+            Some("5" | "6" | "40001" | "40P01" | "55P03")
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::{ConnectOptions, Connection};
+
+    #[tokio::test]
+    async fn a_locked_sqlite_database_is_busy_not_a_bug() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SqliteConnectOptions::new()
+            .filename(dir.path().join("db.sqlite"))
+            .create_if_missing(true)
+            .busy_timeout(std::time::Duration::ZERO);
+        let mut holder = opts.connect().await.unwrap();
+        let mut waiter = opts.connect().await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let err = sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut waiter)
+            .await
+            .unwrap_err();
+        let err = anyhow::Error::new(err).context("begin a write transaction");
+        assert!(super::is_busy(&err));
+        assert!(!super::is_busy(&anyhow::anyhow!("disk full")));
+        holder.close().await.unwrap();
+    }
+}

@@ -39,7 +39,7 @@ pub mod testing;
 pub mod views;
 
 pub use db::{Backend, DbConfig, Pool, Tx};
-pub use error::{Result, StoreError};
+pub use error::{is_busy, Result, StoreError};
 pub use listing::{ListParams, Page};
 pub use records::IdempotencyKey;
 pub use rows::Record;
