@@ -370,6 +370,14 @@ const ROLE: &[FieldDef] = &[
     },
     f("is_admin", FieldKind::Bool),
     f("permissions", FieldKind::Json),
+    // At most this many rows per export (empty: no limit); see the export module.
+    f(
+        "export_row_limit",
+        FieldKind::Int {
+            min: 1,
+            max: 100_000_000,
+        },
+    ),
 ];
 
 const PIPELINE: &[FieldDef] = &[

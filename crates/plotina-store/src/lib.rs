@@ -15,6 +15,7 @@ pub mod demo;
 pub mod discipline;
 pub mod duplicates;
 pub mod error;
+pub mod export;
 pub mod filter_sql;
 pub mod gates;
 pub mod handover;

@@ -96,6 +96,8 @@ contract!(
     completeness_per_field_and_owner,
     records_without_a_next_activity,
     bulk_edit_covers_the_whole_filtered_set,
+    export_writes_every_format_and_logs_it,
+    export_refusals_change_nothing,
     mail_claims_are_exclusive_and_survive_a_restart,
     reminders_are_never_lost_nor_doubled,
 );
@@ -435,6 +437,8 @@ mod bulk;
 mod business;
 #[path = "contract/duplicates.rs"]
 mod duplicates;
+#[path = "contract/export.rs"]
+mod export;
 #[path = "contract/filters.rs"]
 mod filters;
 #[path = "contract/integrity.rs"]
@@ -454,6 +458,7 @@ mod cases {
     pub use super::bulk::*;
     pub use super::business::*;
     pub use super::duplicates::*;
+    pub use super::export::*;
     pub use super::filters::*;
     pub use super::integrity::*;
     pub use super::lists::*;

@@ -186,7 +186,10 @@ const fn table(
 /// Every table of the schema, parents first. (Laid out by hand as the table it is.)
 #[rustfmt::skip]
 pub const TABLES: &[TableSpec] = &[
-    entity("roles", &[("name", Text), ("code", Text), ("is_admin", Bool), ("permissions", Json)]),
+    entity(
+        "roles",
+        &[("name", Text), ("code", Text), ("is_admin", Bool), ("permissions", Json), ("export_row_limit", Int)],
+    ),
     entity("departments", &[("name", Text), ("parent_id", Int), ("head_id", Int)]),
     entity(
         "users",
@@ -459,7 +462,7 @@ pub const TABLES: &[TableSpec] = &[
         Key::Id,
         &[
             ("id", Int), ("user_id", Int), ("entity", Text), ("filter", Text), ("format", Text),
-            ("rows", Int), ("created_at", Time),
+            ("rows", Int), ("created_at", Time), ("q", Text), ("columns", Text), ("source", Text),
         ],
     ),
     table(

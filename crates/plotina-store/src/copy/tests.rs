@@ -797,6 +797,9 @@ async fn fill_transfer(tx: &mut Tx) {
             ("filter", "amount >= 100000".into()),
             ("format", "xlsx".into()),
             ("rows", 42i64.into()),
+            ("q", "Ромашка".into()),
+            ("columns", r#"["title","amount"]"#.into()),
+            ("source", "web".into()),
             ("created_at", ts("2025-01-04T11:00:00.5Z")),
         ],
     )
