@@ -49,3 +49,13 @@ merge_already_undone = This merge has already been undone
 merge_changed_since = The records changed after the merge; it can no longer be undone
 bulk_too_many = The filter matches more than 1,000 records; narrow it down
 bulk_operation_invalid = Give exactly one operation: set, owner_id or add_tag
+
+## Export
+problem-export_forbidden = You are not allowed to export these records
+export_row_limit = Your role may export at most { $limit } records at once; narrow the filter
+export_unknown_column = No such column: { $column }
+export_bad_format = Unknown format: csv, xlsx or json
+export_bad_delimiter = Delimiter: ";", "," or tab
+export_bad_entity = Companies, contacts, leads, deals and activities can be exported
+export-yes = yes
+export-no = no

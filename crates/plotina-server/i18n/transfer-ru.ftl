@@ -49,3 +49,13 @@ merge_already_undone = Это слияние уже отменено
 merge_changed_since = Записи изменились после слияния, отменить его уже нельзя
 bulk_too_many = Под фильтр попадает больше 1 000 записей — сузьте его
 bulk_operation_invalid = Укажите ровно одно действие: set, owner_id или add_tag
+
+## Export
+problem-export_forbidden = Нет права на выгрузку этих записей
+export_row_limit = Ваша роль может выгрузить не больше { $limit } записей за раз — сузьте фильтр
+export_unknown_column = Нет такого столбца: { $column }
+export_bad_format = Неизвестный формат: csv, xlsx или json
+export_bad_delimiter = Разделитель: «;», «,» или tab
+export_bad_entity = Выгружать можно компании, контакты, лиды, сделки и дела
+export-yes = да
+export-no = нет

@@ -26,6 +26,8 @@ pub struct Config {
     pub mail: crate::mailer::MailConfig,
     /// Seconds between reminder passes.
     pub reminder_poll_secs: u64,
+    /// An export of more rows than this puts a notebook item to the administrators.
+    pub export_notify_above_rows: u64,
 }
 
 impl Default for Config {
@@ -41,6 +43,7 @@ impl Default for Config {
             secure_cookies: false,
             mail: crate::mailer::MailConfig::default(),
             reminder_poll_secs: 30,
+            export_notify_above_rows: 5_000,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod automation;
 pub mod bulk;
 pub mod calendar;
 pub mod duplicates;
+pub mod exports;
 pub mod imports;
 pub mod input;
 pub mod notebook;
@@ -36,6 +37,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(duplicates::router())
         .merge(quality::router())
         .merge(bulk::router())
+        .merge(exports::router())
         .merge(reports::router())
         .merge(reminders::router())
         .merge(openapi::router())

@@ -310,6 +310,7 @@ pub fn document() -> Value {
     crate::api::duplicates::openapi(&mut paths, &mut schemas);
     crate::api::quality::openapi(&mut paths);
     crate::api::bulk::openapi(&mut paths);
+    crate::api::exports::openapi(&mut paths);
     crate::api::reports::openapi_paths(&mut paths, &mut schemas);
     crate::api::approvals::openapi_paths(&mut paths);
     crate::api::calendar::openapi_paths(&mut paths);

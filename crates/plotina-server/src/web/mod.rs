@@ -13,7 +13,7 @@ mod ctx;
 mod errors;
 mod fields;
 mod files;
-mod fmt;
+pub(crate) mod fmt;
 mod form_input;
 mod forms;
 mod lists;
