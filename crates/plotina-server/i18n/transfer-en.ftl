@@ -59,3 +59,4 @@ export_bad_delimiter = Delimiter: ";", "," or tab
 export_bad_entity = Companies, contacts, leads, deals and activities can be exported
 export-yes = yes
 export-no = no
+export-done = Exported { $rows } records → { $path }

@@ -59,3 +59,4 @@ export_bad_delimiter = Разделитель: «;», «,» или tab
 export_bad_entity = Выгружать можно компании, контакты, лиды, сделки и дела
 export-yes = да
 export-no = нет
+export-done = Выгружено записей: { $rows } → { $path }

@@ -134,6 +134,8 @@ enum ColumnKind {
     Number,
     Bool,
     Ref(Entity),
+    /// Shown in the exporting user's time zone, to the minute.
+    DateTime,
     Other,
 }
 
@@ -142,6 +144,7 @@ fn field_kind(kind: FieldKind) -> ColumnKind {
         FieldKind::Id | FieldKind::Int { .. } | FieldKind::Money => ColumnKind::Number,
         FieldKind::Bool => ColumnKind::Bool,
         FieldKind::Ref(e) => ColumnKind::Ref(e),
+        FieldKind::DateTime => ColumnKind::DateTime,
         _ => ColumnKind::Other,
     }
 }
@@ -244,12 +247,19 @@ fn plain_text(v: &Json) -> String {
     }
 }
 
+/// How cells are shown: booleans in the user's words, times in the user's zone.
+struct Shown<'a> {
+    yes_no: (&'a str, &'a str),
+    tz: chrono_tz::Tz,
+}
+
 fn cell(
     column: &Column,
     v: &Json,
     titles: &BTreeMap<(Entity, i64), String>,
-    yes_no: (&str, &str),
+    shown: &Shown<'_>,
 ) -> Cell {
+    let yes_no = shown.yes_no;
     if v.is_null() {
         return Cell::Empty;
     }
@@ -274,6 +284,17 @@ fn cell(
             Some(title) => Cell::Text(neutralise(title)),
             None => Cell::Text(plain_text(v)),
         },
+        ColumnKind::DateTime => {
+            let text = plain_text(v);
+            match chrono::DateTime::parse_from_rfc3339(&text) {
+                Ok(t) => Cell::Text(
+                    t.with_timezone(&shown.tz)
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string(),
+                ),
+                Err(_) => Cell::Text(neutralise(&text)),
+            }
+        }
         ColumnKind::Other => Cell::Text(neutralise(&plain_text(v))),
     }
 }
@@ -511,6 +532,10 @@ impl Store {
         let headers: Vec<String> = columns.iter().map(|c| (req.header)(&c.name)).collect();
         let title = (req.header)(entity.plural());
         let mut sink = Sink::start(req.format, req.delimiter, out, &title, &headers)?;
+        let shown = Shown {
+            yes_no: req.yes_no,
+            tz: actor.time_zone,
+        };
         let mut rows = 0u64;
         let mut last_id = 0i64;
         loop {
@@ -531,7 +556,7 @@ impl Store {
             for rec in &batch {
                 let cells: Vec<Cell> = columns
                     .iter()
-                    .map(|c| cell(c, raw(rec, &c.name), &titles, req.yes_no))
+                    .map(|c| cell(c, raw(rec, &c.name), &titles, &shown))
                     .collect();
                 let object = match req.format {
                     ExportFormat::Json => Json::Object(
@@ -692,18 +717,30 @@ mod tests {
             name: "title".into(),
             kind: ColumnKind::Other,
         };
+        let when = Column {
+            name: "created_at".into(),
+            kind: ColumnKind::DateTime,
+        };
         let titles = BTreeMap::new();
+        let shown = Shown {
+            yes_no: ("да", "нет"),
+            tz: chrono_tz::Europe::Moscow,
+        };
         assert_eq!(
-            cell(&num, &json!("-1500.50"), &titles, ("да", "нет")),
+            cell(&num, &json!("-1500.50"), &titles, &shown),
             Cell::Num(-1500.5)
         );
         assert_eq!(
-            cell(&text, &json!("-1500"), &titles, ("да", "нет")),
+            cell(&text, &json!("-1500"), &titles, &shown),
             Cell::Text("'-1500".into())
         );
         assert_eq!(
-            cell(&text, &json!(["vip", "=cmd"]), &titles, ("да", "нет")),
+            cell(&text, &json!(["vip", "=cmd"]), &titles, &shown),
             Cell::Text("vip, =cmd".into())
+        );
+        assert_eq!(
+            cell(&when, &json!("2026-11-23T21:30:00.000Z"), &titles, &shown),
+            Cell::Text("2026-11-24 00:30".into())
         );
     }
 }

@@ -70,6 +70,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: DbCommand::Copy { from, to },
         } => crate::copy::run(&from, &to).await,
         Command::Import(args) => crate::transfer::run(&open(&config).await?, args).await,
+        Command::Export(args) => {
+            let store = open(&config).await?;
+            crate::export::run(&store, config.export_notify_above_rows, args).await
+        }
         Command::Duplicates { command } => {
             let store = open(&config).await?;
             match command {

@@ -6,6 +6,7 @@ mod commands;
 mod copy;
 mod demo;
 mod duplicates;
+mod export;
 mod notebook;
 mod settings;
 mod transfer;
@@ -93,6 +94,9 @@ pub enum Command {
     /// (`plotina import companies clients.xlsx --dry-run`), or undo an import
     /// (`plotina import undo 12`).
     Import(transfer::ImportArgs),
+    /// Export a filtered list to CSV, XLSX or JSON with the user's rights and row limit
+    /// (`plotina export deals --filter 'stage = "won"' --format xlsx`); every export is logged.
+    Export(export::ExportArgs),
     /// Duplicates: list groups, key old records, benchmark the finder.
     Duplicates {
         #[command(subcommand)]

@@ -44,9 +44,12 @@ pub struct ImportArgs {
 }
 
 fn lang(args: &ImportArgs) -> Lang {
-    args.lang
-        .as_deref()
-        .and_then(Lang::from_code)
+    cli_lang(args.lang.as_deref())
+}
+
+/// `--lang`, else English when `LANG` says so, else Russian.
+pub(crate) fn cli_lang(flag: Option<&str>) -> Lang {
+    flag.and_then(Lang::from_code)
         .or_else(|| {
             std::env::var("LANG")
                 .ok()
@@ -57,7 +60,7 @@ fn lang(args: &ImportArgs) -> Lang {
 }
 
 /// A store error as a sentence in `lang`.
-fn explain(lang: Lang, e: StoreError) -> anyhow::Error {
+pub(crate) fn explain(lang: Lang, e: StoreError) -> anyhow::Error {
     use plotina_core::DomainError as D;
     let i = I18n::get();
     match e {
@@ -77,7 +80,7 @@ fn explain(lang: Lang, e: StoreError) -> anyhow::Error {
     }
 }
 
-async fn actor(store: &Store, login: Option<&str>) -> anyhow::Result<Actor> {
+pub(crate) async fn actor(store: &Store, login: Option<&str>) -> anyhow::Result<Actor> {
     let id = match login {
         Some(l) => auth::user_id_by_login(store.pool(), l)
             .await?

@@ -4,7 +4,7 @@
 //! The file is written to a temporary file while the store streams the rows, then sent
 //! in chunks: neither side holds a large export in memory.
 
-use std::io::{BufWriter, Seek};
+use std::io::{BufWriter, Seek, Write};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
@@ -15,8 +15,8 @@ use axum::{Json, Router};
 use futures::stream;
 use plotina_core::policy::Actor;
 use plotina_core::schema::Entity;
-use plotina_store::export::{ExportFormat, ExportRequest};
-use plotina_store::ListParams;
+use plotina_store::export::{ExportFormat, ExportRequest, ExportSummary};
+use plotina_store::{ListParams, Store, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use tokio::io::AsyncReadExt;
@@ -64,10 +64,17 @@ pub fn parse_format(f: Option<&str>) -> ApiResult<ExportFormat> {
         .ok_or_else(|| ApiError::malformed("format", "export_bad_format"))
 }
 
-/// Runs the export for `actor` and answers the file as a download.
-pub async fn download(state: &AppState, actor: &Actor, spec: ExportSpec) -> ApiResult<Response> {
-    let lang = Lang::from_code(&actor.language).unwrap_or_default();
-    let defs = state.store.custom_defs(spec.entity).await?;
+/// Writes the export for `actor` into `out` with headers in `lang` (the API, the list
+/// pages and `plotina export` all come here).
+pub async fn write(
+    store: &Store,
+    notify_above: u64,
+    actor: &Actor,
+    lang: Lang,
+    spec: &ExportSpec,
+    out: &mut (dyn Write + Send),
+) -> Result<ExportSummary, StoreError> {
+    let defs = store.custom_defs(spec.entity).await?;
     let entity = spec.entity;
     let header = move |name: &str| -> String {
         if name == entity.plural() {
@@ -87,21 +94,45 @@ pub async fn download(state: &AppState, actor: &Actor, spec: ExportSpec) -> ApiR
     let req = ExportRequest {
         entity,
         params: ListParams {
-            filter: spec.filter.filter(|f| !f.trim().is_empty()),
-            q: spec.q.filter(|q| !q.trim().is_empty()),
+            filter: spec.filter.clone().filter(|f| !f.trim().is_empty()),
+            q: spec.q.clone().filter(|q| !q.trim().is_empty()),
             ..Default::default()
         },
-        columns: spec.columns,
+        columns: spec.columns.clone(),
         format: spec.format,
         delimiter: spec.delimiter,
         source: spec.source,
-        notify_above: state.config.export_notify_above_rows,
+        notify_above,
         header: &header,
         yes_no: (&yes, &no),
     };
+    store.export(actor, &req, out).await
+}
+
+/// The file name of an export made today.
+pub fn file_name(actor: &Actor, spec: &ExportSpec) -> String {
+    format!(
+        "{}-{}.{}",
+        spec.entity.plural(),
+        actor.today().format("%Y-%m-%d"),
+        spec.format.code()
+    )
+}
+
+/// Runs the export for `actor` and answers the file as a download.
+pub async fn download(state: &AppState, actor: &Actor, spec: ExportSpec) -> ApiResult<Response> {
+    let lang = Lang::from_code(&actor.language).unwrap_or_default();
     let file = tempfile::tempfile().map_err(anyhow::Error::from)?;
     let mut out = BufWriter::new(file);
-    let summary = state.store.export(actor, &req, &mut out).await?;
+    let summary = write(
+        &state.store,
+        state.config.export_notify_above_rows,
+        actor,
+        lang,
+        &spec,
+        &mut out,
+    )
+    .await?;
     let mut file = out
         .into_inner()
         .map_err(|e| anyhow::anyhow!("export flush failed: {e}"))?;
@@ -118,12 +149,7 @@ pub async fn download(state: &AppState, actor: &Actor, spec: ExportSpec) -> ApiR
             Err(e) => Some((Err(e), f)),
         }
     });
-    let name = format!(
-        "{}-{}.{}",
-        entity.plural(),
-        actor.today().format("%Y-%m-%d"),
-        spec.format.code()
-    );
+    let name = file_name(actor, &spec);
     let mut resp = Body::from_stream(chunks).into_response();
     let h = resp.headers_mut();
     h.insert(
