@@ -256,3 +256,7 @@ ui-file-unreadable = The file could not be read
 ui-size-b = { $n } B
 ui-size-kb = { $n } KB
 ui-size-mb = { $n } MB
+ui-export = Export
+ui-export-hint = The records of the current filter and search, in the chosen columns. Every export is logged.
+ui-export-format = Format
+ui-export-go = Download

@@ -256,3 +256,7 @@ ui-file-unreadable = Не удалось прочитать файл
 ui-size-b = { $n } Б
 ui-size-kb = { $n } КБ
 ui-size-mb = { $n } МБ
+ui-export = Выгрузить
+ui-export-hint = Записи по текущему фильтру и поиску, в выбранных столбцах. Выгрузка записывается в журнал.
+ui-export-format = Формат
+ui-export-go = Скачать

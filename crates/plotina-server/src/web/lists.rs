@@ -96,6 +96,7 @@ struct ListPage {
     stages: Vec<(i64, String)>,
     back: String,
     is_deals: bool,
+    can_export: bool,
 }
 
 /// The list's query: what the user typed plus paging.
@@ -110,6 +111,9 @@ struct ListQuery {
     ok: Option<u64>,
     failed: Option<u64>,
     note: String,
+    /// A refused export: the message code and its argument.
+    export_error: String,
+    export_arg: String,
 }
 
 impl ListQuery {
@@ -156,6 +160,8 @@ impl ListQuery {
             ok: pairs.text("ok").parse().ok(),
             failed: pairs.text("failed").parse().ok(),
             note: pairs.text("note").to_string(),
+            export_error: pairs.text("export_error").to_string(),
+            export_arg: pairs.text("export_arg").to_string(),
         }
     }
 
@@ -475,6 +481,7 @@ async fn list_page(entity: Entity, s: AppState, web: Web, raw: Option<String>) -
         stages: bulk_stages(&lk),
         back: ctx.here.clone(),
         is_deals: entity == Entity::Deal,
+        can_export: web.actor.can(entity, Action::Export),
         first_href: if q.cursor.is_empty() {
             String::new()
         } else {
@@ -564,12 +571,19 @@ fn decorate_columns(all: &mut [Column], chosen: &[String], q: &ListQuery, entity
 }
 
 fn notice(ctx: &Ctx, q: &ListQuery) -> String {
+    let i18n = I18n::get();
+    if !q.export_error.is_empty() && i18n.has(ctx.lang, &q.export_error) {
+        let args = [
+            ("limit", q.export_arg.clone()),
+            ("column", q.export_arg.clone()),
+        ];
+        return i18n.text(ctx.lang, &q.export_error, &args);
+    }
     let Some(ok) = q.ok else { return String::new() };
     let mut text = ctx.ta("ui-bulk-done", "count", ok);
     if let Some(f) = q.failed.filter(|f| *f > 0) {
         text.push(' ');
         text.push_str(&ctx.ta("ui-bulk-failed", "count", f));
-        let i18n = I18n::get();
         if !q.note.is_empty() && i18n.has(ctx.lang, &q.note) {
             text.push_str(": ");
             text.push_str(&i18n.text(ctx.lang, &q.note, &[]));
@@ -797,6 +811,12 @@ fn entity_router(entity: Entity) -> Router<AppState> {
         .route(
             &format!("{base}/bulk"),
             post(move |State(s): State<AppState>, w: Web, b: Bytes| bulk(entity, s, w, b)),
+        )
+        .route(
+            &format!("{base}/export"),
+            post(move |State(s): State<AppState>, w: Web, b: Bytes| {
+                super::exports::export(entity, s, w, b)
+            }),
         )
         .route(
             &format!("{base}/views"),

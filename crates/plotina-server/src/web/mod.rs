@@ -11,6 +11,7 @@ mod charts;
 mod convert;
 mod ctx;
 mod errors;
+mod exports;
 mod fields;
 mod files;
 pub(crate) mod fmt;

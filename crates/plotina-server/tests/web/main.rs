@@ -2,6 +2,7 @@
 //! and (when configured) PostgreSQL.
 
 mod automation;
+mod exports;
 mod helpers;
 mod notebook;
 mod reports;
