@@ -73,3 +73,59 @@ fn back_with_refusal(form: &FormData, e: &ApiError) -> axum::response::Response 
         serde_urlencoded::to_string(pairs).unwrap_or_default()
     ))
 }
+
+/// One row of the export log as the settings page shows it.
+pub struct LogRow {
+    pub when: String,
+    pub user: String,
+    pub what: String,
+    pub format: String,
+    pub rows: i64,
+    pub filter: String,
+    pub source: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "settings_exports.html")]
+struct LogPage {
+    ctx: super::Ctx,
+    rows: Vec<LogRow>,
+}
+
+/// `GET /settings/exports`: who exported what, newest first (administrators).
+pub async fn log_page(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    web: Web,
+) -> WebResult {
+    let entries = s.store.export_log(&web.actor, 500).await?;
+    let ctx = web.ctx.clone().with_section("settings");
+    let lk = super::lookups::Lookups::load(&s.store, &web.actor).await?;
+    let rows = entries
+        .into_iter()
+        .map(|e| {
+            let filter = [e.filter.unwrap_or_default(), e.q.unwrap_or_default()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" · ");
+            LogRow {
+                when: e
+                    .created_at
+                    .as_str()
+                    .map(|t| super::fmt::datetime_text(&ctx, t))
+                    .unwrap_or_default(),
+                user: lk
+                    .org_name(Entity::User, e.user_id)
+                    .unwrap_or_else(|| format!("#{}", e.user_id)),
+                what: Entity::from_code(&e.entity)
+                    .map(|en| ctx.t(&format!("ui-nav-{}", en.plural())))
+                    .unwrap_or(e.entity),
+                format: e.format.to_uppercase(),
+                rows: e.rows,
+                filter,
+                source: e.source,
+            }
+        })
+        .collect();
+    super::html(&LogPage { ctx, rows })
+}

@@ -80,6 +80,7 @@ async fn index(web: Web) -> WebResult {
         for (href, label, testid) in [
             ("/settings/gates", "ui-nb-gates", "gates"),
             ("/settings/handover", "ui-nb-handover", "handover"),
+            ("/settings/exports", "ui-export-log", "exports"),
         ] {
             let (href, label, testid) = (href.into(), ctx.t(label), testid.into());
             sections.push(Section {
@@ -642,6 +643,7 @@ pub fn router() -> Router<AppState> {
     ORG.iter()
         .fold(Router::new(), |r, e| r.merge(org_router(*e)))
         .route("/settings", get(index))
+        .route("/settings/exports", get(super::exports::log_page))
         .route("/settings/pipelines/{id}/stages", post(add_stage))
         .route("/settings/stages/{id}", stage("save"))
         .route("/settings/stages/{id}/up", stage("up"))

@@ -97,5 +97,13 @@ async fn list_pages_export_their_search_and_columns() {
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].source, "web");
         assert_eq!(log[0].q.as_deref(), Some("выгрузочный"));
+        // The administrators' log page names who exported what.
+        let admin = app.browser("admin").await;
+        let page = admin.get("/settings/exports").await;
+        assert_eq!(page.status, 200);
+        assert!(page.has("data-testid=\"export-log\""), "{}", page.body);
+        assert!(page.has(&app.fx.head.name), "{}", page.body);
+        assert!(page.has("выгрузочный"), "{}", page.body);
+        assert_eq!(head.get("/settings/exports").await.status, 403);
     }
 }
