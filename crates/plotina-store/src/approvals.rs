@@ -585,6 +585,32 @@ impl Store {
         Ok(out)
     }
 
+    /// The pending requests about one deal, for its card; the caller has already read
+    /// the deal as `actor`.
+    pub async fn pending_approvals_of(&self, record_id: i64) -> Result<Vec<Approval>> {
+        let mut tx = self.pool().begin().await?;
+        let ids = tx
+            .fetch_all(
+                Query::select()
+                    .column(Alias::new("id"))
+                    .from(Alias::new("approvals"))
+                    .and_where(col("entity").eq("deal"))
+                    .and_where(col("record_id").eq(record_id))
+                    .and_where(col("state").eq("pending"))
+                    .order_by(Alias::new("id"), sea_query::Order::Asc)
+                    .limit(20),
+            )
+            .await?;
+        let mut out = Vec::new();
+        for r in ids {
+            if let Some(a) = load(&mut tx, r.i64("id")?.unwrap_or_default()).await? {
+                out.push(a);
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
     /// The escalation job's pass at `now` (a parameter, so tests move the clock).
     pub async fn escalate_approvals(&self, now: DateTime<Utc>) -> Result<Vec<Approval>> {
         let mut tx = self.pool().begin_write().await?;

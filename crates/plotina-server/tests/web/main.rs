@@ -1,6 +1,7 @@
 //! Web interface tests through a spawned server and a cookie-keeping client, on SQLite
 //! and (when configured) PostgreSQL.
 
+mod approvals;
 mod automation;
 mod helpers;
 mod notebook;
