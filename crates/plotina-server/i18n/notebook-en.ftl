@@ -128,3 +128,14 @@ ui-approval-done-rejected = Request rejected.
 ui-approval-pending = Pending approval
 field-discount_pct = Discount, %
 field-discount_floor_pct = Lowest price without approval, % of list price
+# calendar feed on the profile page
+ui-calendar-feed = Calendar on your phone and in Outlook
+ui-calendar-help = A secret link serves your dated tasks, meetings and calls as iCalendar (30 days back, a year ahead). On an iPhone: Settings → Calendar → Accounts → Add Account → Other → Add Subscribed Calendar. In Google Calendar: Other calendars → From URL. In Outlook: Add calendar → Subscribe from web. Whoever knows the link sees your calendar; if in doubt, create a new one and the old one stops working.
+ui-calendar-url-once = Copy the link now: it is shown only once.
+ui-calendar-none = No calendar link yet.
+ui-calendar-active-since = The link works since { $when }. The link itself is shown only when created: if it is lost, create a new one.
+ui-calendar-create = Create link
+ui-calendar-rotate = Create a new link
+ui-calendar-revoke = Revoke link
+ui-calendar-created = A new link is created; the previous one no longer works.
+ui-calendar-revoked = The link is revoked: the calendar no longer opens through it.

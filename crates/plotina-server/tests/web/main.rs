@@ -3,6 +3,7 @@
 
 mod approvals;
 mod automation;
+mod calendar;
 mod helpers;
 mod notebook;
 mod reports;
