@@ -139,3 +139,9 @@ ui-calendar-rotate = Create a new link
 ui-calendar-revoke = Revoke link
 ui-calendar-created = A new link is created; the previous one no longer works.
 ui-calendar-revoked = The link is revoked: the calendar no longer opens through it.
+# gate rules page
+ui-nb-gate-edit = Edit
+ui-nb-gate-disable = Turn off
+ui-nb-gate-enable = Turn on
+ui-nb-gate-cancel = Cancel
+ui-nb-gate-confirm-delete = Delete the rule? It cannot be restored; to pause a rule, turn it off.

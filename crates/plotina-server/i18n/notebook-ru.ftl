@@ -139,3 +139,9 @@ ui-calendar-rotate = Создать новую ссылку
 ui-calendar-revoke = Отозвать ссылку
 ui-calendar-created = Новая ссылка создана; прежняя больше не работает.
 ui-calendar-revoked = Ссылка отозвана: календарь по ней больше не открывается.
+# gate rules page
+ui-nb-gate-edit = Изменить
+ui-nb-gate-disable = Выключить
+ui-nb-gate-enable = Включить
+ui-nb-gate-cancel = Отмена
+ui-nb-gate-confirm-delete = Удалить правило? Вернуть его будет нельзя; чтобы приостановить правило, выключите его.

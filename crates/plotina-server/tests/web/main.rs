@@ -4,6 +4,7 @@
 mod approvals;
 mod automation;
 mod calendar;
+mod gates;
 mod helpers;
 mod notebook;
 mod reports;
