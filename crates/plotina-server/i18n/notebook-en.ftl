@@ -145,3 +145,4 @@ ui-nb-gate-disable = Turn off
 ui-nb-gate-enable = Turn on
 ui-nb-gate-cancel = Cancel
 ui-nb-gate-confirm-delete = Delete the rule? It cannot be restored; to pause a rule, turn it off.
+field-approval_escalation_hours = Escalate approvals after, hours (1–720)

@@ -145,3 +145,4 @@ ui-nb-gate-disable = Выключить
 ui-nb-gate-enable = Включить
 ui-nb-gate-cancel = Отмена
 ui-nb-gate-confirm-delete = Удалить правило? Вернуть его будет нельзя; чтобы приостановить правило, выключите его.
+field-approval_escalation_hours = Эскалация согласования через, ч (1–720)

@@ -188,3 +188,17 @@ async fn a_rejection_leaves_the_deal_alone() {
         assert_eq!(m2.post("/approvals/abc/approve", &[]).await.status, 404);
     }
 }
+
+#[tokio::test]
+async fn the_pipeline_form_has_the_floor_and_the_escalation_period() {
+    for app in crate::helpers::apps().await {
+        let admin = app.browser("admin").await;
+        let form = admin
+            .get(&format!("/settings/pipelines/{}", app.fx.pipeline))
+            .await;
+        assert_eq!(form.status, 200, "{}", app.backend);
+        assert!(form.has("name=\"discount_floor_pct\""), "{}", form.body);
+        assert!(form.has("name=\"approval_escalation_hours\""));
+        assert!(form.has("Эскалация согласования через, ч"));
+    }
+}
