@@ -389,6 +389,10 @@ const PIPELINE: &[FieldDef] = &[
     f("position", POSITION),
     f("active", FieldKind::Bool),
     f("discount_floor_pct", PERCENT),
+    f(
+        "approval_escalation_hours",
+        FieldKind::Int { min: 1, max: 720 },
+    ),
 ];
 
 const STAGE: &[FieldDef] = &[

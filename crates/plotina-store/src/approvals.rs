@@ -6,7 +6,8 @@
 //! The approver is the head of the requester's department (the next department up when
 //! the requester is the head); while that head is away (`users.away_until` in the future)
 //! their `deputy_id` decides instead. A request nobody answered by `escalate_at` moves one
-//! level up (`escalate_due`). Every step writes a history row on the record, so the card's
+//! level up (`escalate_due`) after the pipeline's `approval_escalation_hours` (24 unless
+//! set). Every step writes a history row on the record, so the card's
 //! timeline shows it, and the approved change goes through the record engine.
 
 use chrono::{DateTime, Duration, Utc};
@@ -25,8 +26,10 @@ use crate::notebook::{kind, post_item, NewItem};
 use crate::store::Store;
 use crate::{history, records};
 
-/// Hours before an unanswered request escalates, unless configured otherwise.
+/// Hours before an unanswered request escalates, unless the pipeline says otherwise.
 pub const DEFAULT_ESCALATE_HOURS: i64 = 24;
+/// The range of `pipelines.approval_escalation_hours` (up to 30 days).
+pub const ESCALATE_HOURS_RANGE: std::ops::RangeInclusive<i64> = 1..=720;
 /// The body member that carries the reason of a held change.
 pub const REASON_FIELD: &str = "approval_reason";
 
@@ -96,6 +99,27 @@ async fn one(tx: &mut Tx, table: &str, id: i64, cols: &[&str]) -> Result<Option<
         .await?)
 }
 
+/// How long a request about deal `record_id` waits before it escalates: its pipeline's
+/// `approval_escalation_hours` (the default when unset or the deal is gone).
+async fn escalate_after(tx: &mut Tx, record_id: i64) -> Result<Duration> {
+    let pipeline = match one(tx, "deals", record_id, &["pipeline_id"]).await? {
+        Some(r) => r.i64("pipeline_id")?,
+        None => None,
+    };
+    let hours = match pipeline {
+        Some(p) => match one(tx, "pipelines", p, &["approval_escalation_hours"]).await? {
+            Some(r) => r.i64("approval_escalation_hours")?,
+            None => None,
+        },
+        None => None,
+    };
+    Ok(Duration::hours(
+        hours
+            .filter(|h| ESCALATE_HOURS_RANGE.contains(h))
+            .unwrap_or(DEFAULT_ESCALATE_HOURS),
+    ))
+}
+
 /// Who stands in for `user` at `now`: their deputy while they are away.
 async fn present(tx: &mut Tx, user: i64, requester: i64, now: DateTime<Utc>) -> Result<i64> {
     let Some(r) = one(tx, "users", user, &["away_until", "deputy_id"]).await? else {
@@ -160,8 +184,8 @@ async fn notify_approver(tx: &mut Tx, a: &Approval, approver: i64, level: i64) -
 }
 
 /// Creates a request to set `field` of a deal to `value`; the caller must be allowed to
-/// edit the deal. Nothing is changed on the record.
-#[allow(clippy::too_many_arguments)]
+/// edit the deal. Nothing is changed on the record. It escalates after the deal's
+/// pipeline's `approval_escalation_hours`.
 pub async fn request(
     tx: &mut Tx,
     ctx: &QueryCtx<'_>,
@@ -169,7 +193,6 @@ pub async fn request(
     field: &str,
     value: &Json,
     reason: &str,
-    escalate_after: Duration,
     now: DateTime<Utc>,
 ) -> Result<Approval> {
     if field != "discount_pct" {
@@ -189,6 +212,7 @@ pub async fn request(
         return fail(DomainError::conflict("", "approval_no_approver"));
     };
     let previous = old.get(field).cloned().unwrap_or(Json::Null);
+    let wait = escalate_after(tx, record_id).await?;
     let id = tx
         .insert_id(
             Query::insert()
@@ -224,7 +248,7 @@ pub async fn request(
                     dept.into(),
                     0i64.into(),
                     "pending".into(),
-                    (now + escalate_after).into(),
+                    (now + wait).into(),
                     now.into(),
                     now.into(),
                 ])),
@@ -255,7 +279,6 @@ pub async fn hold(
     ctx: &QueryCtx<'_>,
     id: i64,
     body: &mut Map<String, Json>,
-    escalate_after: Duration,
 ) -> Result<Option<Approval>> {
     let reason = match body.remove(REASON_FIELD) {
         None | Some(Json::Null) => String::new(),
@@ -288,17 +311,7 @@ pub async fn hold(
     let value = body.remove("discount_pct").unwrap_or(Json::Null);
     let now = plotina_core::value::now();
     Ok(Some(
-        request(
-            tx,
-            ctx,
-            id,
-            "discount_pct",
-            &value,
-            &reason,
-            escalate_after,
-            now,
-        )
-        .await?,
+        request(tx, ctx, id, "discount_pct", &value, &reason, now).await?,
     ))
 }
 
@@ -412,12 +425,9 @@ pub async fn decide(
 }
 
 /// Moves every pending request whose `escalate_at` passed one level up; returns the
-/// escalated requests. A request with no higher level stays with its approver.
-pub async fn escalate_due(
-    tx: &mut Tx,
-    now: DateTime<Utc>,
-    escalate_after: Duration,
-) -> Result<Vec<Approval>> {
+/// escalated requests. A request with no higher level stays with its approver. The next
+/// deadline is the pipeline's `approval_escalation_hours` from `now`.
+pub async fn escalate_due(tx: &mut Tx, now: DateTime<Utc>) -> Result<Vec<Approval>> {
     let rows = tx
         .fetch_all(
             Query::select()
@@ -444,10 +454,11 @@ pub async fn escalate_due(
             .and_where(col("id").eq(id));
         match next {
             Some((approver, dept)) => {
+                let wait = escalate_after(tx, int(&a, "record_id").unwrap_or_default()).await?;
                 q.value(Alias::new("approver_id"), approver)
                     .value(Alias::new("department_id"), dept)
                     .value(Alias::new("level"), level)
-                    .value(Alias::new("escalate_at"), now + escalate_after);
+                    .value(Alias::new("escalate_at"), now + wait);
                 tx.execute(&q).await?;
                 let a = load(tx, id)
                     .await?
@@ -509,10 +520,6 @@ pub async fn list(
     Ok(out)
 }
 
-fn escalate_after() -> Duration {
-    Duration::hours(DEFAULT_ESCALATE_HOURS)
-}
-
 impl Store {
     /// `POST /approvals`: asks for `field` of deal `record_id` to become `value`.
     pub async fn approval_request(
@@ -527,17 +534,7 @@ impl Store {
         let ctx = self.query_ctx(actor, &customs);
         let mut tx = self.pool().begin_write().await?;
         let now = plotina_core::value::now();
-        let a = request(
-            &mut tx,
-            &ctx,
-            record_id,
-            field,
-            value,
-            reason,
-            escalate_after(),
-            now,
-        )
-        .await?;
+        let a = request(&mut tx, &ctx, record_id, field, value, reason, now).await?;
         tx.commit().await?;
         Ok(a)
     }
@@ -585,10 +582,36 @@ impl Store {
         Ok(out)
     }
 
+    /// The pending requests about one deal, for its card; the caller has already read
+    /// the deal as `actor`.
+    pub async fn pending_approvals_of(&self, record_id: i64) -> Result<Vec<Approval>> {
+        let mut tx = self.pool().begin().await?;
+        let ids = tx
+            .fetch_all(
+                Query::select()
+                    .column(Alias::new("id"))
+                    .from(Alias::new("approvals"))
+                    .and_where(col("entity").eq("deal"))
+                    .and_where(col("record_id").eq(record_id))
+                    .and_where(col("state").eq("pending"))
+                    .order_by(Alias::new("id"), sea_query::Order::Asc)
+                    .limit(20),
+            )
+            .await?;
+        let mut out = Vec::new();
+        for r in ids {
+            if let Some(a) = load(&mut tx, r.i64("id")?.unwrap_or_default()).await? {
+                out.push(a);
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
     /// The escalation job's pass at `now` (a parameter, so tests move the clock).
     pub async fn escalate_approvals(&self, now: DateTime<Utc>) -> Result<Vec<Approval>> {
         let mut tx = self.pool().begin_write().await?;
-        let out = escalate_due(&mut tx, now, escalate_after()).await?;
+        let out = escalate_due(&mut tx, now).await?;
         tx.commit().await?;
         Ok(out)
     }

@@ -229,10 +229,7 @@ impl Store {
         // A deal discount below the pipeline's floor waits for approval (approvals.rs).
         let mut body = body.clone();
         let held = match entity {
-            Entity::Deal => {
-                crate::approvals::hold(&mut tx, &ctx, id, &mut body, chrono::Duration::hours(24))
-                    .await?
-            }
+            Entity::Deal => crate::approvals::hold(&mut tx, &ctx, id, &mut body).await?,
             _ => None,
         };
         let mut rec = records::update(&mut tx, &ctx, entity, id, &body, if_match).await?;

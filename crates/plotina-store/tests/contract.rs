@@ -100,6 +100,7 @@ contract!(
     export_refusals_change_nothing,
     mail_claims_are_exclusive_and_survive_a_restart,
     reminders_are_never_lost_nor_doubled,
+    approvals_escalate_after_the_pipelines_hours,
 );
 
 fn obj(v: Json) -> Map<String, Json> {

@@ -81,6 +81,8 @@ struct CardPage {
     files: Vec<FileView>,
     /// Why the last upload was refused (shown next to the upload form).
     file_error: String,
+    /// A deal's requests waiting for a decision.
+    approvals: Vec<super::approvals::ApprovalRow>,
 }
 
 const NOT_SHOWN: &[&str] = &[
@@ -507,7 +509,14 @@ pub(super) async fn card(
         .and_then(Json::as_i64)
         .unwrap_or_default();
     let files = files::views(&s, &web, &ctx, &lk, entity, id).await?;
+    let mut approvals = Vec::new();
+    if entity == Entity::Deal {
+        for a in s.store.pending_approvals_of(id).await? {
+            approvals.push(super::approvals::row(&s, &web, &lk, &a, "approver_id").await);
+        }
+    }
     let page = CardPage {
+        approvals,
         entity: entity.code(),
         plural: entity.plural(),
         id,

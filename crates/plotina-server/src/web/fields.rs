@@ -212,6 +212,8 @@ pub fn form_fields(entity: Entity, create: bool) -> Vec<&'static FieldDef> {
             "lost_reasons",
             "position",
             "active",
+            "discount_floor_pct",
+            "approval_escalation_hours",
         ],
         Entity::Stage => &["name", "kind", "probability", "rotten_days", "position"],
         Entity::CustomField => &[

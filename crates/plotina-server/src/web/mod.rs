@@ -2,6 +2,7 @@
 //! hand-written script and one stylesheet. Every page is one round trip; every read and
 //! write goes through the same permission-scoped `Store` methods as the JSON API.
 
+mod approvals;
 pub mod assets;
 mod auth;
 mod automation;
@@ -49,6 +50,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(assets::router())
         .merge(auth::router())
         .merge(notebook::router())
+        .merge(approvals::router())
         .merge(notebook_admin::router())
         .merge(notebook_planner::router())
         .merge(board::router())

@@ -1,13 +1,14 @@
-//! Everyone's own settings: language, time zone, password, and personal API tokens
+//! Everyone's own settings: language, time zone, password, the personal calendar feed
+//! (its secret URL is shown once, when created or rotated) and personal API tokens
 //! (a new token is shown once).
 
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
-use plotina_store::auth;
+use plotina_store::{auth, calendar};
 
 use super::fields::{Opt, TIME_ZONES};
 use super::fmt::{self, option_label};
@@ -23,6 +24,10 @@ struct ProfilePage {
     zones: Vec<Opt>,
     message: String,
     error: String,
+    /// When the calendar feed was created ("" when there is none).
+    feed_created: String,
+    /// The feed's absolute URL, right after it was created or rotated.
+    feed_url: String,
 }
 
 pub struct TokenRow {
@@ -40,8 +45,19 @@ struct TokensPage {
     new_token: String,
 }
 
-fn profile_page(web: &Web, status: StatusCode, message: String, error: String) -> WebResult {
+async fn profile_page(
+    s: &AppState,
+    web: &Web,
+    status: StatusCode,
+    message: String,
+    error: String,
+    feed_url: String,
+) -> WebResult {
     let ctx = web.ctx.clone().with_section("settings");
+    let feed_created = calendar::created_at(s.store.pool(), web.actor.user_id)
+        .await?
+        .map(|t| fmt::datetime(&ctx, t))
+        .unwrap_or_default();
     let zone = web.actor.time_zone.name();
     let mut zones: Vec<&str> = TIME_ZONES.to_vec();
     if !zones.contains(&zone) {
@@ -68,13 +84,87 @@ fn profile_page(web: &Web, status: StatusCode, message: String, error: String) -
             .collect(),
         message,
         error,
+        feed_created,
+        feed_url,
         ctx,
     };
     html_status(status, &page)
 }
 
-async fn show(web: Web) -> WebResult {
-    profile_page(&web, StatusCode::OK, String::new(), String::new())
+async fn show(State(s): State<AppState>, web: Web) -> WebResult {
+    profile_page(
+        &s,
+        &web,
+        StatusCode::OK,
+        String::new(),
+        String::new(),
+        String::new(),
+    )
+    .await
+}
+
+/// This site's address as the browser reached it (`X-Forwarded-Proto` and `Host`, as a
+/// reverse proxy passes them), so the feed URL works when pasted into a phone.
+fn site_base(headers: &HeaderMap) -> String {
+    let value = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(',').next().unwrap_or("").trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let host = value(header::HOST.as_str())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let scheme = match value("x-forwarded-proto").as_deref() {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
+}
+
+/// Creates the calendar feed or replaces its URL (the old one stops working), and shows
+/// the new URL once.
+async fn rotate_feed(
+    State(s): State<AppState>,
+    web: Web,
+    headers: HeaderMap,
+    body: Bytes,
+) -> WebResult {
+    web.form(&body)?;
+    let token = calendar::rotate(s.store.pool(), web.actor.user_id).await?;
+    let url = format!("{}/calendar/{token}.ics", site_base(&headers));
+    profile_page(
+        &s,
+        &web,
+        StatusCode::OK,
+        web.ctx.t("ui-calendar-created"),
+        String::new(),
+        url,
+    )
+    .await
+}
+
+async fn revoke_feed(State(s): State<AppState>, web: Web, body: Bytes) -> WebResult {
+    web.form(&body)?;
+    let had = calendar::revoke(s.store.pool(), web.actor.user_id).await?;
+    let message = if had {
+        web.ctx.t("ui-calendar-revoked")
+    } else {
+        String::new()
+    };
+    profile_page(
+        &s,
+        &web,
+        StatusCode::OK,
+        message,
+        String::new(),
+        String::new(),
+    )
+    .await
 }
 
 async fn save(State(s): State<AppState>, web: Web, body: Bytes) -> WebResult {
@@ -113,11 +203,14 @@ async fn save(State(s): State<AppState>, web: Web, body: Bytes) -> WebResult {
         };
         if let Some(code) = err {
             return profile_page(
+                &s,
                 &web,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 String::new(),
                 web.ctx.t(code),
-            );
+                String::new(),
+            )
+            .await;
         }
         auth::set_password(s.store.pool(), web.actor.user_id, new).await?;
         return Ok(redirect("/login"));
@@ -181,6 +274,8 @@ async fn revoke(
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/settings/profile", get(show).post(save))
+        .route("/settings/profile/calendar", post(rotate_feed))
+        .route("/settings/profile/calendar/revoke", post(revoke_feed))
         .route("/settings/tokens", get(tokens).post(create_token))
         .route("/settings/tokens/{id}/revoke", post(revoke))
 }

@@ -60,14 +60,30 @@ async fn discount_below_the_floor_waits_for_the_head_deputy_and_escalation() {
             json!({"head_id": support}),
         )
         .await;
-        // Price may not go below 85 % of the list price without approval.
-        patch_ok(
+        // Price may not go below 85 % of the list price without approval; unanswered
+        // requests move up after two days.
+        let pipeline = format!("/api/v1/pipelines/{}", fx.pipeline);
+        for bad in [0, 721] {
+            let (status, p) = body(
+                app.patch(
+                    "admin",
+                    &pipeline,
+                    &json!({"approval_escalation_hours": bad}),
+                )
+                .await,
+            )
+            .await;
+            assert_eq!(status, 422, "{p}");
+            assert_eq!(p["errors"][0]["field"], "approval_escalation_hours");
+        }
+        let p = patch_ok(
             &app,
             "admin",
-            &format!("/api/v1/pipelines/{}", fx.pipeline),
-            json!({"discount_floor_pct": 85}),
+            &pipeline,
+            json!({"discount_floor_pct": 85, "approval_escalation_hours": 48}),
         )
         .await;
+        assert_eq!(p["approval_escalation_hours"], 48);
         let deal = app
             .create("m1", "deals", json!({"title": "Поставка в «Ромашку»", "pipeline_id": fx.pipeline, "amount": "100000.00"}))
             .await;
@@ -233,8 +249,8 @@ async fn discount_below_the_floor_waits_for_the_head_deputy_and_escalation() {
         let (_, d) = body(app.get("m1", &path).await).await;
         assert_eq!(d["discount_pct"], 25);
 
-        // Escalation: m2's request goes to the head of «Продажи Урал»; unanswered for a
-        // day it moves up to the head of «Продажи» (whose deputy is m2 himself, so the
+        // Escalation: m2's request goes to the head of «Продажи Урал»; unanswered for the
+        // pipeline's two days it moves up to the head of «Продажи» (whose deputy is m2 himself, so the
         // head keeps it); there is no level above that.
         let deal2 = app
             .create(
@@ -252,13 +268,13 @@ async fn discount_below_the_floor_waits_for_the_head_deputy_and_escalation() {
         let now = Utc::now();
         assert!(app
             .store
-            .escalate_approvals(now + Duration::hours(23))
+            .escalate_approvals(now + Duration::hours(47))
             .await
             .expect("pass")
             .is_empty());
         let up = app
             .store
-            .escalate_approvals(now + Duration::hours(25))
+            .escalate_approvals(now + Duration::hours(49))
             .await
             .expect("pass");
         assert_eq!(up.len(), 1);
@@ -275,7 +291,7 @@ async fn discount_below_the_floor_waits_for_the_head_deputy_and_escalation() {
         );
         assert!(app
             .store
-            .escalate_approvals(now + Duration::hours(80))
+            .escalate_approvals(now + Duration::hours(100))
             .await
             .expect("pass")
             .is_empty());

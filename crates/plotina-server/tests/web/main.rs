@@ -1,8 +1,11 @@
 //! Web interface tests through a spawned server and a cookie-keeping client, on SQLite
 //! and (when configured) PostgreSQL.
 
+mod approvals;
 mod automation;
+mod calendar;
 mod exports;
+mod gates;
 mod helpers;
 mod notebook;
 mod reports;

@@ -291,7 +291,7 @@ async fn gates_and_hand_over_settings_and_the_discipline_page() {
                 &[("name", "Без условия"), ("action", "deal_move")],
             )
             .await;
-        assert_eq!(bad.status, 200);
+        assert_eq!(bad.status, 422);
         assert!(bad.has("Укажите условие"), "{}", bad.body);
         let made = admin
             .post(

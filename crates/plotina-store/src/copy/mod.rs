@@ -204,7 +204,7 @@ pub const TABLES: &[TableSpec] = &[
         &[
             ("name", Text), ("code", Text), ("department_id", Int), ("forbid_skip", Bool),
             ("lost_reasons", Json), ("position", Int), ("active", Bool),
-            ("discount_floor_pct", Int),
+            ("discount_floor_pct", Int), ("approval_escalation_hours", Int),
         ],
     ),
     entity(

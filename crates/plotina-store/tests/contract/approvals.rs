@@ -226,3 +226,101 @@ pub async fn reminders_are_never_lost_nor_doubled(t: &T) {
         2
     );
 }
+
+/// An unanswered request moves up after its pipeline's `approval_escalation_hours`
+/// (24 unless set; 1..720 accepted), and the next deadline counts from the escalation.
+pub async fn approvals_escalate_after_the_pipelines_hours(t: &T) {
+    let admin = &t.fx.admin;
+    let pipeline = t
+        .store
+        .get(admin, Entity::Pipeline, t.fx.pipeline)
+        .await
+        .expect("pipeline");
+    assert_eq!(pipeline["approval_escalation_hours"], 24, "the default");
+    for bad in [json!(0), json!(721), json!("сутки")] {
+        let err = t
+            .store
+            .update(
+                admin,
+                Entity::Pipeline,
+                t.fx.pipeline,
+                &obj(json!({ "approval_escalation_hours": bad })),
+                None,
+            )
+            .await;
+        assert!(
+            matches!(err, Err(StoreError::Domain(DomainError::Invalid(_)))),
+            "{bad}: {err:?}"
+        );
+    }
+    // m2 («Продажи Урал») asks; the Ural head decides first, the sales head next.
+    t.store
+        .update(
+            admin,
+            Entity::Department,
+            t.fx.ural_dept,
+            &obj(json!({"head_id": t.fx.support.user_id})),
+            None,
+        )
+        .await
+        .expect("ural head");
+    t.store
+        .update(
+            admin,
+            Entity::Department,
+            t.fx.sales_dept,
+            &obj(json!({"head_id": t.fx.head.user_id})),
+            None,
+        )
+        .await
+        .expect("sales head");
+    t.store
+        .update(
+            admin,
+            Entity::Pipeline,
+            t.fx.pipeline,
+            &obj(json!({"approval_escalation_hours": 6})),
+            None,
+        )
+        .await
+        .expect("six hours");
+    let (deal, _) = t
+        .store
+        .create(
+            &t.fx.m2,
+            Entity::Deal,
+            &obj(json!({"title": "Тендер", "pipeline_id": t.fx.pipeline})),
+            None,
+        )
+        .await
+        .expect("deal");
+    let now = Utc::now();
+    let a = t
+        .store
+        .approval_request(
+            &t.fx.m2,
+            deal["id"].as_i64().unwrap(),
+            "discount_pct",
+            &json!(30),
+            "Тендер",
+        )
+        .await
+        .expect("request");
+    assert_eq!(a["approver_id"], t.fx.support.user_id);
+    let at = |h: i64| now + Duration::hours(h) + Duration::minutes(1);
+    assert!(t.store.escalate_approvals(at(5)).await.unwrap().is_empty());
+    let up = t.store.escalate_approvals(at(6)).await.unwrap();
+    assert_eq!(up.len(), 1);
+    assert_eq!(
+        (up[0]["approver_id"].as_i64(), up[0]["level"].as_i64()),
+        (Some(t.fx.head.user_id), Some(1))
+    );
+    let next = chrono::DateTime::parse_from_rfc3339(up[0]["escalate_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc);
+    let expected = at(6) + Duration::hours(6);
+    assert!(
+        (next - expected).num_seconds().abs() <= 1,
+        "{next} vs {expected}"
+    );
+}
