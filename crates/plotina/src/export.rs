@@ -1,7 +1,7 @@
 //! `plotina export deals --filter '…' --format xlsx`: the same export as the list
 //! pages and the API (rights, row limit, log, notice), written to a file.
 
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -31,7 +31,7 @@ pub struct ExportArgs {
     /// CSV delimiter: `;`, `,` or `tab`.
     #[arg(long, default_value = ";")]
     pub delimiter: String,
-    /// The file to write (default: `<what>-<date>.<format>` here).
+    /// The file to write (default: standard output).
     #[arg(long, short)]
     pub output: Option<PathBuf>,
     /// Export as this user (default: the first administrator); their rights and limit apply.
@@ -60,9 +60,29 @@ pub async fn run(store: &Store, notify_above: u64, args: ExportArgs) -> anyhow::
             .map_err(|_| bad("export_bad_delimiter"))?,
         source: "cli",
     };
-    let path = args
-        .output
-        .unwrap_or_else(|| PathBuf::from(exports::file_name(&actor, &spec)));
+    let path = match args.output {
+        None => {
+            // To standard output: refusals happen before the first byte is written.
+            let mut out = BufWriter::with_capacity(256 * 1024, std::io::stdout());
+            let summary = exports::write(store, notify_above, &actor, lang, &spec, &mut out)
+                .await
+                .map_err(|e| explain(lang, e))?;
+            out.flush().context("cannot write to standard output")?;
+            eprintln!(
+                "{}",
+                i.text(
+                    lang,
+                    "export-done",
+                    &[
+                        ("rows", summary.rows.to_string()),
+                        ("path", "stdout".into())
+                    ],
+                )
+            );
+            return Ok(());
+        }
+        Some(path) => path,
+    };
     // Written beside the target and renamed at the end: a refused or failed export
     // leaves no half-written file under the wanted name.
     let dir = path
