@@ -268,3 +268,6 @@ ui-export-what = What
 ui-export-rows = Rows
 ui-export-filter = Filter and search
 ui-export-source = From
+ui-dup-title = A similar record already exists. Check the matches; perhaps you should work with the existing one:
+ui-dup-confirm = This is a different record: save anyway
+ui-dup-hidden = Another user's record (no access)

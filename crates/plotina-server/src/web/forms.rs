@@ -12,6 +12,7 @@ use axum::Router;
 use plotina_core::record::CustomFieldDef;
 use plotina_core::schema::{Entity, FieldDef};
 use plotina_core::DomainError;
+use plotina_store::duplicates::{self, Candidate, Checked};
 use plotina_store::{Record, StoreError};
 use serde_json::{json, Value as Json};
 
@@ -43,6 +44,42 @@ pub struct FormPage {
     pub stages: Vec<StageRow>,
     pub stage_kinds: Vec<fields::Opt>,
     pub stage_add: String,
+    /// Possible duplicates of what was typed: shown with links, saved only when confirmed.
+    pub duplicates: Vec<DupView>,
+}
+
+/// A record the input looks like.
+#[derive(Debug, Clone)]
+pub struct DupView {
+    pub title: String,
+    /// Empty when the user may not open it.
+    pub href: String,
+    pub reasons: String,
+    pub owner: String,
+}
+
+fn dup_views(ctx: &Ctx, candidates: &[Candidate]) -> Vec<DupView> {
+    candidates
+        .iter()
+        .map(|c| DupView {
+            title: match (&c.title, c.visible) {
+                (Some(t), true) => t.clone(),
+                _ => ctx.t("ui-dup-hidden"),
+            },
+            href: if c.visible {
+                urls::card(c.entity, c.id)
+            } else {
+                String::new()
+            },
+            reasons: c
+                .reasons
+                .iter()
+                .map(|r| ctx.t(&format!("duplicates-reason-{r}")))
+                .collect::<Vec<_>>()
+                .join(", "),
+            owner: c.owner_name.clone().unwrap_or_default(),
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone)]
@@ -112,7 +149,9 @@ pub async fn render_form(s: &AppState, web: &Web, spec: FormSpec<'_>) -> WebResu
 }
 
 pub fn show_form(page: &FormPage) -> WebResult {
-    let status = if page.errors.is_empty()
+    let status = if !page.duplicates.is_empty() {
+        StatusCode::CONFLICT
+    } else if page.errors.is_empty()
         && !page
             .fields
             .iter()
@@ -164,6 +203,7 @@ pub async fn form_page(s: &AppState, web: &Web, spec: FormSpec<'_>) -> Result<Fo
         stages: Vec::new(),
         stage_kinds: Vec::new(),
         stage_add: String::new(),
+        duplicates: Vec::new(),
     };
     Ok(page)
 }
@@ -282,10 +322,34 @@ async fn create(entity: Entity, s: AppState, web: Web, body: Bytes) -> WebResult
     let customs = customs_of(&s, entity).await?;
     let defs: Vec<&FieldDef> = fields::form_fields(entity, true);
     let body = form_input::body_from_form(&web.ctx, &defs, &customs, &form, None);
-    match s.store.create(&web.actor, entity, &body, None).await {
+    let confirm = form.text("confirm_duplicates") == "1";
+    let mut candidates = Vec::new();
+    let result = if duplicates::ENTITIES.contains(&entity) {
+        match s
+            .store
+            .create_checked(&web.actor, entity, &body, None, confirm)
+            .await
+        {
+            Ok(Checked::Done(out)) => Ok(out),
+            Ok(Checked::Duplicates(c)) => {
+                candidates = c;
+                Err(None)
+            }
+            Err(e) => Err(Some(e)),
+        }
+    } else {
+        s.store
+            .create(&web.actor, entity, &body, None)
+            .await
+            .map_err(Some)
+    };
+    match result {
         Ok((rec, _)) => Ok(redirect(&urls::card(entity, id_of(&rec)))),
         Err(e) => {
-            let errors = form_errors(&web.ctx, entity, e, &shown_names(entity, true, &customs))?;
+            let errors = match e {
+                Some(e) => form_errors(&web.ctx, entity, e, &shown_names(entity, true, &customs))?,
+                None => FormErrors::default(),
+            };
             let spec = FormSpec {
                 entity,
                 create: true,
@@ -297,7 +361,9 @@ async fn create(entity: Entity, s: AppState, web: Web, body: Bytes) -> WebResult
                 errors,
                 extra: Vec::new(),
             };
-            render_form(&s, &web, spec).await
+            let mut page = form_page(&s, &web, spec).await?;
+            page.duplicates = dup_views(&web.ctx, &candidates);
+            show_form(&page)
         }
     }
 }
@@ -334,10 +400,35 @@ async fn update(entity: Entity, s: AppState, web: Web, id: String, body: Bytes) 
     let defs = fields::form_fields(entity, false);
     let body = form_input::body_from_form(&web.ctx, &defs, &customs, &form, Some(&old));
     let version = form.text("version").parse::<i64>().ok();
-    match s.store.update(&web.actor, entity, id, &body, version).await {
-        Ok(_) => Ok(redirect(&urls::card(entity, id))),
+    let confirm = form.text("confirm_duplicates") == "1";
+    let mut candidates = Vec::new();
+    let result = if duplicates::ENTITIES.contains(&entity) {
+        match s
+            .store
+            .update_checked(&web.actor, entity, id, &body, version, confirm)
+            .await
+        {
+            Ok(Checked::Done(_)) => Ok(()),
+            Ok(Checked::Duplicates(c)) => {
+                candidates = c;
+                Err(None)
+            }
+            Err(e) => Err(Some(e)),
+        }
+    } else {
+        s.store
+            .update(&web.actor, entity, id, &body, version)
+            .await
+            .map(|_| ())
+            .map_err(Some)
+    };
+    match result {
+        Ok(()) => Ok(redirect(&urls::card(entity, id))),
         Err(e) => {
-            let errors = form_errors(&web.ctx, entity, e, &shown_names(entity, false, &customs))?;
+            let errors = match e {
+                Some(e) => form_errors(&web.ctx, entity, e, &shown_names(entity, false, &customs))?,
+                None => FormErrors::default(),
+            };
             let spec = FormSpec {
                 entity,
                 create: false,
@@ -349,7 +440,9 @@ async fn update(entity: Entity, s: AppState, web: Web, id: String, body: Bytes) 
                 errors,
                 extra: Vec::new(),
             };
-            render_form(&s, &web, spec).await
+            let mut page = form_page(&s, &web, spec).await?;
+            page.duplicates = dup_views(&web.ctx, &candidates);
+            show_form(&page)
         }
     }
 }
