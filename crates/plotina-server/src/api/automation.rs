@@ -249,8 +249,8 @@ pub fn openapi(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>)
             "field": {"type": "string"}, "to": {}, "stage_id": id, "offset_minutes": {"type": "integer"}, "yearly": {"type": "boolean"}},
         "required": ["type"]}));
     schemas.insert("AutomationAction".into(), json!({"type": "object", "description":
-        "create_activity {subject, kind?, due_in_minutes?, assignee} | create_child_deal {pipeline_id, stage_id?, title?, fields?, assignee?} | move_parent {stage_id} | move_children {stage_id} | move_stage {stage_id} | set_field {field, value} | assign_owner {assignee} | add_tag {tag} | remove_tag {tag} | notebook_item {text, assignee} | send_email {to, subject, body} | webhook {url} | delay {minutes}. Text values are templates: {{title}}, {{custom.key}}, {{payload.x}}.",
-        "properties": {"type": {"enum": ["create_activity", "create_child_deal", "move_parent", "move_children", "move_stage", "set_field", "assign_owner", "add_tag", "remove_tag", "notebook_item", "send_email", "webhook", "delay"]},
+        "create_activity {subject, kind?, due_in_minutes?, assignee} | create_child_deal {pipeline_id, stage_id?, title?, fields?, assignee?} | move_parent {stage_id} | move_children {stage_id} | move_stage {stage_id} | set_field {field, value} | assign_owner {assignee} | add_tag {tag} | remove_tag {tag} | notebook_item {text, assignee} | send_email {to, subject, body} | webhook {url} | delay {minutes} | request_approval {value, reason} (deals: asks the owner's department head to approve discount_pct = value; value is 0..100 or a template). Text values are templates: {{title}}, {{custom.key}}, {{payload.x}}.",
+        "properties": {"type": {"enum": ["create_activity", "create_child_deal", "move_parent", "move_children", "move_stage", "set_field", "assign_owner", "add_tag", "remove_tag", "notebook_item", "send_email", "webhook", "delay", "request_approval"]},
             "assignee": assignee},
         "required": ["type"]}));
     schemas.insert("AutomationRuleInput".into(), json!({"type": "object", "properties": {

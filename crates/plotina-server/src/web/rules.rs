@@ -50,6 +50,7 @@ const ACTIONS: &[&str] = &[
     "send_email",
     "webhook",
     "delay",
+    "request_approval",
 ];
 
 const ASSIGNEES: &[&str] = &[
@@ -419,6 +420,14 @@ impl RuleForm {
                     v["body"] = a.get("body").into();
                 }
                 "webhook" => v["url"] = a.get("url").trim().into(),
+                "request_approval" => {
+                    let val = a.get("value").trim();
+                    v["value"] = match val.parse::<i64>() {
+                        Ok(n) => json!(n),
+                        Err(_) => val.into(),
+                    };
+                    v["reason"] = a.get("reason").into();
+                }
                 "delay" => {
                     let n = int(&mut errs, at("minutes"), a.get("amount"), true);
                     v["minutes"] = json!(n.as_i64().unwrap_or(0) * unit_minutes(a.get("unit")));
@@ -553,6 +562,7 @@ fn action_form(v: &Json) -> ActionForm {
         _ => {
             for k in [
                 "stage_id", "field", "value", "tag", "text", "to", "subject", "body", "url",
+                "reason",
             ] {
                 if v.get(k).is_some() {
                     a.set(k, s(k));
@@ -874,6 +884,29 @@ fn action_inputs(ctx: &Ctx, lk: &Lookups, i: usize, a: &ActionForm) -> Vec<Input
             t("ui-rule-url"),
             a.get("url"),
         )],
+        "request_approval" => vec![
+            help(
+                text_input(
+                    &n("value"),
+                    &p("value"),
+                    t("ui-rule-discount"),
+                    a.get("value"),
+                ),
+                t("ui-rule-discount-help"),
+            ),
+            help(
+                widget(
+                    text_input(
+                        &n("reason"),
+                        &p("reason"),
+                        t("ui-rule-reason"),
+                        a.get("reason"),
+                    ),
+                    "textarea",
+                ),
+                t("ui-rule-template-help"),
+            ),
+        ],
         "delay" => vec![
             widget(
                 text_input(
@@ -1586,7 +1619,8 @@ mod tests {
                 {"type": "create_child_deal", "pipeline_id": 2, "stage_id": 5, "title": "Оценка {{title}}",
                  "fields": {"source": "{{source}}"}},
                 {"type": "delay", "minutes": 120},
-                {"type": "set_field", "field": "description", "value": "x"}
+                {"type": "set_field", "field": "description", "value": "x"},
+                {"type": "request_approval", "value": 20, "reason": "Опт: {{title}}"}
             ]
         }))
         .unwrap();
