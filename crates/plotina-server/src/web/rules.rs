@@ -573,8 +573,11 @@ fn action_form(v: &Json) -> ActionForm {
     a
 }
 
-/// Field errors by path, translated.
-fn error_map(ctx: &Ctx, e: &DomainError) -> (Vec<(String, String, Option<usize>)>, Vec<String>) {
+/// A translated field error: its API path, the text and the position in the condition.
+type PathError = (String, String, Option<usize>);
+
+/// Field errors by path, translated, and the errors of no field.
+fn error_map(ctx: &Ctx, e: &DomainError) -> (Vec<PathError>, Vec<String>) {
     let i18n = I18n::get();
     let mut fields = Vec::new();
     let mut general = Vec::new();
