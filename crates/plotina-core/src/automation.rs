@@ -23,6 +23,9 @@ pub const MAX_ATTEMPTS: i64 = 5;
 pub enum Trigger {
     Created,
     Updated,
+    /// The record was deleted (moved to the trash). Only actions that leave the record
+    /// alone may follow: notebook items, e-mails, webhook calls, moving the parent, pauses.
+    Deleted,
     /// A field changed; with `to`, only when it changed to that value.
     FieldChanged {
         field: String,
@@ -60,6 +63,7 @@ impl Trigger {
         match self {
             Trigger::Created => "created",
             Trigger::Updated => "updated",
+            Trigger::Deleted => "deleted",
             Trigger::FieldChanged { .. } => "field_changed",
             Trigger::StageEntered { .. } => "stage_entered",
             Trigger::StageLeft { .. } => "stage_left",
@@ -310,6 +314,20 @@ impl RuleInput {
         }
         for (i, a) in self.actions.iter().enumerate() {
             validate_action(entity, a, &format!("actions[{i}]"), &mut errs);
+            let leaves_record_alone = matches!(
+                a,
+                Action::NotebookItem { .. }
+                    | Action::SendEmail { .. }
+                    | Action::Webhook { .. }
+                    | Action::MoveParent { .. }
+                    | Action::Delay { .. }
+            );
+            if self.trigger == Trigger::Deleted && !leaves_record_alone {
+                errs.push(FieldError::new(
+                    format!("actions[{i}]"),
+                    "automation_deleted_record",
+                ));
+            }
         }
         if errs.is_empty() {
             Ok(entity)
@@ -574,6 +592,21 @@ mod tests {
                 ),
                 ("actions[0].reason".to_string(), "automation_text_required"),
             ]
+        );
+    }
+
+    #[test]
+    fn a_delete_rule_only_tells_others() {
+        let r = rule(
+            json!({"name": "Удалена", "entity": "deal", "trigger": {"type": "deleted"},
+            "actions": [{"type": "notebook_item", "text": "Удалена {{title}}", "assignee": {"kind": "owner"}},
+                        {"type": "add_tag", "tag": "x"}]}),
+        );
+        let errs = r.validate().unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(
+            (errs[0].field.as_str(), errs[0].code),
+            ("actions[1]", "automation_deleted_record")
         );
     }
 

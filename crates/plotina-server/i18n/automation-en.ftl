@@ -162,3 +162,5 @@ ui-rule-action-request_approval = Request approval of a discount
 ui-rule-discount = Requested discount, %
 ui-rule-discount-help = A number or a template: {"{{"}custom.requested_discount{"}}"}. Asked on behalf of the deal's owner; the head of their department decides
 ui-rule-reason = Reason
+automation_deleted_record = After a deletion only notebook items, e-mails, webhook calls, moving the parent deal and pauses are possible
+ui-rule-trigger-deleted = Record deleted

@@ -162,3 +162,5 @@ ui-rule-action-request_approval = Запросить согласование с
 ui-rule-discount = Запрашиваемая скидка, %
 ui-rule-discount-help = Число или шаблон: {"{{"}custom.requested_discount{"}}"}. Запрос от имени ответственного за сделку; решает руководитель его отдела
 ui-rule-reason = Причина
+automation_deleted_record = После удаления возможны только запись в блокнот, письмо, вебхук, перевод родительской сделки и пауза
+ui-rule-trigger-deleted = Запись удалена

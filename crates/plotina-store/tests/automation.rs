@@ -1045,3 +1045,80 @@ async fn a_rule_requests_approval_of_a_discount_in_the_change_transaction() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_rule_runs_in_the_deletion_transaction() {
+    each_backend(|store, fx| async move {
+        let admin = &fx.admin;
+        let r = rule(
+            &store,
+            admin,
+            json!({"name": "Сделка удалена", "entity": "deal",
+            "trigger": {"type": "deleted"}, "condition": "amount >= 1000",
+            "actions": [{"type": "notebook_item", "text": "Удалена сделка «{{title}}»",
+                         "assignee": {"kind": "user", "user_id": fx.head.user_id}}]}),
+        )
+        .await;
+        let big = create(
+            &store,
+            &fx.m1,
+            Entity::Deal,
+            json!({"title": "Крупная", "pipeline_id": fx.pipeline, "amount": "5000.00"}),
+        )
+        .await;
+        let small = create(
+            &store,
+            &fx.m1,
+            Entity::Deal,
+            json!({"title": "Мелкая", "pipeline_id": fx.pipeline, "amount": "10.00"}),
+        )
+        .await;
+        // Neither creating nor editing starts it.
+        update(
+            &store,
+            &fx.m1,
+            Entity::Deal,
+            id(&big),
+            json!({"description": "x"}),
+        )
+        .await;
+        assert!(runs_of_rule(&store, admin, r.id).await.is_empty());
+        let items = testing::row_count(store.pool(), "notebook_items").await;
+        store
+            .delete(admin, Entity::Deal, id(&small), None)
+            .await
+            .expect("delete small");
+        assert_eq!(
+            testing::row_count(store.pool(), "notebook_items").await,
+            items
+        );
+        store
+            .delete(admin, Entity::Deal, id(&big), None)
+            .await
+            .expect("delete big");
+        assert_eq!(runs_of_rule(&store, admin, r.id).await, vec!["done"]);
+        assert_eq!(
+            testing::row_count(store.pool(), "notebook_items").await,
+            items + 1
+        );
+        let q = RunQuery {
+            rule_id: Some(r.id),
+            limit: 10,
+            ..Default::default()
+        };
+        let run = &store.automation_runs(admin, &q).await.expect("runs")[0];
+        assert_eq!(run.trigger, "deleted");
+        assert_eq!(run.record_id, Some(id(&big)));
+
+        // Actions that would change the deleted record are refused at save.
+        let bad: RuleInput = serde_json::from_value(json!({"name": "x", "entity": "deal",
+            "trigger": {"type": "deleted"},
+            "actions": [{"type": "set_field", "field": "description", "value": "y"}]}))
+        .unwrap();
+        assert_eq!(
+            codes(store.create_automation_rule(admin, &bad).await),
+            vec![("actions[0]".to_string(), "automation_deleted_record")]
+        );
+    })
+    .await;
+}

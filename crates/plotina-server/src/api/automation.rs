@@ -244,8 +244,8 @@ pub fn openapi(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>)
         "kind": {"enum": ["owner", "user", "department_head", "round_robin", "least_loaded"]},
         "user_id": id, "department_id": id}, "required": ["kind"]});
     schemas.insert("AutomationTrigger".into(), json!({"type": "object", "description":
-        "created | updated | field_changed {field, to?} | stage_entered {stage_id} | stage_left {stage_id} | activity_overdue | time {field, offset_minutes, yearly?} | webhook | manual",
-        "properties": {"type": {"enum": ["created", "updated", "field_changed", "stage_entered", "stage_left", "activity_overdue", "time", "webhook", "manual"]},
+        "created | updated | deleted (only notebook_item, send_email, webhook, move_parent, delay may follow) | field_changed {field, to?} | stage_entered {stage_id} | stage_left {stage_id} | activity_overdue | time {field, offset_minutes, yearly?} | webhook | manual",
+        "properties": {"type": {"enum": ["created", "updated", "deleted", "field_changed", "stage_entered", "stage_left", "activity_overdue", "time", "webhook", "manual"]},
             "field": {"type": "string"}, "to": {}, "stage_id": id, "offset_minutes": {"type": "integer"}, "yearly": {"type": "boolean"}},
         "required": ["type"]}));
     schemas.insert("AutomationAction".into(), json!({"type": "object", "description":

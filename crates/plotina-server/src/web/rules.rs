@@ -27,6 +27,7 @@ use crate::state::AppState;
 const TRIGGERS: &[&str] = &[
     "created",
     "updated",
+    "deleted",
     "field_changed",
     "stage_entered",
     "stage_left",
