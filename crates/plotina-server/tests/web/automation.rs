@@ -130,6 +130,20 @@ async fn rule_editor_creates_validates_edits_and_tests_rules() {
         assert_eq!(unknown.status, 422);
         assert!(unknown.has("Условие не разобрано"));
 
+        // Junk in numbers and kinds: localized errors next to the row, never a 500.
+        let mut junk = rule_form("Мусор", "");
+        junk.retain(|(k, _)| *k != "op");
+        junk.extend([
+            ("a1_type", "move_stage"),
+            ("a1_stage_id", "abc"),
+            ("a2_type", "launch_rocket"),
+            ("op", "save"),
+        ]);
+        let junk = b.post("/settings/automation/new", &junk).await;
+        assert_eq!(junk.status, 422, "{}", junk.body);
+        assert!(junk.has("Введите целое число") && junk.has("Выберите действие"));
+        assert!(new.has("Запись удалена") && new.has("Запросить согласование скидки"));
+
         // "Add action" re-renders with one more row and keeps the values.
         let mut add = rule_form("Крупные сделки", "amount >= 1000");
         add.retain(|(k, _)| *k != "op");
