@@ -1307,11 +1307,16 @@ fn dry_view(ctx: &Ctx, record: i64, out: &RunOutcome) -> DryRun {
             .iter()
             .map(|a| {
                 let code = a.get("action").and_then(Json::as_str).unwrap_or("");
-                let detail = a
-                    .get("result")
-                    .or_else(|| a.get("until"))
-                    .map(|r| r.to_string())
-                    .unwrap_or_default();
+                // `{"tag": "x", "activity_id": 2}` → `tag: x, activity_id: 2`.
+                let detail = match a.get("result").or_else(|| a.get("until")) {
+                    Some(Json::Object(m)) => m
+                        .iter()
+                        .map(|(k, v)| format!("{k}: {}", json_text(v)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    Some(v) => json_text(v),
+                    None => String::new(),
+                };
                 format!("{} {detail}", ctx.t(&format!("ui-rule-action-{code}")))
             })
             .collect(),
