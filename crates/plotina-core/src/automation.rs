@@ -23,6 +23,9 @@ pub const MAX_ATTEMPTS: i64 = 5;
 pub enum Trigger {
     Created,
     Updated,
+    /// The record was deleted (moved to the trash). Only actions that leave the record
+    /// alone may follow: notebook items, e-mails, webhook calls, moving the parent, pauses.
+    Deleted,
     /// A field changed; with `to`, only when it changed to that value.
     FieldChanged {
         field: String,
@@ -60,6 +63,7 @@ impl Trigger {
         match self {
             Trigger::Created => "created",
             Trigger::Updated => "updated",
+            Trigger::Deleted => "deleted",
             Trigger::FieldChanged { .. } => "field_changed",
             Trigger::StageEntered { .. } => "stage_entered",
             Trigger::StageLeft { .. } => "stage_left",
@@ -185,6 +189,13 @@ pub enum Action {
     Delay {
         minutes: i64,
     },
+    /// Opens an approval request on the deal on behalf of its owner: the discount
+    /// (`discount_pct`) becomes `value` once the owner's department head approves.
+    /// `value` is a number or a template (`"{{custom.requested_discount}}"`).
+    RequestApproval {
+        value: Json,
+        reason: String,
+    },
 }
 
 fn default_kind() -> String {
@@ -210,6 +221,7 @@ impl Action {
             Action::SendEmail { .. } => "send_email",
             Action::Webhook { .. } => "webhook",
             Action::Delay { .. } => "delay",
+            Action::RequestApproval { .. } => "request_approval",
         }
     }
 
@@ -302,6 +314,20 @@ impl RuleInput {
         }
         for (i, a) in self.actions.iter().enumerate() {
             validate_action(entity, a, &format!("actions[{i}]"), &mut errs);
+            let leaves_record_alone = matches!(
+                a,
+                Action::NotebookItem { .. }
+                    | Action::SendEmail { .. }
+                    | Action::Webhook { .. }
+                    | Action::MoveParent { .. }
+                    | Action::Delay { .. }
+            );
+            if self.trigger == Trigger::Deleted && !leaves_record_alone {
+                errs.push(FieldError::new(
+                    format!("actions[{i}]"),
+                    "automation_deleted_record",
+                ));
+            }
         }
         if errs.is_empty() {
             Ok(entity)
@@ -349,6 +375,7 @@ fn validate_action(entity: Entity, a: &Action, at: &str, errs: &mut Vec<FieldErr
             | Action::MoveParent { .. }
             | Action::MoveChildren { .. }
             | Action::MoveStage { .. }
+            | Action::RequestApproval { .. }
     );
     if deal_only && entity != Entity::Deal {
         errs.push(FieldError::new(at, "automation_deal_only"));
@@ -404,6 +431,25 @@ fn validate_action(entity: Entity, a: &Action, at: &str, errs: &mut Vec<FieldErr
                 format!("{at}.url"),
                 "automation_url_invalid",
             ));
+        }
+        Action::RequestApproval { value, reason } => {
+            let ok = match value {
+                Json::Number(n) => n.as_i64().is_some_and(|n| (0..=100).contains(&n)),
+                Json::String(s) => !s.trim().is_empty(),
+                _ => false,
+            };
+            if !ok {
+                errs.push(FieldError::new(
+                    format!("{at}.value"),
+                    "automation_discount_invalid",
+                ));
+            }
+            if reason.trim().is_empty() {
+                errs.push(FieldError::new(
+                    format!("{at}.reason"),
+                    "automation_text_required",
+                ));
+            }
         }
         Action::Delay { minutes } if !(1..=525_600).contains(minutes) => {
             errs.push(FieldError::new(
@@ -517,6 +563,51 @@ mod tests {
             "entity": "deal", "trigger": {"type": "created"},
             "actions": [{"type": "launch_rocket"}]}));
         assert!(r.is_err());
+    }
+
+    #[test]
+    fn approval_request_needs_a_deal_a_discount_and_a_reason() {
+        let ok = rule(
+            json!({"name": "Скидка", "entity": "deal", "trigger": {"type": "created"},
+            "actions": [{"type": "request_approval", "value": "{{custom.discount}}", "reason": "Опт"}]}),
+        );
+        assert!(ok.validate().is_ok());
+        let bad = rule(
+            json!({"name": "x", "entity": "company", "trigger": {"type": "created"},
+            "actions": [{"type": "request_approval", "value": 150, "reason": " "}]}),
+        );
+        let codes: Vec<(String, &str)> = bad
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| (e.field, e.code))
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                ("actions[0]".to_string(), "automation_deal_only"),
+                (
+                    "actions[0].value".to_string(),
+                    "automation_discount_invalid"
+                ),
+                ("actions[0].reason".to_string(), "automation_text_required"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_delete_rule_only_tells_others() {
+        let r = rule(
+            json!({"name": "Удалена", "entity": "deal", "trigger": {"type": "deleted"},
+            "actions": [{"type": "notebook_item", "text": "Удалена {{title}}", "assignee": {"kind": "owner"}},
+                        {"type": "add_tag", "tag": "x"}]}),
+        );
+        let errs = r.validate().unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(
+            (errs[0].field.as_str(), errs[0].code),
+            ("actions[1]", "automation_deleted_record")
+        );
     }
 
     #[test]

@@ -466,7 +466,14 @@ pub async fn delete(
     let rec = fetch_for(tx, ctx, entity, id, Action::Delete, false).await?;
     check_version(&rec, if_match)?;
     rules::check_delete(tx, entity, id).await?;
-    set_deleted(tx, entity, &rec, true, ctx.actor.user_id).await?;
+    let after = set_deleted(tx, entity, &rec, true, ctx.actor.user_id).await?;
+    // Rules on deletion run in the same transaction (the record is in the trash).
+    automation::on_change(
+        tx,
+        ctx.actor,
+        automation::Change::deleted(entity, &rec, &after),
+    )
+    .await?;
     Ok(())
 }
 

@@ -940,3 +940,185 @@ async fn delay_resumes_later_and_webhook_actions_are_sent_by_the_job() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_requests_approval_of_a_discount_in_the_change_transaction() {
+    each_backend(|store, fx| async move {
+        let admin = &fx.admin;
+        update(
+            &store,
+            admin,
+            Entity::Department,
+            fx.sales_dept,
+            json!({"head_id": fx.head.user_id}),
+        )
+        .await;
+        create(
+            &store,
+            admin,
+            Entity::CustomField,
+            json!({"entity": "deal", "key": "wanted_discount", "label": "Желаемая скидка", "kind": "number"}),
+        )
+        .await;
+        let r = rule(
+            &store,
+            admin,
+            json!({"name": "Согласовать скидку", "entity": "deal",
+            "trigger": {"type": "field_changed", "field": "custom.wanted_discount"},
+            "condition": "custom.wanted_discount > 10",
+            "actions": [{"type": "request_approval", "value": "{{custom.wanted_discount}}",
+                         "reason": "Клиент просит скидку: {{title}}"}]}),
+        )
+        .await;
+        let deal = create(
+            &store,
+            &fx.m1,
+            Entity::Deal,
+            json!({"title": "Опт", "pipeline_id": fx.pipeline, "amount": "1000.00"}),
+        )
+        .await;
+        let d = id(&deal);
+        // Below the condition: nothing is asked.
+        let before = testing::row_count(store.pool(), "approvals").await;
+        update(&store, admin, Entity::Deal, d, json!({"custom": {"wanted_discount": 5}})).await;
+        assert_eq!(testing::row_count(store.pool(), "approvals").await, before);
+
+        update(&store, &fx.m1, Entity::Deal, d, json!({"custom": {"wanted_discount": 25}})).await;
+        let mine = store.approvals(&fx.m1, "mine", Some("pending")).await.expect("list");
+        assert_eq!(mine.len(), 1, "{mine:?}");
+        let a = &mine[0];
+        assert_eq!(a["record_id"], json!(d));
+        assert_eq!(a["field"], json!("discount_pct"));
+        assert_eq!(a["requested_value"], json!(25));
+        assert_eq!(a["reason"], json!("Клиент просит скидку: Опт"));
+        assert_eq!(a["requester_id"], json!(fx.m1.user_id));
+        assert_eq!(a["approver_id"], json!(fx.head.user_id));
+        assert_eq!(runs_of_rule(&store, admin, r.id).await, vec!["done"]);
+        // The discount itself waits for the decision.
+        let rec = store.get(admin, Entity::Deal, d).await.expect("deal");
+        assert_eq!(rec["discount_pct"], Json::Null);
+        let to_head = store.approvals(&fx.head, "to_me", Some("pending")).await.expect("list");
+        assert_eq!(to_head.len(), 1);
+        let aid = a["id"].as_i64().expect("approval id");
+        store
+            .approval_decide(&fx.head, aid, true, "Согласовано")
+            .await
+            .expect("approve");
+        let rec = store.get(admin, Entity::Deal, d).await.expect("deal");
+        assert_eq!(rec["discount_pct"], json!(25));
+
+        // No approver (the owner is in no department): the rule fails alone, the
+        // change stands, nothing is half-written.
+        let other = create(
+            &store,
+            admin,
+            Entity::Deal,
+            json!({"title": "Сервис", "pipeline_id": fx.pipeline}),
+        )
+        .await;
+        let n = testing::row_count(store.pool(), "approvals").await;
+        let rec = update(
+            &store,
+            admin,
+            Entity::Deal,
+            id(&other),
+            json!({"custom": {"wanted_discount": 30}}),
+        )
+        .await;
+        assert_eq!(rec["custom"]["wanted_discount"], json!(30));
+        assert_eq!(testing::row_count(store.pool(), "approvals").await, n);
+        assert_eq!(runs_of_rule(&store, admin, r.id).await, vec!["done", "failed"]);
+
+        // Saved only for deals, with a discount and a reason.
+        let bad: RuleInput = serde_json::from_value(json!({"name": "x", "entity": "deal",
+            "trigger": {"type": "created"},
+            "actions": [{"type": "request_approval", "value": 101, "reason": ""}]}))
+        .unwrap();
+        let errs = codes(store.create_automation_rule(admin, &bad).await);
+        assert_eq!(
+            errs,
+            vec![
+                ("actions[0].value".to_string(), "automation_discount_invalid"),
+                ("actions[0].reason".to_string(), "automation_text_required"),
+            ]
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_rule_runs_in_the_deletion_transaction() {
+    each_backend(|store, fx| async move {
+        let admin = &fx.admin;
+        let r = rule(
+            &store,
+            admin,
+            json!({"name": "Сделка удалена", "entity": "deal",
+            "trigger": {"type": "deleted"}, "condition": "amount >= 1000",
+            "actions": [{"type": "notebook_item", "text": "Удалена сделка «{{title}}»",
+                         "assignee": {"kind": "user", "user_id": fx.head.user_id}}]}),
+        )
+        .await;
+        let big = create(
+            &store,
+            &fx.m1,
+            Entity::Deal,
+            json!({"title": "Крупная", "pipeline_id": fx.pipeline, "amount": "5000.00"}),
+        )
+        .await;
+        let small = create(
+            &store,
+            &fx.m1,
+            Entity::Deal,
+            json!({"title": "Мелкая", "pipeline_id": fx.pipeline, "amount": "10.00"}),
+        )
+        .await;
+        // Neither creating nor editing starts it.
+        update(
+            &store,
+            &fx.m1,
+            Entity::Deal,
+            id(&big),
+            json!({"description": "x"}),
+        )
+        .await;
+        assert!(runs_of_rule(&store, admin, r.id).await.is_empty());
+        let items = testing::row_count(store.pool(), "notebook_items").await;
+        store
+            .delete(admin, Entity::Deal, id(&small), None)
+            .await
+            .expect("delete small");
+        assert_eq!(
+            testing::row_count(store.pool(), "notebook_items").await,
+            items
+        );
+        store
+            .delete(admin, Entity::Deal, id(&big), None)
+            .await
+            .expect("delete big");
+        assert_eq!(runs_of_rule(&store, admin, r.id).await, vec!["done"]);
+        assert_eq!(
+            testing::row_count(store.pool(), "notebook_items").await,
+            items + 1
+        );
+        let q = RunQuery {
+            rule_id: Some(r.id),
+            limit: 10,
+            ..Default::default()
+        };
+        let run = &store.automation_runs(admin, &q).await.expect("runs")[0];
+        assert_eq!(run.trigger, "deleted");
+        assert_eq!(run.record_id, Some(id(&big)));
+
+        // Actions that would change the deleted record are refused at save.
+        let bad: RuleInput = serde_json::from_value(json!({"name": "x", "entity": "deal",
+            "trigger": {"type": "deleted"},
+            "actions": [{"type": "set_field", "field": "description", "value": "y"}]}))
+        .unwrap();
+        assert_eq!(
+            codes(store.create_automation_rule(admin, &bad).await),
+            vec![("actions[0]".to_string(), "automation_deleted_record")]
+        );
+    })
+    .await;
+}

@@ -244,13 +244,13 @@ pub fn openapi(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>)
         "kind": {"enum": ["owner", "user", "department_head", "round_robin", "least_loaded"]},
         "user_id": id, "department_id": id}, "required": ["kind"]});
     schemas.insert("AutomationTrigger".into(), json!({"type": "object", "description":
-        "created | updated | field_changed {field, to?} | stage_entered {stage_id} | stage_left {stage_id} | activity_overdue | time {field, offset_minutes, yearly?} | webhook | manual",
-        "properties": {"type": {"enum": ["created", "updated", "field_changed", "stage_entered", "stage_left", "activity_overdue", "time", "webhook", "manual"]},
+        "created | updated | deleted (only notebook_item, send_email, webhook, move_parent, delay may follow) | field_changed {field, to?} | stage_entered {stage_id} | stage_left {stage_id} | activity_overdue | time {field, offset_minutes, yearly?} | webhook | manual",
+        "properties": {"type": {"enum": ["created", "updated", "deleted", "field_changed", "stage_entered", "stage_left", "activity_overdue", "time", "webhook", "manual"]},
             "field": {"type": "string"}, "to": {}, "stage_id": id, "offset_minutes": {"type": "integer"}, "yearly": {"type": "boolean"}},
         "required": ["type"]}));
     schemas.insert("AutomationAction".into(), json!({"type": "object", "description":
-        "create_activity {subject, kind?, due_in_minutes?, assignee} | create_child_deal {pipeline_id, stage_id?, title?, fields?, assignee?} | move_parent {stage_id} | move_children {stage_id} | move_stage {stage_id} | set_field {field, value} | assign_owner {assignee} | add_tag {tag} | remove_tag {tag} | notebook_item {text, assignee} | send_email {to, subject, body} | webhook {url} | delay {minutes}. Text values are templates: {{title}}, {{custom.key}}, {{payload.x}}.",
-        "properties": {"type": {"enum": ["create_activity", "create_child_deal", "move_parent", "move_children", "move_stage", "set_field", "assign_owner", "add_tag", "remove_tag", "notebook_item", "send_email", "webhook", "delay"]},
+        "create_activity {subject, kind?, due_in_minutes?, assignee} | create_child_deal {pipeline_id, stage_id?, title?, fields?, assignee?} | move_parent {stage_id} | move_children {stage_id} | move_stage {stage_id} | set_field {field, value} | assign_owner {assignee} | add_tag {tag} | remove_tag {tag} | notebook_item {text, assignee} | send_email {to, subject, body} | webhook {url} | delay {minutes} | request_approval {value, reason} (deals: asks the owner's department head to approve discount_pct = value; value is 0..100 or a template). Text values are templates: {{title}}, {{custom.key}}, {{payload.x}}.",
+        "properties": {"type": {"enum": ["create_activity", "create_child_deal", "move_parent", "move_children", "move_stage", "set_field", "assign_owner", "add_tag", "remove_tag", "notebook_item", "send_email", "webhook", "delay", "request_approval"]},
             "assignee": assignee},
         "required": ["type"]}));
     schemas.insert("AutomationRuleInput".into(), json!({"type": "object", "properties": {

@@ -25,6 +25,7 @@ mod notebook_admin;
 mod notebook_planner;
 mod profile;
 mod reports;
+mod rules;
 mod search;
 mod settings;
 mod timeline;
@@ -61,6 +62,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(files::router(max_upload))
         .merge(search::router())
         .merge(settings::router())
+        .merge(rules::router())
         .merge(reports::router())
         .layer(axum::middleware::from_fn(ctx::layer))
 }

@@ -80,6 +80,7 @@ async fn index(web: Web) -> WebResult {
         for (href, label, testid) in [
             ("/settings/gates", "ui-nb-gates", "gates"),
             ("/settings/handover", "ui-nb-handover", "handover"),
+            ("/settings/automation", "ui-rule-rules", "automation"),
             ("/settings/exports", "ui-export-log", "exports"),
         ] {
             let (href, label, testid) = (href.into(), ctx.t(label), testid.into());

@@ -273,6 +273,47 @@ pub async fn perform(
             Ok(json!({"queued_call_id": id}))
         }
         Action::Delay { .. } => Ok(Json::Null),
+        Action::RequestApproval { value, reason } => {
+            let deal = need_record()?;
+            let id = ctx.record_id.unwrap_or_default();
+            let owner = deal
+                .get("owner_id")
+                .and_then(Json::as_i64)
+                .ok_or_else(|| invalid("owner_id", "automation_record_required"))?;
+            let value = match render_json(value, &data) {
+                // "25" or "25.0" from a template is the number 25.
+                Json::String(s) => match s.trim().parse::<f64>() {
+                    Ok(n) if n.fract() == 0.0 && n.abs() < 1e9 => json!(n as i64),
+                    _ => Json::String(s),
+                },
+                other => other,
+            };
+            // Asked on behalf of the deal's owner, so the owner's head decides.
+            let requester = Actor::system(owner);
+            let customs = crate::rules::load_custom_defs(tx).await?;
+            let lookup = move |e: Entity| customs.get(&e).cloned().unwrap_or_default();
+            let qctx = crate::listing::QueryCtx {
+                backend: tx.backend(),
+                actor: &requester,
+                custom: &lookup,
+            };
+            let a = crate::approvals::request(
+                tx,
+                &qctx,
+                id,
+                "discount_pct",
+                &value,
+                &render(reason, &data),
+                chrono::Duration::hours(crate::approvals::DEFAULT_ESCALATE_HOURS),
+                plotina_core::value::now(),
+            )
+            .await?;
+            Ok(json!({
+                "approval_id": a.get("id"),
+                "approver_id": a.get("approver_id"),
+                "requested_value": value,
+            }))
+        }
     }
 }
 

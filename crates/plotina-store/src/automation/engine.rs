@@ -67,6 +67,15 @@ impl<'a> Change<'a> {
             stage,
         }
     }
+    pub fn deleted(entity: Entity, old: &'a Record, new: &'a Record) -> Self {
+        Change {
+            entity,
+            kind: ChangeKind::Deleted,
+            old: Some(old),
+            new,
+            stage: None,
+        }
+    }
     pub fn updated(
         entity: Entity,
         old: &'a Record,
@@ -119,6 +128,7 @@ pub fn trigger_matches(trigger: &Trigger, change: &Change<'_>) -> bool {
     match trigger {
         Trigger::Created => change.kind == ChangeKind::Created,
         Trigger::Updated => change.kind == ChangeKind::Updated,
+        Trigger::Deleted => change.kind == ChangeKind::Deleted,
         Trigger::FieldChanged { field, to } => {
             change.kind == ChangeKind::Updated
                 && change.old.and_then(|o| field_value(o, field)) != field_value(change.new, field)

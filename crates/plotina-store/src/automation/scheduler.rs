@@ -83,9 +83,10 @@ pub fn due_moments(
 }
 
 fn static_code(s: &str) -> &'static str {
-    const CODES: [&str; 11] = [
+    const CODES: [&str; 12] = [
         "created",
         "updated",
+        "deleted",
         "field_changed",
         "stage_entered",
         "stage_left",
