@@ -304,7 +304,6 @@ pub async fn perform(
                 "discount_pct",
                 &value,
                 &render(reason, &data),
-                chrono::Duration::hours(crate::approvals::DEFAULT_ESCALATE_HOURS),
                 plotina_core::value::now(),
             )
             .await?;
