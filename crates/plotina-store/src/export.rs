@@ -339,7 +339,7 @@ async fn link_titles(
 
 /// Writes rows as they come in the chosen format.
 enum Sink<'w> {
-    Csv(csv::Writer<&'w mut (dyn Write + Send)>),
+    Csv(Box<csv::Writer<&'w mut (dyn Write + Send)>>),
     Xlsx {
         book: Box<rust_xlsxwriter::Workbook>,
         row: u32,
@@ -371,7 +371,7 @@ impl<'w> Sink<'w> {
                     .delimiter(delimiter)
                     .from_writer(out);
                 w.write_record(headers).map_err(io)?;
-                Ok(Sink::Csv(w))
+                Ok(Sink::Csv(Box::new(w)))
             }
             ExportFormat::Xlsx => {
                 let mut book = Box::new(rust_xlsxwriter::Workbook::new());
