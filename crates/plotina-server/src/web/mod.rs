@@ -24,6 +24,7 @@ mod notebook;
 mod notebook_admin;
 mod notebook_planner;
 mod profile;
+mod quality;
 mod reports;
 mod rules;
 mod search;

@@ -632,4 +632,5 @@ pub fn router() -> Router<AppState> {
         .route("/reports/funnel", get(funnel_page))
         .route("/reports/dam", get(dam_page))
         .route("/reports/abc-xyz", get(abc_page))
+        .route("/reports/quality", get(super::quality::page))
 }

@@ -9,6 +9,7 @@ mod exports;
 mod gates;
 mod helpers;
 mod notebook;
+mod quality;
 mod reports;
 
 use helpers::{apps, Browser};
