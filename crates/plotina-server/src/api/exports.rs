@@ -12,7 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use futures::stream;
+use futures::stream::{self, StreamExt};
 use plotina_core::policy::Actor;
 use plotina_core::schema::Entity;
 use plotina_store::export::{ExportFormat, ExportRequest, ExportSummary};
@@ -150,7 +150,8 @@ pub async fn download(state: &AppState, actor: &Actor, spec: ExportSpec) -> ApiR
         }
     });
     let name = file_name(actor, &spec);
-    let mut resp = Body::from_stream(chunks).into_response();
+    // Fused: the compression layer may poll again after the end of the stream.
+    let mut resp = Body::from_stream(chunks.fuse()).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

@@ -42,6 +42,17 @@ async fn exports_are_downloads_with_rights_limits_and_a_log() {
         assert_eq!(lines[1].split(';').next(), Some("'=2+3"));
         assert!(lines[2].contains(&app.fx.m1.name), "{text}");
 
+        // Compressed on the way out: the whole body arrives (the stream ends cleanly).
+        let resp = app
+            .req("admin", Method::POST, "/api/v1/exports")
+            .header("accept-encoding", "gzip")
+            .json(&body("csv"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(!resp.bytes().await.expect("a complete body").is_empty());
+
         let resp = app.post("admin", "/api/v1/exports", &body("xlsx")).await;
         assert_eq!(resp.status(), 200);
         assert_eq!(&resp.bytes().await.unwrap()[..2], b"PK");
@@ -69,11 +80,11 @@ async fn exports_are_downloads_with_rights_limits_and_a_log() {
         let (status, log) = json(app.get("admin", "/api/v1/exports").await).await;
         assert_eq!(status, 200);
         let entries = log["data"].as_array().unwrap();
-        assert_eq!(entries.len(), 3, "{log}");
+        assert_eq!(entries.len(), 4, "{log}");
         assert_eq!(entries[0]["format"], "json");
-        assert_eq!(entries[2]["rows"], 2);
-        assert_eq!(entries[2]["source"], "api");
-        assert_eq!(entries[2]["filter"], "tags = \"выгрузка\"");
+        assert_eq!(entries[3]["rows"], 2);
+        assert_eq!(entries[3]["source"], "api");
+        assert_eq!(entries[3]["filter"], "tags = \"выгрузка\"");
         assert_eq!(app.get("m1", "/api/v1/exports").await.status(), 403);
 
         // Each export above the threshold (1 row here) told the administrator.
@@ -84,6 +95,6 @@ async fn exports_are_downloads_with_rights_limits_and_a_log() {
             .iter()
             .filter(|i| i["source"] == "export")
             .count();
-        assert_eq!(notices, 3, "{notebook}");
+        assert_eq!(notices, 4, "{notebook}");
     }
 }
