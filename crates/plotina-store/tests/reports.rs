@@ -825,3 +825,153 @@ async fn abc_xyz_of_customers() {
         ));
     }
 }
+
+/// Sets timestamps of a row directly (relative to now when `ago_days` is given).
+async fn set_times(store: &Store, table: &str, id: i64, values: &[(&str, DateTime<Utc>)]) {
+    let mut tx: Tx = store.pool().begin_write().await.expect("begin");
+    let mut q = Query::update();
+    q.table(Alias::new(table));
+    for (column, t) in values {
+        let v: SqlValue = match store.backend() {
+            Backend::Sqlite => plotina_core::value::format_datetime(*t).into(),
+            Backend::Postgres => (*t).into(),
+        };
+        q.value(Alias::new(*column), v);
+    }
+    q.and_where(sea_query::Expr::col(Alias::new("id")).eq(id));
+    tx.execute(&q).await.expect("set times");
+    tx.commit().await.expect("commit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn velocity_cycle_lengths_stale_and_forgotten_deals() {
+    use plotina_store::reports::velocity::Cycle;
+    for db in testing::all().await {
+        eprintln!("backend: {}", db.name());
+        let (store, fx) = testing::seeded_store(&db).await;
+        let m1 = &fx.m1;
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let ago = |days: i64| Utc::now() - chrono::Duration::days(days);
+        let create = |title: &'static str, stage: &'static str| {
+            let body = json!({"title": title, "pipeline_id": fx.pipeline, "stage_id": fx.stage(stage),
+                "lost_reason": (stage == L).then_some("Дорого")});
+            let store = &store;
+            async move {
+                let (rec, _) = store
+                    .create(m1, Entity::Deal, &obj(body), None)
+                    .await
+                    .unwrap_or_else(|e| panic!("create {title}: {e:?}"));
+                rec["id"].as_i64().unwrap()
+            }
+        };
+        // Closed in Q1 2026: won after 10 and 60 days, lost after 5; one won in 2025
+        // is outside the period.
+        for (title, stage, created, closed) in [
+            ("w10", W, "2026-01-01T09:00:00Z", "2026-01-11T10:00:00Z"),
+            ("w60", W, "2026-01-01T09:00:00Z", "2026-03-02T09:00:00Z"),
+            ("l5", L, "2026-02-01T09:00:00Z", "2026-02-06T12:00:00Z"),
+            ("old", W, "2025-01-01T09:00:00Z", "2025-02-01T09:00:00Z"),
+        ] {
+            let id = create(title, stage).await;
+            set_times(
+                &store,
+                "deals",
+                id,
+                &[("created_at", at(created)), ("closed_at", at(closed))],
+            )
+            .await;
+        }
+        // «Квалификация» rots after 5 days. Stuck: 10 days in it, created 10 days ago.
+        let mut tx: Tx = store.pool().begin_write().await.unwrap();
+        tx.execute(
+            Query::update()
+                .table(Alias::new("stages"))
+                .value(Alias::new("rotten_days"), 5)
+                .and_where(sea_query::Expr::col(Alias::new("id")).eq(fx.stage(Q))),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let stuck = create("stuck", Q).await;
+        set_times(
+            &store,
+            "deals",
+            stuck,
+            &[("created_at", ago(10)), ("stage_changed_at", ago(10))],
+        )
+        .await;
+        // Forgotten: created 30 days ago, its only call last changed 20 days ago.
+        let quiet = create("quiet", N).await;
+        set_times(
+            &store,
+            "deals",
+            quiet,
+            &[("created_at", ago(30)), ("stage_changed_at", ago(1))],
+        )
+        .await;
+        let (call, _) = store
+            .create(
+                m1,
+                Entity::Activity,
+                &obj(json!({"kind": "call", "subject": "Звонок", "deal_id": quiet})),
+                None,
+            )
+            .await
+            .unwrap();
+        set_times(
+            &store,
+            "activities",
+            call["id"].as_i64().unwrap(),
+            &[("updated_at", ago(20))],
+        )
+        .await;
+        // Busy: created 30 days ago, touched today.
+        let busy = create("busy", N).await;
+        set_times(&store, "deals", busy, &[("created_at", ago(30))]).await;
+        store
+            .create(
+                m1,
+                Entity::Activity,
+                &obj(json!({"kind": "call", "subject": "Звонок", "deal_id": busy})),
+                None,
+            )
+            .await
+            .unwrap();
+
+        let params = ReportParams {
+            period_from: Some(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
+            period_to: Some(NaiveDate::from_ymd_opt(2026, 3, 31).unwrap()),
+            ..Default::default()
+        };
+        let v = store.report_velocity(&fx.admin, &params, 14).await.unwrap();
+        assert_eq!(
+            v.won,
+            Cycle {
+                count: 2,
+                median_days: Some(10),
+                p90_days: Some(60),
+                avg_days: Some(35.0)
+            }
+        );
+        assert_eq!(v.lost.count, 1);
+        assert_eq!(v.lost.median_days, Some(5));
+        assert_eq!(v.buckets[0].lost, 1, "5 days is in 0–7");
+        assert_eq!(v.buckets[1].won, 1, "10 days is in 8–14");
+        assert_eq!(v.buckets[3].won, 1, "60 days is in 31–60");
+        assert_eq!(v.owners.len(), 1);
+        assert_eq!(v.owners[0].owner_id, Some(m1.user_id));
+        assert_eq!(v.stale_total, 1);
+        assert_eq!(
+            (v.stale[0].id, v.stale[0].days, v.stale[0].limit_days),
+            (stuck, 10, 5)
+        );
+        assert_eq!(v.forgotten_total, 1, "{:?}", v.forgotten);
+        assert_eq!((v.forgotten[0].id, v.forgotten[0].days), (quiet, 20));
+        // Another manager sees none of m1's deals.
+        let other = store.report_velocity(&fx.m2, &params, 14).await.unwrap();
+        assert_eq!((other.won.count, other.stale_total), (0, 0));
+        // A shorter idle threshold adds the stuck deal (10 days without a touch).
+        let v = store.report_velocity(&fx.admin, &params, 7).await.unwrap();
+        assert_eq!(v.forgotten_total, 2);
+    }
+}

@@ -7,6 +7,7 @@ pub mod abc_xyz;
 pub mod dam;
 pub mod funnel;
 pub mod stats;
+pub mod velocity;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use plotina_core::error::{DomainError, FieldError};
