@@ -86,3 +86,27 @@ reports-abc-by-revenue = by revenue
 reports-abc-by-count = by number of won deals
 reports-abc-rules = ABC: customers ranked largest first; A while the customers before hold less than the A share, then B, then C. XYZ: coefficient of variation of monthly revenue over the period's months (months without purchases count as zero).
 reports-customers = customers
+
+## Velocity
+reports-velocity = Velocity
+report_idle_days = Days without a touch: a whole number from 1 to 365
+reports-col-problem = Problem
+reports-col-deal-id = Deal no.
+reports-col-deal = Deal
+reports-col-owner-id = Owner (id)
+reports-col-days = Days
+reports-col-limit-days = Limit, days
+reports-stale = Stuck in stage
+reports-forgotten = Forgotten
+reports-velocity-caption = Cycle length of deals closed in the period: from creation to closing, in days. Median and 90th percentile are nearest-rank values.
+reports-velocity-won = Won
+reports-velocity-lost = Lost
+reports-velocity-count = Deals
+reports-velocity-median = Median, days
+reports-velocity-p90 = 90th percentile, days
+reports-velocity-avg = Mean, days
+reports-velocity-days = { $from }–{ $to } d
+reports-velocity-days-open = over { $from } d
+reports-velocity-stale-caption = Open deals longer in their stage than its rotten days: { $count }
+reports-velocity-forgotten-caption = Open deals without any activity for { $days } days or more: { $count }
+reports-idle-days = Days without a touch

@@ -86,3 +86,27 @@ reports-abc-by-revenue = по выручке
 reports-abc-by-count = по числу выигранных сделок
 reports-abc-rules = ABC: клиенты по убыванию; A — пока у клиентов выше по списку меньше доли A, затем B, затем C. XYZ: коэффициент вариации выручки по месяцам периода (месяцы без покупок — ноль).
 reports-customers = клиентов
+
+## Velocity
+reports-velocity = Скорость сделок
+report_idle_days = Дней без касания: целое число от 1 до 365
+reports-col-problem = Проблема
+reports-col-deal-id = № сделки
+reports-col-deal = Сделка
+reports-col-owner-id = Ответственный (id)
+reports-col-days = Дней
+reports-col-limit-days = Порог, дней
+reports-stale = Засиделась на этапе
+reports-forgotten = Забыта
+reports-velocity-caption = Длина цикла сделок, закрытых в периоде: от создания до закрытия, в днях. Медиана и 90-й процентиль — по ближайшему рангу.
+reports-velocity-won = Выигранные
+reports-velocity-lost = Проигранные
+reports-velocity-count = Сделок
+reports-velocity-median = Медиана, дней
+reports-velocity-p90 = 90-й процентиль, дней
+reports-velocity-avg = Среднее, дней
+reports-velocity-days = { $from }–{ $to } дн.
+reports-velocity-days-open = больше { $from } дн.
+reports-velocity-stale-caption = Открытые сделки дольше «срока протухания» своего этапа: { $count }
+reports-velocity-forgotten-caption = Открытые сделки без дел и касаний { $days } дней и дольше: { $count }
+reports-idle-days = Дней без касания

@@ -14,6 +14,7 @@ use plotina_core::schema::Entity;
 use plotina_store::reports::abc_xyz::{AbcXyz, Thresholds};
 use plotina_store::reports::dam::{Dam, DEFAULT_LOST_AFTER};
 use plotina_store::reports::funnel::Funnel;
+use plotina_store::reports::velocity::{Velocity, DEFAULT_IDLE_DAYS};
 use plotina_store::reports::ReportParams;
 use serde_json::json;
 
@@ -44,6 +45,8 @@ pub struct ReportQuery {
     pub b: Option<String>,
     pub x: Option<String>,
     pub y: Option<String>,
+    /// Velocity: days without a touch after which an open deal is forgotten.
+    pub idle_days: Option<String>,
 }
 
 fn bad(field: &str, code: &'static str) -> DomainError {
@@ -117,6 +120,18 @@ impl ReportQuery {
             })
             .transpose()?;
         Ok((n, target))
+    }
+
+    /// Velocity: `idle_days` (1–365, default 14).
+    pub fn idle_days(&self) -> Result<u32, DomainError> {
+        match opt(&self.idle_days) {
+            None => Ok(DEFAULT_IDLE_DAYS),
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=365).contains(n))
+                .ok_or_else(|| bad("idle_days", "report_idle_days")),
+        }
     }
 
     /// The report parameters; a malformed one answers 400 naming the parameter.
@@ -348,8 +363,66 @@ async fn abc_xyz(
     }
 }
 
+/// Velocity as a table: the stuck deals (stale, then forgotten), one per row.
+pub fn velocity_table(v: &Velocity, lang: Lang) -> Table {
+    let headers = [
+        "reports-col-problem",
+        "reports-col-deal-id",
+        "reports-col-deal",
+        "reports-col-owner-id",
+        "reports-col-stage",
+        "reports-col-days",
+        "reports-col-limit-days",
+    ]
+    .iter()
+    .map(|id| t(lang, id))
+    .collect();
+    let rows = [
+        ("reports-stale", &v.stale),
+        ("reports-forgotten", &v.forgotten),
+    ]
+    .into_iter()
+    .flat_map(|(kind, deals)| {
+        deals.iter().map(move |d| {
+            vec![
+                Cell::Text(t(lang, kind)),
+                Cell::Int(d.id),
+                Cell::Text(d.title.clone()),
+                d.owner_id.into(),
+                Cell::Text(d.stage.clone()),
+                Cell::Int(d.days),
+                Cell::Int(d.limit_days),
+            ]
+        })
+    })
+    .collect();
+    Table {
+        title: t(lang, "reports-velocity"),
+        headers,
+        rows,
+    }
+}
+
+async fn velocity(
+    State(s): State<AppState>,
+    auth: Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q: ReportQuery = input::query(raw.as_deref())?;
+    let format = Format::parse(q.format.as_deref())?;
+    let params = q.params()?;
+    let idle = q.idle_days()?;
+    check_export(&auth.actor, format)?;
+    let v = s.store.report_velocity(&auth.actor, &params, idle).await?;
+    match format {
+        Format::Json => Ok(Json(json!({"data": v})).into_response()),
+        _ => download(format, "velocity", &velocity_table(&v, lang(&auth.actor))),
+    }
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/reports/velocity", get(velocity))
         .route("/api/v1/reports/abc-xyz", get(abc_xyz))
         .route("/api/v1/reports/funnel", get(funnel))
         .route("/api/v1/reports/dam", get(dam))
@@ -495,6 +568,33 @@ pub fn openapi_paths(
         "/api/v1/reports/abc-xyz".into(),
         json!({"get": {"summary": "ABC/XYZ of customers over the period's months", "tags": ["reports"], "parameters": abc_params,
             "responses": {"200": ok("AbcXyzReport", "Classes and the 3x3 matrix"), "default": problem.clone()}}}),
+    );
+    let cycle = json!({"type": "object", "properties": {
+        "count": {"type": "integer"}, "median_days": int_or_null, "p90_days": int_or_null, "avg_days": num},
+        "required": ["count", "median_days", "p90_days", "avg_days"]});
+    let stuck = json!({"type": "array", "items": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "title": {"type": "string"}, "owner_id": int_or_null, "stage_id": {"type": "integer"},
+        "stage": {"type": "string"}, "days": {"type": "integer"}, "limit_days": {"type": "integer"}},
+        "required": ["id", "title", "owner_id", "stage_id", "stage", "days", "limit_days"]}});
+    schemas.insert("VelocityReport".into(), json!({"type": "object", "properties": {
+        "idle_days": {"type": "integer"}, "won": cycle, "lost": cycle,
+        "buckets": {"type": "array", "items": {"type": "object", "properties": {
+            "from_days": {"type": "integer"}, "to_days": int_or_null, "won": {"type": "integer"}, "lost": {"type": "integer"}},
+            "required": ["from_days", "to_days", "won", "lost"]}},
+        "owners": {"type": "array", "items": {"type": "object", "properties": {
+            "owner_id": int_or_null, "won": cycle, "lost": cycle}, "required": ["owner_id", "won", "lost"]}},
+        "stale_total": {"type": "integer"}, "stale": stuck, "forgotten_total": {"type": "integer"}, "forgotten": stuck},
+        "required": ["idle_days", "won", "lost", "buckets", "owners", "stale_total", "stale", "forgotten_total", "forgotten"]}));
+    let mut velocity_params = params.clone();
+    velocity_params.push(qp(
+        "idle_days",
+        json!({"type": "integer", "minimum": 1, "maximum": 365}),
+        "Days without an activity after which an open deal counts as forgotten (default 14)",
+    ));
+    paths.insert(
+        "/api/v1/reports/velocity".into(),
+        json!({"get": {"summary": "Velocity: cycle length of deals closed in the period; stale and forgotten open deals", "tags": ["reports"], "parameters": velocity_params,
+            "responses": {"200": ok("VelocityReport", "Velocity and stagnation"), "default": problem.clone()}}}),
     );
     paths.insert(
         "/api/v1/reports/funnel".into(),

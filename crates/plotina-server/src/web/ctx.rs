@@ -139,6 +139,11 @@ impl Ctx {
         t_args(self.lang, id, &[(name, value.to_string())])
     }
 
+    /// A message with two arguments.
+    pub fn ta2(&self, id: &str, a: (&'static str, String), b: (&'static str, String)) -> String {
+        t_args(self.lang, id, &[a, b])
+    }
+
     pub fn initial(&self) -> String {
         self.user_name
             .chars()

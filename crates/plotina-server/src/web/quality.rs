@@ -100,7 +100,7 @@ pub async fn page(State(s): State<AppState>, web: Web, RawQuery(raw): RawQuery) 
             shares,
         });
     }
-    owners.sort_by(|a, b| b.total.cmp(&a.total));
+    owners.sort_by_key(|o| std::cmp::Reverse(o.total));
     let overall = OwnerRow {
         owner: ctx.t("ui-quality-all"),
         total,

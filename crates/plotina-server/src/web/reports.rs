@@ -57,6 +57,8 @@ pub struct ParamsForm {
     pub action: &'static str,
     pub dam: bool,
     pub abc: bool,
+    pub velocity: bool,
+    pub idle_days: String,
     pub abc_by: String,
     pub pipelines: Vec<Opt>,
     pub owners: Vec<Opt>,
@@ -68,7 +70,7 @@ pub struct ParamsForm {
     pub target: String,
 }
 
-fn params_form(
+pub(super) fn params_form(
     action: &'static str,
     lk: &Lookups,
     q: &ReportQuery,
@@ -79,6 +81,8 @@ fn params_form(
         action,
         dam: action == "/reports/dam",
         abc: action == "/reports/abc-xyz",
+        velocity: action == "/reports/velocity",
+        idle_days: q.idle_days.clone().unwrap_or_default(),
         abc_by: q.abc_by.clone().unwrap_or_default(),
         pipelines: options(
             lk.pipelines.iter().map(|p| (p.id, p.name.clone())),
@@ -104,7 +108,7 @@ fn params_form(
 }
 
 /// The query string of an export link with the report's parameters.
-fn export_qs(params: &ReportParams, extra: &[(&str, String)]) -> String {
+pub(super) fn export_qs(params: &ReportParams, extra: &[(&str, String)]) -> String {
     let pipelines = params
         .pipelines
         .iter()
@@ -145,7 +149,7 @@ fn export_qs(params: &ReportParams, extra: &[(&str, String)]) -> String {
 }
 
 /// A domain error as the page's message.
-fn error_text(ctx: &Ctx, d: &DomainError) -> String {
+pub(super) fn error_text(ctx: &Ctx, d: &DomainError) -> String {
     let text = FormErrors::from_domain(ctx, Entity::Deal, d, &[])
         .general
         .join(" ");
@@ -633,4 +637,5 @@ pub fn router() -> Router<AppState> {
         .route("/reports/dam", get(dam_page))
         .route("/reports/abc-xyz", get(abc_page))
         .route("/reports/quality", get(super::quality::page))
+        .route("/reports/velocity", get(super::report_velocity::page))
 }

@@ -353,3 +353,44 @@ async fn abc_xyz_json_and_errors() {
         }
     }
 }
+
+#[tokio::test]
+async fn velocity_json_csv_and_errors() {
+    for app in apps().await {
+        app.create(
+            "m1",
+            "deals",
+            json!({"title": "Быстрая продажа", "pipeline_id": app.fx.pipeline,
+                "stage_id": app.fx.stage("Успешно"), "amount": "1000"}),
+        )
+        .await;
+        let (status, body) = json(app.get("admin", "/api/v1/reports/velocity").await).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["won"]["count"], 1);
+        assert_eq!(body["data"]["won"]["median_days"], 0);
+        assert_eq!(body["data"]["idle_days"], 14);
+        assert_eq!(body["data"]["buckets"].as_array().unwrap().len(), 6);
+        let csv = app
+            .get("admin", "/api/v1/reports/velocity?format=csv&idle_days=30")
+            .await;
+        assert_eq!(csv.status(), 200);
+        assert!(csv.text().await.unwrap().contains("Проблема"));
+        assert_eq!(
+            app.get("m1", "/api/v1/reports/velocity?format=csv")
+                .await
+                .status(),
+            403
+        );
+        for bad in [
+            "idle_days=0",
+            "idle_days=366",
+            "idle_days=x",
+            "filter=amount+%3E",
+        ] {
+            let r = app
+                .get("admin", &format!("/api/v1/reports/velocity?{bad}"))
+                .await;
+            assert_eq!(r.status(), 400, "{bad}");
+        }
+    }
+}

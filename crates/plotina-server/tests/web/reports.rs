@@ -110,3 +110,41 @@ async fn abc_xyz_page_draws_the_matrix() {
         assert!(page.has(&format!("/companies?filter=id+in+%28{c}%29")));
     }
 }
+
+#[tokio::test]
+async fn velocity_page_shows_cycle_chart_and_stuck_deals() {
+    for app in apps().await {
+        app.create(
+            "m1",
+            Entity::Deal,
+            json!({"title": "Быстрая продажа", "pipeline_id": app.fx.pipeline,
+                "stage_id": app.fx.stage("Успешно"), "amount": "1000"}),
+        )
+        .await;
+        let open = app
+            .create(
+                "m1",
+                Entity::Deal,
+                json!({"title": "Тихая сделка", "pipeline_id": app.fx.pipeline}),
+            )
+            .await;
+        let admin = app.browser("admin").await;
+        // Idle threshold 1 day: a deal created now is not forgotten yet.
+        let page = admin.get("/reports/velocity?idle_days=1").await;
+        assert_eq!(page.status, 200, "{}", app.backend);
+        assert!(page.has(r#"data-testid="velocity-cycle""#), "{}", page.body);
+        assert!(page.has(r#"data-testid="velocity-chart""#) && page.has("<rect"));
+        assert!(
+            page.has("stage.kind+%3D+%22won%22"),
+            "won links to its deals"
+        );
+        assert!(!page.has(&format!("/deals/{open}\"")), "not forgotten yet");
+        assert!(page.has(r#"data-testid="export-csv""#));
+        let bad = admin.get("/reports/velocity?idle_days=0").await;
+        assert!(bad.has("Дней без касания: целое число"), "{}", bad.body);
+        let m1 = app.browser("m1").await;
+        let page = m1.get("/reports/velocity").await;
+        assert_eq!(page.status, 200);
+        assert!(!page.has(r#"data-testid="export-csv""#));
+    }
+}
