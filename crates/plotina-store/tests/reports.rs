@@ -1,7 +1,7 @@
 //! Reports on a small hand-built data set, on every backend `testing::all()` provides.
 //! The expected figures are worked out by hand in the comments next to them.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use plotina_core::error::DomainError;
 use plotina_core::policy::Actor;
 use plotina_core::schema::Entity;
@@ -973,5 +973,144 @@ async fn velocity_cycle_lengths_stale_and_forgotten_deals() {
         // A shorter idle threshold adds the stuck deal (10 days without a touch).
         let v = store.report_velocity(&fx.admin, &params, 7).await.unwrap();
         assert_eq!(v.forgotten_total, 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forecast_weighs_the_pipeline_against_plan_and_actual() {
+    use plotina_store::reports::forecast::PlanTarget;
+    for db in testing::all().await {
+        eprintln!("backend: {}", db.name());
+        let (store, fx) = testing::seeded_store(&db).await;
+        let m1 = &fx.m1;
+        let mut tx: Tx = store.pool().begin_write().await.unwrap();
+        for (stage, p) in [(Q, 20), (D, 80)] {
+            tx.execute(
+                Query::update()
+                    .table(Alias::new("stages"))
+                    .value(Alias::new("probability"), p)
+                    .and_where(sea_query::Expr::col(Alias::new("id")).eq(fx.stage(stage))),
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let today = m1.today();
+        let this_month = today.with_day(1).unwrap();
+        let next_month = (this_month + chrono::Duration::days(32))
+            .with_day(1)
+            .unwrap();
+        let key = |d: NaiveDate| d.format("%Y-%m").to_string();
+        let deal = |title: &str,
+                    stage: &str,
+                    amount: &str,
+                    close: Option<NaiveDate>,
+                    prob: Option<i64>| {
+            let mut body = json!({"title": title, "pipeline_id": fx.pipeline,
+                "stage_id": fx.stage(stage), "amount": amount});
+            if let Some(c) = close {
+                body["close_date"] = json!(c.to_string());
+            }
+            if let Some(p) = prob {
+                body["probability"] = json!(p);
+            }
+            body
+        };
+        for body in [
+            deal("won", W, "1000", None, None),
+            deal("q-this", Q, "2000", Some(today), None),
+            deal("sure-this", Q, "300", Some(today), Some(100)),
+            deal("d-next", D, "5000", Some(next_month), None),
+            deal("undated", Q, "700", None, None),
+            deal(
+                "late",
+                Q,
+                "100",
+                Some(this_month - chrono::Duration::days(40)),
+                None,
+            ),
+        ] {
+            store
+                .create(m1, Entity::Deal, &obj(body), None)
+                .await
+                .unwrap();
+        }
+        store
+            .set_plan(&fx.admin, &key(this_month), PlanTarget::All, Some(500_000))
+            .await
+            .unwrap();
+        let params = ReportParams {
+            period_from: Some(this_month),
+            period_to: Some(next_month),
+            ..Default::default()
+        };
+        let f = store.report_forecast(&fx.admin, &params).await.unwrap();
+        assert_eq!(f.target, "all");
+        assert_eq!(f.months.len(), 2);
+        let m0 = &f.months[0];
+        assert_eq!(m0.month, key(this_month));
+        // Kopecks: won 1000 ₽; 2000 ₽ at 20 % + 300 ₽ at the deal's own 100 %.
+        assert_eq!(
+            (m0.actual, m0.weighted, m0.best, m0.commit, m0.forecast),
+            (100_000, 70_000, 230_000, 30_000, 170_000)
+        );
+        assert_eq!(m0.plan, Some(500_000));
+        assert_eq!(m0.forecast_to_plan, Some(0.34));
+        let m1f = &f.months[1];
+        assert_eq!(
+            (m1f.weighted, m1f.best, m1f.commit, m1f.plan),
+            (400_000, 500_000, 500_000, None)
+        );
+        assert_eq!((f.undated_deals, f.undated_amount), (1, 70_000));
+        assert_eq!((f.overdue_deals, f.overdue_amount), (1, 10_000));
+
+        // A head plans for a manager; the manager's report compares with it.
+        store
+            .set_plan(
+                &fx.head,
+                &key(next_month),
+                PlanTarget::User(m1.user_id),
+                Some(1_000_000),
+            )
+            .await
+            .unwrap();
+        let mine = ReportParams {
+            owner: Some(m1.user_id),
+            ..params.clone()
+        };
+        let f = store.report_forecast(&fx.head, &mine).await.unwrap();
+        assert_eq!(f.months[1].plan, Some(1_000_000));
+        assert_eq!(f.months[0].plan, None);
+        let plans = store
+            .plans(&key(this_month), &key(next_month))
+            .await
+            .unwrap();
+        assert_eq!(plans.len(), 2);
+        // Removing a plan; refusals change nothing.
+        store
+            .set_plan(&fx.admin, &key(this_month), PlanTarget::All, None)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .set_plan(m1, &key(this_month), PlanTarget::All, Some(1))
+                .await,
+            Err(StoreError::Domain(DomainError::Forbidden("plan_forbidden")))
+        ));
+        for (month, target) in [
+            ("2026-13", PlanTarget::All),
+            ("2026-1", PlanTarget::All),
+            (&*key(this_month), PlanTarget::User(999_999)),
+        ] {
+            assert!(store
+                .set_plan(&fx.admin, month, target, Some(1))
+                .await
+                .is_err());
+        }
+        let plans = store
+            .plans(&key(this_month), &key(next_month))
+            .await
+            .unwrap();
+        assert_eq!(plans.len(), 1);
     }
 }

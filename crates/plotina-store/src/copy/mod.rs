@@ -458,6 +458,14 @@ pub const TABLES: &[TableSpec] = &[
         ],
     ),
     table(
+        "sales_plans",
+        Key::Id,
+        &[
+            ("id", Int), ("month", Text), ("target", Text), ("amount", Int), ("updated_at", Time),
+            ("updated_by", Int),
+        ],
+    ),
+    table(
         "export_log",
         Key::Id,
         &[

@@ -5,6 +5,7 @@
 
 pub mod abc_xyz;
 pub mod dam;
+pub mod forecast;
 pub mod funnel;
 pub mod stats;
 pub mod velocity;
