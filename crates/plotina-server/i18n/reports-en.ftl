@@ -110,3 +110,26 @@ reports-velocity-days-open = over { $from } d
 reports-velocity-stale-caption = Open deals longer in their stage than its rotten days: { $count }
 reports-velocity-forgotten-caption = Open deals without any activity for { $days } days or more: { $count }
 reports-idle-days = Days without a touch
+
+## Forecast
+reports-forecast = Forecast and plan
+report_months_many = A forecast covers at most { $max } months
+plan_bad_month = A month as YYYY-MM, e.g. 2026-12
+plan_bad_target = A plan is set for the company, a department or a user
+problem-plan_forbidden = Plans are set by administrators and heads
+reports-col-plan = Plan
+reports-col-actual = Actual
+reports-col-weighted = Weighted pipeline
+reports-col-forecast = Forecast
+reports-col-forecast-to-plan = Forecast to plan
+reports-col-commit = Commit (70 % and above)
+reports-col-best = Best case
+reports-col-open-deals = Open deals
+reports-forecast-caption = A month's forecast = actual (won deals by closing date) + open deals expected to close in the month × probability (the deal's own, else its stage's).
+reports-forecast-outside = Outside the report's months: past their expected close date — { $overdue } for { $overdue_amount }; without a close date — { $undated } for { $undated_amount }.
+reports-plan-set = Set a plan
+reports-plan-month = Month
+reports-plan-target = Whose plan
+reports-plan-amount = Amount, ₽ (empty removes it)
+reports-plan-all = The whole company
+reports-plan-saved = Plan saved

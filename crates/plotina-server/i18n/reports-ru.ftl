@@ -110,3 +110,26 @@ reports-velocity-days-open = больше { $from } дн.
 reports-velocity-stale-caption = Открытые сделки дольше «срока протухания» своего этапа: { $count }
 reports-velocity-forgotten-caption = Открытые сделки без дел и касаний { $days } дней и дольше: { $count }
 reports-idle-days = Дней без касания
+
+## Forecast
+reports-forecast = Прогноз и план
+report_months_many = Прогноз строится не больше чем на { $max } месяцев
+plan_bad_month = Месяц в виде ГГГГ-ММ, например 2026-12
+plan_bad_target = План ставится на компанию, отдел или сотрудника
+problem-plan_forbidden = Планы ставят администратор и руководители
+reports-col-plan = План
+reports-col-actual = Факт
+reports-col-weighted = Взвешенная воронка
+reports-col-forecast = Прогноз
+reports-col-forecast-to-plan = Прогноз к плану
+reports-col-commit = Надёжные (от 70 %)
+reports-col-best = Все открытые
+reports-col-open-deals = Открытых сделок
+reports-forecast-caption = Прогноз месяца = факт (выигранные сделки по дате закрытия) + открытые сделки с ожидаемым закрытием в этом месяце × вероятность (своя у сделки, иначе этапа).
+reports-forecast-outside = Вне месяцев отчёта: просрочены по дате закрытия — { $overdue } на { $overdue_amount }; без даты закрытия — { $undated } на { $undated_amount }.
+reports-plan-set = Поставить план
+reports-plan-month = Месяц
+reports-plan-target = Чей план
+reports-plan-amount = Сумма, ₽ (пусто — убрать)
+reports-plan-all = Вся компания
+reports-plan-saved = План сохранён

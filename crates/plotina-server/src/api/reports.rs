@@ -13,6 +13,7 @@ use plotina_core::policy::{Action, Actor};
 use plotina_core::schema::Entity;
 use plotina_store::reports::abc_xyz::{AbcXyz, Thresholds};
 use plotina_store::reports::dam::{Dam, DEFAULT_LOST_AFTER};
+use plotina_store::reports::forecast::{Forecast, PlanTarget};
 use plotina_store::reports::funnel::Funnel;
 use plotina_store::reports::velocity::{Velocity, DEFAULT_IDLE_DAYS};
 use plotina_store::reports::ReportParams;
@@ -403,6 +404,117 @@ pub fn velocity_table(v: &Velocity, lang: Lang) -> Table {
     }
 }
 
+/// The forecast as a table: one row per month, amounts in roubles.
+pub fn forecast_table(f: &Forecast, lang: Lang) -> Table {
+    let money = |minor: i64| Cell::Text(plotina_core::types::Money::from_minor(minor).to_string());
+    let headers = [
+        "reports-col-month",
+        "reports-col-plan",
+        "reports-col-actual",
+        "reports-col-weighted",
+        "reports-col-forecast",
+        "reports-col-forecast-to-plan",
+        "reports-col-commit",
+        "reports-col-best",
+        "reports-col-open-deals",
+    ]
+    .iter()
+    .map(|id| t(lang, id))
+    .collect();
+    let rows = f
+        .months
+        .iter()
+        .map(|m| {
+            vec![
+                Cell::Text(m.month.clone()),
+                m.plan.map(money).unwrap_or(Cell::Empty),
+                money(m.actual),
+                money(m.weighted),
+                money(m.forecast),
+                m.forecast_to_plan.into(),
+                money(m.commit),
+                money(m.best),
+                Cell::Int(m.open_deals),
+            ]
+        })
+        .collect();
+    Table {
+        title: t(lang, "reports-forecast"),
+        headers,
+        rows,
+    }
+}
+
+async fn forecast(
+    State(s): State<AppState>,
+    auth: Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q: ReportQuery = input::query(raw.as_deref())?;
+    let format = Format::parse(q.format.as_deref())?;
+    let params = q.params()?;
+    check_export(&auth.actor, format)?;
+    let f = s.store.report_forecast(&auth.actor, &params).await?;
+    match format {
+        Format::Json => Ok(Json(json!({"data": f})).into_response()),
+        _ => download(format, "forecast", &forecast_table(&f, lang(&auth.actor))),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlansQuery {
+    from: String,
+    to: String,
+}
+
+async fn plans(
+    State(s): State<AppState>,
+    _auth: Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q: PlansQuery = input::query(raw.as_deref())?;
+    let plans = s.store.plans(&q.from, &q.to).await?;
+    Ok(Json(json!({"data": plans})).into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanBody {
+    month: String,
+    target: String,
+    amount: Option<serde_json::Value>,
+}
+
+async fn set_plan(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let obj = input::json_object(&headers, &body)?;
+    let b: PlanBody = serde_json::from_value(serde_json::Value::Object(obj))
+        .map_err(|_| ApiError::malformed("body", "bad_request"))?;
+    let target = PlanTarget::parse(&b.target)
+        .ok_or_else(|| ApiError::from(bad("target", "plan_bad_target")))?;
+    let amount = match b.amount.filter(|a| !a.is_null()) {
+        None => None,
+        Some(v) => Some(
+            plotina_core::types::Money::from_json(&v)
+                .map_err(|e| {
+                    let mut fe = FieldError::new("amount", e.code);
+                    fe.args = e.args;
+                    ApiError::from(DomainError::Invalid(vec![fe]))
+                })?
+                .to_minor(),
+        ),
+    };
+    s.store
+        .set_plan(&auth.actor, &b.month, target, amount)
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+}
+
 async fn velocity(
     State(s): State<AppState>,
     auth: Auth,
@@ -423,6 +535,8 @@ async fn velocity(
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/reports/velocity", get(velocity))
+        .route("/api/v1/reports/forecast", get(forecast))
+        .route("/api/v1/sales-plans", get(plans).put(set_plan))
         .route("/api/v1/reports/abc-xyz", get(abc_xyz))
         .route("/api/v1/reports/funnel", get(funnel))
         .route("/api/v1/reports/dam", get(dam))
@@ -569,6 +683,41 @@ pub fn openapi_paths(
         json!({"get": {"summary": "ABC/XYZ of customers over the period's months", "tags": ["reports"], "parameters": abc_params,
             "responses": {"200": ok("AbcXyzReport", "Classes and the 3x3 matrix"), "default": problem.clone()}}}),
     );
+    let month_f = json!({"type": "object", "properties": {
+        "month": {"type": "string"}, "plan": int_or_null, "actual": {"type": "integer"}, "weighted": {"type": "integer"},
+        "best": {"type": "integer"}, "commit": {"type": "integer"}, "forecast": {"type": "integer"},
+        "forecast_to_plan": num, "open_deals": {"type": "integer"}},
+        "required": ["month", "plan", "actual", "weighted", "best", "commit", "forecast", "forecast_to_plan", "open_deals"]});
+    schemas.insert("ForecastReport".into(), json!({"type": "object", "description": "Amounts in kopecks", "properties": {
+        "target": {"type": "string"}, "months": {"type": "array", "items": month_f},
+        "overdue_amount": {"type": "integer"}, "overdue_deals": {"type": "integer"},
+        "undated_amount": {"type": "integer"}, "undated_deals": {"type": "integer"}},
+        "required": ["target", "months", "overdue_amount", "overdue_deals", "undated_amount", "undated_deals"]}));
+    paths.insert(
+        "/api/v1/reports/forecast".into(),
+        op(
+            "Forecast and plan per month of the period (default: this month and the next five): plan, actual revenue, the open pipeline by expected close month (weighted by probability, best case, commit at 70 % and above)",
+            "ForecastReport",
+        ),
+    );
+    let month_s = json!({"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"});
+    paths.insert("/api/v1/sales-plans".into(), json!({
+        "get": {"summary": "Sales plans of a span of months, every target", "tags": ["reports"],
+            "parameters": [
+                {"name": "from", "in": "query", "required": true, "schema": month_s},
+                {"name": "to", "in": "query", "required": true, "schema": month_s}],
+            "responses": {"200": {"description": "Plans (amounts in kopecks)", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                "data": {"type": "array", "items": {"type": "object", "properties": {
+                    "month": {"type": "string"}, "target": {"type": "string"}, "amount": {"type": "integer"}},
+                    "required": ["month", "target", "amount"]}}}, "required": ["data"]}}}},
+                "default": problem.clone()}},
+        "put": {"summary": "Set or remove (amount null) the plan of the company (`all`), a department (`department:ID`) or a user (`user:ID`) for a month; administrators and heads", "tags": ["reports"],
+            "parameters": [],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {
+                "month": month_s, "target": {"type": "string", "pattern": "^(all|department:[1-9][0-9]{0,17}|user:[1-9][0-9]{0,17})$"},
+                "amount": {"type": ["string", "number", "null"], "description": "Roubles, e.g. \"1500000.00\""}},
+                "required": ["month", "target"], "additionalProperties": false}}}},
+            "responses": {"204": {"description": "Saved"}, "default": problem.clone()}}}));
     let cycle = json!({"type": "object", "properties": {
         "count": {"type": "integer"}, "median_days": int_or_null, "p90_days": int_or_null, "avg_days": num},
         "required": ["count", "median_days", "p90_days", "avg_days"]});

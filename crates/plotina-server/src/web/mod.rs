@@ -25,6 +25,7 @@ mod notebook_admin;
 mod notebook_planner;
 mod profile;
 mod quality;
+mod report_forecast;
 mod report_velocity;
 mod reports;
 mod rules;

@@ -58,6 +58,7 @@ pub struct ParamsForm {
     pub dam: bool,
     pub abc: bool,
     pub velocity: bool,
+    pub forecast: bool,
     pub idle_days: String,
     pub abc_by: String,
     pub pipelines: Vec<Opt>,
@@ -82,6 +83,7 @@ pub(super) fn params_form(
         dam: action == "/reports/dam",
         abc: action == "/reports/abc-xyz",
         velocity: action == "/reports/velocity",
+        forecast: action == "/reports/forecast",
         idle_days: q.idle_days.clone().unwrap_or_default(),
         abc_by: q.abc_by.clone().unwrap_or_default(),
         pipelines: options(
@@ -638,4 +640,9 @@ pub fn router() -> Router<AppState> {
         .route("/reports/abc-xyz", get(abc_page))
         .route("/reports/quality", get(super::quality::page))
         .route("/reports/velocity", get(super::report_velocity::page))
+        .route("/reports/forecast", get(super::report_forecast::page))
+        .route(
+            "/reports/forecast/plan",
+            axum::routing::post(super::report_forecast::save_plan),
+        )
 }

@@ -394,3 +394,87 @@ async fn velocity_json_csv_and_errors() {
         }
     }
 }
+
+#[tokio::test]
+async fn forecast_and_plans_over_http() {
+    for app in apps().await {
+        let month = Utc::now().format("%Y-%m").to_string();
+        let r = app
+            .req("admin", reqwest::Method::PUT, "/api/v1/sales-plans")
+            .json(&json!({"month": month, "target": "all", "amount": "500000.00"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        let (status, body) = json(
+            app.get(
+                "admin",
+                &format!("/api/v1/sales-plans?from={month}&to={month}"),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"][0]["amount"], 50_000_000);
+        let (status, body) = json(app.get("admin", "/api/v1/reports/forecast").await).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["months"].as_array().unwrap().len(), 6);
+        assert_eq!(body["data"]["months"][0]["plan"], 50_000_000);
+        let csv = app
+            .get("admin", "/api/v1/reports/forecast?format=csv")
+            .await;
+        assert_eq!(csv.status(), 200);
+        assert!(csv.text().await.unwrap().contains("500000.00"));
+        for (user, body, code) in [
+            (
+                "m1",
+                json!({"month": month, "target": "all", "amount": "1"}),
+                403,
+            ),
+            (
+                "admin",
+                json!({"month": "2026-13", "target": "all", "amount": "1"}),
+                400,
+            ),
+            (
+                "admin",
+                json!({"month": month, "target": "team:1", "amount": "1"}),
+                400,
+            ),
+            (
+                "admin",
+                json!({"month": month, "target": "all", "amount": "-5"}),
+                422,
+            ),
+            (
+                "admin",
+                json!({"month": month, "target": "user:999999", "amount": "1"}),
+                422,
+            ),
+            ("admin", json!({"month": month}), 400),
+        ] {
+            let r = app
+                .req(user, reqwest::Method::PUT, "/api/v1/sales-plans")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), code, "{user} {body}");
+        }
+        for bad in [
+            "period_from=2020-01-01&period_to=2026-01-01",
+            "period_from=x",
+        ] {
+            let r = app
+                .get("admin", &format!("/api/v1/reports/forecast?{bad}"))
+                .await;
+            assert_eq!(r.status(), 400, "{bad}");
+        }
+        assert_eq!(
+            app.get("admin", "/api/v1/sales-plans?from=2026-1&to=2026-02")
+                .await
+                .status(),
+            400
+        );
+    }
+}

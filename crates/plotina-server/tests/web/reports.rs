@@ -148,3 +148,64 @@ async fn velocity_page_shows_cycle_chart_and_stuck_deals() {
         assert!(!page.has(r#"data-testid="export-csv""#));
     }
 }
+
+#[tokio::test]
+async fn forecast_page_sets_plans_and_compares() {
+    for app in apps().await {
+        let month = chrono::Utc::now().format("%Y-%m").to_string();
+        app.create(
+            "m1",
+            Entity::Deal,
+            json!({"title": "Продано", "pipeline_id": app.fx.pipeline,
+                "stage_id": app.fx.stage("Успешно"), "amount": "250000"}),
+        )
+        .await;
+        let admin = app.browser("admin").await;
+        let saved = admin
+            .post(
+                "/reports/forecast/plan",
+                &[
+                    ("month", &month),
+                    ("target", "all"),
+                    ("amount", "1 000 000"),
+                    ("back", "/reports/forecast"),
+                ],
+            )
+            .await;
+        assert_eq!(saved.status, 303, "{}", saved.body);
+        let page = admin.get(&saved.location).await;
+        assert_eq!(page.status, 200, "{}", app.backend);
+        assert!(page.has(r#"data-testid="plan-saved""#));
+        assert!(page.has(r#"data-testid="forecast-chart""#));
+        let table = page
+            .body
+            .split(r#"data-testid="forecast-table""#)
+            .nth(1)
+            .unwrap();
+        let plan_cell = table.split("<td class=\"num\">").nth(1).unwrap_or("");
+        assert!(
+            plan_cell.starts_with("1\u{a0}000\u{a0}000,00")
+                || plan_cell.starts_with("1\u{202f}000\u{202f}000,00"),
+            "the plan: {table}"
+        );
+        assert!(table.contains("25 %"), "250 000 of 1 000 000");
+        let bad = admin
+            .post(
+                "/reports/forecast/plan",
+                &[("month", "2026-13"), ("target", "all"), ("amount", "1")],
+            )
+            .await;
+        assert!(bad.status >= 400 && bad.status < 500, "{}", bad.status);
+        let m1 = app.browser("m1").await;
+        let page = m1.get("/reports/forecast").await;
+        assert_eq!(page.status, 200);
+        assert!(!page.has(r#"data-testid="plan-form""#));
+        let refused = m1
+            .post(
+                "/reports/forecast/plan",
+                &[("month", &month), ("target", "all"), ("amount", "1")],
+            )
+            .await;
+        assert_eq!(refused.status, 403);
+    }
+}

@@ -794,7 +794,7 @@ async fn fill_transfer(tx: &mut Tx) {
             ("id", 4010i64.into()),
             ("month", "2025-02".into()),
             ("target", "user:1".into()),
-            ("amount", 150_000_00i64.into()),
+            ("amount", 15_000_000i64.into()),
             ("updated_at", ts("2025-01-04T10:00:00Z")),
             ("updated_by", USER.into()),
         ],

@@ -158,7 +158,7 @@ fn valid_month(month: &str) -> Result<NaiveDate> {
 }
 
 /// Who may set plans: administrators, and heads who see their department's deals.
-fn may_plan(actor: &Actor) -> bool {
+pub fn may_plan(actor: &Actor) -> bool {
     actor.is_admin || actor.scope(Entity::Deal, Action::Read) >= Scope::Department
 }
 
