@@ -1114,3 +1114,103 @@ async fn forecast_weighs_the_pipeline_against_plan_and_actual() {
         assert_eq!(plans.len(), 1);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manager_rating_counts_work_and_sales_and_weighs_them() {
+    use plotina_store::reports::rating::Weights;
+    for db in testing::all().await {
+        eprintln!("backend: {}", db.name());
+        let (store, fx) = testing::seeded_store(&db).await;
+        let (m1, m2) = (&fx.m1, &fx.m2);
+        let deal = |stage: &str, amount: &str| {
+            obj(
+                json!({"title": "Сделка", "pipeline_id": fx.pipeline, "stage_id": fx.stage(stage),
+                "amount": amount, "lost_reason": (stage == L).then_some("Дорого")}),
+            )
+        };
+        // m1: two won (300 ₽ total), one lost; m2: one won 1000 ₽, one open.
+        for (who, stage, amount) in [
+            (m1, W, "100"),
+            (m1, W, "200"),
+            (m1, L, "50"),
+            (m2, W, "1000"),
+            (m2, N, "10"),
+        ] {
+            store
+                .create(who, Entity::Deal, &deal(stage, amount), None)
+                .await
+                .unwrap();
+        }
+        // m1: three calls done, a task done late; m2: a meeting, a task overdue now.
+        let past = (Utc::now() - chrono::Duration::hours(5)).to_rfc3339();
+        for (who, body) in [
+            (m1, json!({"kind": "call", "subject": "1", "done": true})),
+            (m1, json!({"kind": "call", "subject": "2", "done": true})),
+            (m1, json!({"kind": "call", "subject": "3", "done": true})),
+            (
+                m1,
+                json!({"kind": "task", "subject": "late", "due_at": past, "done": true}),
+            ),
+            (m2, json!({"kind": "meeting", "subject": "m", "done": true})),
+            (
+                m2,
+                json!({"kind": "task", "subject": "open", "due_at": past}),
+            ),
+        ] {
+            store
+                .create(who, Entity::Activity, &obj(body), None)
+                .await
+                .unwrap();
+        }
+        let params = ReportParams::default();
+        let r = store.report_rating(&fx.admin, &params).await.unwrap();
+        let row = |id: i64| r.managers.iter().find(|m| m.user_id == id).unwrap().clone();
+        let a = row(m1.user_id);
+        assert_eq!(
+            (
+                a.calls,
+                a.tasks_late,
+                a.won_count,
+                a.won_amount,
+                a.lost_count
+            ),
+            (3, 1, 2, 30_000, 1)
+        );
+        assert_eq!(a.win_rate, Some(0.6667));
+        assert_eq!(a.avg_won, Some(15_000));
+        let b = row(m2.user_id);
+        assert_eq!(
+            (b.meetings, b.tasks_overdue_now, b.new_deals, b.won_amount),
+            (1, 1, 2, 100_000)
+        );
+        assert_eq!(b.win_rate, Some(1.0));
+        // Default weights put sales first: m2 leads.
+        assert_eq!(r.managers[0].user_id, m2.user_id);
+        // The head of sales puts all the weight on calls: m1 leads with 100.
+        let calls = Weights([("calls".to_string(), 100)].into_iter().collect());
+        store.set_rating_weights(&fx.head, &calls).await.unwrap();
+        let r = store.report_rating(&fx.admin, &params).await.unwrap();
+        assert_eq!(r.weights, calls);
+        assert_eq!(
+            (r.managers[0].user_id, r.managers[0].rating),
+            (m1.user_id, 100.0)
+        );
+        assert!(matches!(
+            store.set_rating_weights(m1, &Weights::default()).await,
+            Err(StoreError::Domain(DomainError::Forbidden(_)))
+        ));
+        assert!(store
+            .set_rating_weights(
+                &fx.admin,
+                &Weights([("calls".to_string(), 0)].into_iter().collect())
+            )
+            .await
+            .is_err());
+        // A manager's own rating shows only what they may read.
+        let own = store.report_rating(m1, &params).await.unwrap();
+        assert!(
+            own.managers.iter().all(|m| m.user_id == m1.user_id),
+            "{own:?}"
+        );
+    }
+}

@@ -458,6 +458,11 @@ pub const TABLES: &[TableSpec] = &[
         ],
     ),
     table(
+        "app_settings",
+        Key::Primary(&["key"]),
+        &[("key", Text), ("value", Text), ("updated_at", Time), ("updated_by", Int)],
+    ),
+    table(
         "sales_plans",
         Key::Id,
         &[

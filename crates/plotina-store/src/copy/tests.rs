@@ -789,6 +789,17 @@ async fn fill_transfer(tx: &mut Tx) {
     .await;
     put(
         tx,
+        "app_settings",
+        vec![
+            ("key", "rating_weights".into()),
+            ("value", r#"{"calls":10,"won_amount":90}"#.into()),
+            ("updated_at", ts("2025-01-04T10:30:00Z")),
+            ("updated_by", USER.into()),
+        ],
+    )
+    .await;
+    put(
+        tx,
         "sales_plans",
         vec![
             ("id", 4010i64.into()),

@@ -7,6 +7,7 @@ pub mod abc_xyz;
 pub mod dam;
 pub mod forecast;
 pub mod funnel;
+pub mod rating;
 pub mod stats;
 pub mod velocity;
 
@@ -124,7 +125,7 @@ pub(crate) fn ts_value(backend: Backend, t: DateTime<Utc>) -> SqlValue {
 }
 
 /// The ids of a department and every department below it.
-async fn department_subtree(tx: &mut Tx, root: i64) -> Result<Vec<i64>> {
+pub(crate) async fn department_subtree(tx: &mut Tx, root: i64) -> Result<Vec<i64>> {
     let q = Query::select()
         .columns([Alias::new("id"), Alias::new("parent_id")])
         .from(Alias::new("departments"))
