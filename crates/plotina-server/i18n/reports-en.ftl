@@ -133,3 +133,27 @@ reports-plan-target = Whose plan
 reports-plan-amount = Amount, ₽ (empty removes it)
 reports-plan-all = The whole company
 reports-plan-saved = Plan saved
+
+## Rating
+reports-rating = Manager rating
+reports-col-place = Place
+reports-col-rating = Rating
+reports-col-lost = Lost
+reports-col-avg-won = Average won
+reports-col-overdue-now = Tasks overdue now
+reports-measure-calls = Calls
+reports-measure-meetings = Meetings
+reports-measure-tasks_on_time = Tasks on time
+reports-measure-tasks_late = Tasks late
+reports-measure-new_deals = New deals
+reports-measure-won_count = Deals won
+reports-measure-won_amount = Won amount
+reports-measure-win_rate = Win rate
+reports-measure-cycle_days = Deal cycle, days (median)
+reports-rating-explain = Each weighted measure is compared with the best manager of the selection: the best scores 1, half as much 0.5; for "fewer is better" (late tasks, cycle length) the best is the lowest. Rating = 100 × Σ weight × score / Σ weights.
+reports-rating-weights = Weights of the measures (0–100)
+reports-rating-saved = Weights saved
+rating_weight_range = A weight is a whole number from 0 to { $max }
+rating_unknown_measure = No such measure
+rating_weights_zero = At least one weight must be above zero
+problem-rating_weights_forbidden = Rating weights are set by administrators and heads

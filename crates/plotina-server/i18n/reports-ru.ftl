@@ -133,3 +133,27 @@ reports-plan-target = Чей план
 reports-plan-amount = Сумма, ₽ (пусто — убрать)
 reports-plan-all = Вся компания
 reports-plan-saved = План сохранён
+
+## Rating
+reports-rating = Рейтинг менеджеров
+reports-col-place = Место
+reports-col-rating = Рейтинг
+reports-col-lost = Проиграно
+reports-col-avg-won = Средняя выигранная
+reports-col-overdue-now = Просрочено задач сейчас
+reports-measure-calls = Звонки
+reports-measure-meetings = Встречи
+reports-measure-tasks_on_time = Задачи в срок
+reports-measure-tasks_late = Задачи с опозданием
+reports-measure-new_deals = Новые сделки
+reports-measure-won_count = Выиграно сделок
+reports-measure-won_amount = Сумма выигранных
+reports-measure-win_rate = Доля выигранных
+reports-measure-cycle_days = Цикл сделки, дней (медиана)
+reports-rating-explain = Каждый показатель с весом сравнивается с лучшим менеджером выборки: у лучшего 1, у вдвое меньшего 0,5; для «меньше — лучше» (опоздания, длина цикла) лучший — наименьший. Рейтинг = 100 × Σ вес × балл / Σ весов.
+reports-rating-weights = Веса показателей (0–100)
+reports-rating-saved = Веса сохранены
+rating_weight_range = Вес — целое число от 0 до { $max }
+rating_unknown_measure = Нет такого показателя
+rating_weights_zero = Хотя бы один вес должен быть больше нуля
+problem-rating_weights_forbidden = Веса рейтинга задают администратор и руководители

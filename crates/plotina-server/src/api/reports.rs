@@ -15,6 +15,7 @@ use plotina_store::reports::abc_xyz::{AbcXyz, Thresholds};
 use plotina_store::reports::dam::{Dam, DEFAULT_LOST_AFTER};
 use plotina_store::reports::forecast::{Forecast, PlanTarget};
 use plotina_store::reports::funnel::Funnel;
+use plotina_store::reports::rating::{Rating, Weights, MEASURES};
 use plotina_store::reports::velocity::{Velocity, DEFAULT_IDLE_DAYS};
 use plotina_store::reports::ReportParams;
 use serde_json::json;
@@ -515,6 +516,100 @@ async fn set_plan(
     Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
+/// The rating as a table: one row per manager, place first.
+pub fn rating_table(r: &Rating, lang: Lang) -> Table {
+    let money = |minor: i64| Cell::Text(plotina_core::types::Money::from_minor(minor).to_string());
+    let mut headers: Vec<String> = [
+        "reports-col-place",
+        "reports-col-owner-id",
+        "reports-col-rating",
+    ]
+    .iter()
+    .map(|id| t(lang, id))
+    .collect();
+    headers.extend(
+        MEASURES
+            .iter()
+            .map(|(m, _)| t(lang, &format!("reports-measure-{m}"))),
+    );
+    headers.push(t(lang, "reports-col-lost"));
+    headers.push(t(lang, "reports-col-avg-won"));
+    headers.push(t(lang, "reports-col-overdue-now"));
+    let rows = r
+        .managers
+        .iter()
+        .map(|m| {
+            vec![
+                Cell::Int(m.place as i64),
+                Cell::Int(m.user_id),
+                Cell::Num(m.rating),
+                Cell::Int(m.calls),
+                Cell::Int(m.meetings),
+                Cell::Int(m.tasks_on_time),
+                Cell::Int(m.tasks_late),
+                Cell::Int(m.new_deals),
+                Cell::Int(m.won_count),
+                money(m.won_amount),
+                m.win_rate.into(),
+                m.cycle_days.into(),
+                Cell::Int(m.lost_count),
+                m.avg_won.map(money).unwrap_or(Cell::Empty),
+                Cell::Int(m.tasks_overdue_now),
+            ]
+        })
+        .collect();
+    Table {
+        title: t(lang, "reports-rating"),
+        headers,
+        rows,
+    }
+}
+
+async fn rating(
+    State(s): State<AppState>,
+    auth: Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q: ReportQuery = input::query(raw.as_deref())?;
+    let format = Format::parse(q.format.as_deref())?;
+    let params = q.params()?;
+    check_export(&auth.actor, format)?;
+    let r = s.store.report_rating(&auth.actor, &params).await?;
+    match format {
+        Format::Json => Ok(Json(json!({"data": r})).into_response()),
+        _ => download(format, "rating", &rating_table(&r, lang(&auth.actor))),
+    }
+}
+
+async fn rating_weights(State(s): State<AppState>, _auth: Auth) -> ApiResult<Response> {
+    Ok(Json(json!({"data": s.store.rating_weights().await?})).into_response())
+}
+
+async fn set_rating_weights(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let obj = input::json_object(&headers, &body)?;
+    let mut weights = Weights(Default::default());
+    for (k, v) in obj {
+        let w = v
+            .as_u64()
+            .and_then(|w| u32::try_from(w).ok())
+            .ok_or_else(|| {
+                ApiError::from(DomainError::Invalid(vec![FieldError::new(
+                    k.clone(),
+                    "rating_weight_range",
+                )
+                .with("max", 100)]))
+            })?;
+        weights.0.insert(k, w);
+    }
+    s.store.set_rating_weights(&auth.actor, &weights).await?;
+    Ok(Json(json!({"data": weights})).into_response())
+}
+
 async fn velocity(
     State(s): State<AppState>,
     auth: Auth,
@@ -535,6 +630,11 @@ async fn velocity(
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/reports/velocity", get(velocity))
+        .route("/api/v1/reports/rating", get(rating))
+        .route(
+            "/api/v1/reports/rating/weights",
+            get(rating_weights).put(set_rating_weights),
+        )
         .route("/api/v1/reports/forecast", get(forecast))
         .route("/api/v1/sales-plans", get(plans).put(set_plan))
         .route("/api/v1/reports/abc-xyz", get(abc_xyz))
@@ -718,6 +818,43 @@ pub fn openapi_paths(
                 "amount": {"type": ["string", "number", "null"], "description": "Roubles, e.g. \"1500000.00\""}},
                 "required": ["month", "target"], "additionalProperties": false}}}},
             "responses": {"204": {"description": "Saved"}, "default": problem.clone()}}}));
+    let weights_props: serde_json::Map<String, serde_json::Value> = MEASURES
+        .iter()
+        .map(|(m, _)| {
+            (
+                (*m).to_string(),
+                json!({"type": "integer", "minimum": 0, "maximum": 100}),
+            )
+        })
+        .collect();
+    let weights =
+        json!({"type": "object", "properties": weights_props, "additionalProperties": false});
+    schemas.insert("RatingReport".into(), json!({"type": "object", "properties": {
+        "weights": weights.clone(),
+        "managers": {"type": "array", "items": {"type": "object", "properties": {
+            "user_id": {"type": "integer"}, "calls": {"type": "integer"}, "meetings": {"type": "integer"},
+            "tasks_on_time": {"type": "integer"}, "tasks_late": {"type": "integer"}, "tasks_overdue_now": {"type": "integer"},
+            "new_deals": {"type": "integer"}, "won_count": {"type": "integer"}, "won_amount": {"type": "integer", "description": "Kopecks"},
+            "lost_count": {"type": "integer"}, "win_rate": num, "avg_won": int_or_null, "cycle_days": int_or_null,
+            "scores": {"type": "object", "additionalProperties": {"type": "number"}}, "rating": {"type": "number"}, "place": {"type": "integer"}},
+            "required": ["user_id", "calls", "meetings", "tasks_on_time", "tasks_late", "tasks_overdue_now", "new_deals", "won_count",
+                "won_amount", "lost_count", "win_rate", "avg_won", "cycle_days", "scores", "rating", "place"]}}},
+        "required": ["weights", "managers"]}));
+    paths.insert(
+        "/api/v1/reports/rating".into(),
+        op(
+            "Manager rating: work and sales per manager in the period and a composite score under the head of sales' weights",
+            "RatingReport",
+        ),
+    );
+    paths.insert("/api/v1/reports/rating/weights".into(), json!({
+        "get": {"summary": "The weights of the manager rating", "tags": ["reports"], "parameters": [],
+            "responses": {"200": {"description": "Weights", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": weights.clone()}, "required": ["data"]}}}},
+                "default": problem.clone()}},
+        "put": {"summary": "Set the weights (0–100 per measure, not all zero); administrators and heads", "tags": ["reports"], "parameters": [],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": weights.clone()}}},
+            "responses": {"200": {"description": "Saved", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": weights}, "required": ["data"]}}}},
+                "default": problem.clone()}}}));
     let cycle = json!({"type": "object", "properties": {
         "count": {"type": "integer"}, "median_days": int_or_null, "p90_days": int_or_null, "avg_days": num},
         "required": ["count", "median_days", "p90_days", "avg_days"]});

@@ -59,6 +59,7 @@ pub struct ParamsForm {
     pub abc: bool,
     pub velocity: bool,
     pub forecast: bool,
+    pub rating: bool,
     pub idle_days: String,
     pub abc_by: String,
     pub pipelines: Vec<Opt>,
@@ -84,6 +85,7 @@ pub(super) fn params_form(
         abc: action == "/reports/abc-xyz",
         velocity: action == "/reports/velocity",
         forecast: action == "/reports/forecast",
+        rating: action == "/reports/rating",
         idle_days: q.idle_days.clone().unwrap_or_default(),
         abc_by: q.abc_by.clone().unwrap_or_default(),
         pipelines: options(
@@ -641,6 +643,11 @@ pub fn router() -> Router<AppState> {
         .route("/reports/quality", get(super::quality::page))
         .route("/reports/velocity", get(super::report_velocity::page))
         .route("/reports/forecast", get(super::report_forecast::page))
+        .route("/reports/rating", get(super::report_rating::page))
+        .route(
+            "/reports/rating/weights",
+            axum::routing::post(super::report_rating::save_weights),
+        )
         .route(
             "/reports/forecast/plan",
             axum::routing::post(super::report_forecast::save_plan),

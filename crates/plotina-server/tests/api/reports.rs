@@ -478,3 +478,52 @@ async fn forecast_and_plans_over_http() {
         );
     }
 }
+
+#[tokio::test]
+async fn rating_and_weights_over_http() {
+    for app in apps().await {
+        app.create(
+            "m1",
+            "deals",
+            json!({"title": "Продано", "pipeline_id": app.fx.pipeline,
+                "stage_id": app.fx.stage("Успешно"), "amount": "1000"}),
+        )
+        .await;
+        let (status, body) = json(app.get("admin", "/api/v1/reports/rating").await).await;
+        assert_eq!(status, 200, "{body}");
+        let first = &body["data"]["managers"][0];
+        assert_eq!(first["user_id"], app.fx.m1.user_id);
+        assert_eq!(first["won_amount"], 100_000);
+        assert_eq!(first["place"], 1);
+        let csv = app.get("admin", "/api/v1/reports/rating?format=xlsx").await;
+        assert_eq!(csv.status(), 200);
+        let r = app
+            .req(
+                "head",
+                reqwest::Method::PUT,
+                "/api/v1/reports/rating/weights",
+            )
+            .json(&json!({"calls": 60, "won_amount": 40}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let (_, w) = json(app.get("m1", "/api/v1/reports/rating/weights").await).await;
+        assert_eq!(w["data"], json!({"calls": 60, "won_amount": 40}));
+        for (user, body, code) in [
+            ("m1", json!({"calls": 1}), 403),
+            ("admin", json!({"calls": 0}), 422),
+            ("admin", json!({"calls": 101}), 422),
+            ("admin", json!({"salary": 5}), 422),
+            ("admin", json!({"calls": -1}), 422),
+        ] {
+            let r = app
+                .req(user, reqwest::Method::PUT, "/api/v1/reports/rating/weights")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), code, "{user} {body}");
+        }
+    }
+}

@@ -209,3 +209,52 @@ async fn forecast_page_sets_plans_and_compares() {
         assert_eq!(refused.status, 403);
     }
 }
+
+#[tokio::test]
+async fn rating_page_ranks_and_takes_weights() {
+    for app in apps().await {
+        app.create(
+            "m1",
+            Entity::Deal,
+            json!({"title": "Продано", "pipeline_id": app.fx.pipeline,
+                "stage_id": app.fx.stage("Успешно"), "amount": "1000"}),
+        )
+        .await;
+        let head = app.browser("head").await;
+        let page = head.get("/reports/rating").await;
+        assert_eq!(page.status, 200, "{}", app.backend);
+        assert!(page.has(r#"data-testid="rating-table""#));
+        assert!(page.has(&app.fx.m1.name));
+        assert!(page.has(r#"data-testid="weights-form""#));
+        let mut form: Vec<(&str, &str)> = vec![("back", "/reports/rating")];
+        for m in [
+            "calls",
+            "meetings",
+            "tasks_on_time",
+            "tasks_late",
+            "new_deals",
+            "won_count",
+            "win_rate",
+            "cycle_days",
+        ] {
+            form.push((m, "0"));
+        }
+        form.push(("won_amount", "100"));
+        let saved = head.post("/reports/rating/weights", &form).await;
+        assert_eq!(saved.status, 303, "{}", saved.body);
+        let page = head.get(&saved.location).await;
+        assert!(page.has(r#"data-testid="weights-saved""#));
+        assert!(page.has("100.0"), "m1 has all the won amount");
+        let m1 = app.browser("m1").await;
+        assert!(!m1
+            .get("/reports/rating")
+            .await
+            .has(r#"data-testid="weights-form""#));
+        let refused = m1.post("/reports/rating/weights", &form).await;
+        assert_eq!(refused.status, 403);
+        let bad = head
+            .post("/reports/rating/weights", &[("calls", "abc")])
+            .await;
+        assert_eq!(bad.status, 422);
+    }
+}
