@@ -89,12 +89,15 @@ pub async fn write(
     write_many(tx, entity, &[(id, action, changes)], at, by).await
 }
 
+/// One write's history for [`write_many`]: record id, action, changed fields.
+pub type Entry<'a> = (i64, &'a str, &'a [(String, Json, Json)]);
+
 /// The history of several writes at once, `(record id, action, changes)` in order: the
 /// same rows `write` gives each of them, in multi-row INSERTs (the import's bulk path).
 pub async fn write_many(
     tx: &mut Tx,
     entity: Entity,
-    entries: &[(i64, &str, &[(String, Json, Json)])],
+    entries: &[Entry<'_>],
     at: DateTime<Utc>,
     by: i64,
 ) -> Result<()> {

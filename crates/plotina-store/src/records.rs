@@ -407,7 +407,7 @@ pub async fn insert_many(
     }
     lookup::insert(tx, entity, lookups).await?;
     crate::duplicates::insert_keys(tx, entity, keys).await?;
-    let entries: Vec<(i64, &str, &[(String, Json, Json)])> = ids
+    let entries: Vec<history::Entry<'_>> = ids
         .iter()
         .zip(&diffs)
         .map(|(id, d)| (*id, "create", d.as_slice()))

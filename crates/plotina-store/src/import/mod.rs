@@ -1163,7 +1163,8 @@ async fn bulk_chunk(
 ) -> Result<Vec<Result<RowOutcome>>> {
     let entity = rc.entity;
     let matching = rc.on_duplicate != OnDuplicate::Create;
-    let parsed: Vec<Result<(Changes, Vec<(&'static str, String)>)>> = rows
+    type Parsed = (Changes, Vec<(&'static str, String)>);
+    let parsed: Vec<Result<Parsed>> = rows
         .iter()
         .map(|(_, cells)| {
             check_columns(rc.mapping, cells)?;
