@@ -8,8 +8,12 @@
 //! 2. **Write pass** (streaming again): rows are converted to the JSON an API client would
 //!    send, parsed by `core::record::parse_input`, matched against existing records
 //!    (duplicates) and written through the record engine (`records::insert`/`apply`, so
-//!    history and lookups are written too), in transactions of [`CHUNK_ROWS`] rows. Each
-//!    row runs in a savepoint: a row the engine refuses is rolled back alone and reported.
+//!    history and lookups are written too), in transactions of [`CHUNK_ROWS`] rows.
+//!    Creates (policy `skip` or `create`) go in bulk (`bulk_chunk`: one duplicate query
+//!    per key kind for the chunk, `records::insert_many`), with the same rows as one
+//!    create after the other. Updates, dry runs and a chunk whose bulk write was refused
+//!    go row by row (`one_by_one`): each row in a savepoint, so that a row the engine
+//!    refuses is rolled back alone and reported.
 //!    Every created or updated record is listed in `import_items` in the chunk's
 //!    transaction. If anything fails between chunks (database gone, disk full), the
 //!    chunks already committed are undone and the batch is marked `failed`; a batch left
