@@ -308,3 +308,26 @@ pub fn vals<const N: usize>(values: [sea_query::Value; N]) -> Vec<sea_query::Sim
         .map(sea_query::SimpleExpr::Value)
         .collect()
 }
+
+/// Multi-row INSERTs of `rows` (each the values of `columns`), as many rows per statement
+/// as keep well under both engines' parameter limits (SQLite: 32766), at most 1000.
+pub async fn insert_rows(
+    tx: &mut Tx,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<Vec<sea_query::SimpleExpr>>,
+) -> Result<(), sqlx::Error> {
+    let per_statement = (30_000 / columns.len().max(1)).clamp(1, 1000);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut insert = sea_query::Query::insert();
+        insert
+            .into_table(sea_query::Alias::new(table))
+            .columns(columns.iter().map(|c| sea_query::Alias::new(*c)));
+        for row in rows.by_ref().take(per_statement) {
+            insert.values_panic(row);
+        }
+        tx.execute(&insert).await?;
+    }
+    Ok(())
+}

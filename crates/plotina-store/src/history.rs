@@ -86,9 +86,59 @@ pub async fn write(
     at: DateTime<Utc>,
     by: i64,
 ) -> Result<()> {
-    let mut insert = Query::insert();
-    insert.into_table(Alias::new("history")).columns(
-        [
+    write_many(tx, entity, &[(id, action, changes)], at, by).await
+}
+
+/// One write's history for [`write_many`]: record id, action, changed fields.
+pub type Entry<'a> = (i64, &'a str, &'a [(String, Json, Json)]);
+
+/// The history of several writes at once, `(record id, action, changes)` in order: the
+/// same rows `write` gives each of them, in multi-row INSERTs (the import's bulk path).
+pub async fn write_many(
+    tx: &mut Tx,
+    entity: Entity,
+    entries: &[Entry<'_>],
+    at: DateTime<Utc>,
+    by: i64,
+) -> Result<()> {
+    let json = |v: &Json| -> sea_query::Value {
+        if v.is_null() {
+            sea_query::Value::Json(None)
+        } else {
+            sea_query::Value::Json(Some(Box::new(v.clone())))
+        }
+    };
+    let mut rows = Vec::new();
+    for (id, action, changes) in entries {
+        if changes.is_empty() {
+            rows.push(crate::db::vals([
+                entity.code().into(),
+                (*id).into(),
+                (*action).into(),
+                sea_query::Value::String(None),
+                json(&Json::Null),
+                json(&Json::Null),
+                at.into(),
+                by.into(),
+            ]));
+        }
+        for (field, old, new) in changes.iter() {
+            rows.push(crate::db::vals([
+                entity.code().into(),
+                (*id).into(),
+                (*action).into(),
+                field.clone().into(),
+                json(old),
+                json(new),
+                at.into(),
+                by.into(),
+            ]));
+        }
+    }
+    crate::db::insert_rows(
+        tx,
+        "history",
+        &[
             "entity",
             "record_id",
             "action",
@@ -97,41 +147,10 @@ pub async fn write(
             "new_value",
             "changed_at",
             "changed_by",
-        ]
-        .map(Alias::new),
-    );
-    let json = |v: &Json| -> sea_query::Value {
-        if v.is_null() {
-            sea_query::Value::Json(None)
-        } else {
-            sea_query::Value::Json(Some(Box::new(v.clone())))
-        }
-    };
-    if changes.is_empty() {
-        insert.values_panic(crate::db::vals([
-            entity.code().into(),
-            id.into(),
-            action.into(),
-            sea_query::Value::String(None),
-            json(&Json::Null),
-            json(&Json::Null),
-            at.into(),
-            by.into(),
-        ]));
-    }
-    for (field, old, new) in changes {
-        insert.values_panic(crate::db::vals([
-            entity.code().into(),
-            id.into(),
-            action.into(),
-            field.clone().into(),
-            json(old),
-            json(new),
-            at.into(),
-            by.into(),
-        ]));
-    }
-    tx.execute(&insert).await?;
+        ],
+        rows,
+    )
+    .await?;
     Ok(())
 }
 

@@ -37,6 +37,51 @@ pub fn indexed_fields(entity: Entity) -> impl Iterator<Item = &'static FieldDef>
     entity.fields().filter(|f| f.kind.lookup_kind().is_some())
 }
 
+/// The lookup rows of the given fields of one record: `(field, kind, value)`.
+pub fn rows(
+    entity: Entity,
+    rec: &Record,
+    only: Option<&[&str]>,
+) -> Vec<(&'static str, &'static str, String)> {
+    let mut out = Vec::new();
+    for f in indexed_fields(entity).filter(|f| only.is_none_or(|names| names.contains(&f.name))) {
+        let kind = f.kind.lookup_kind().unwrap_or("value");
+        for v in values(f.kind, rec.get(f.name).unwrap_or(&Json::Null)) {
+            out.push((f.name, kind, v));
+        }
+    }
+    out
+}
+
+/// Inserts lookup rows `(record id, field, kind, value)` of new records, in multi-row
+/// INSERTs (records that had none before: nothing to delete).
+pub async fn insert(
+    tx: &mut Tx,
+    entity: Entity,
+    rows: Vec<(i64, &'static str, &'static str, String)>,
+) -> Result<()> {
+    let rows = rows
+        .into_iter()
+        .map(|(id, field, kind, value)| {
+            crate::db::vals([
+                entity.code().into(),
+                id.into(),
+                field.into(),
+                kind.into(),
+                value.into(),
+            ])
+        })
+        .collect();
+    crate::db::insert_rows(
+        tx,
+        "record_lookup",
+        &["entity", "record_id", "field", "kind", "value"],
+        rows,
+    )
+    .await?;
+    Ok(())
+}
+
 /// Rewrites the lookup rows of the given fields of one record.
 pub async fn refresh(
     tx: &mut Tx,
@@ -45,13 +90,13 @@ pub async fn refresh(
     rec: &Record,
     only: Option<&[&str]>,
 ) -> Result<()> {
-    let fields: Vec<&FieldDef> = indexed_fields(entity)
+    let names: Vec<&str> = indexed_fields(entity)
         .filter(|f| only.is_none_or(|names| names.contains(&f.name)))
+        .map(|f| f.name)
         .collect();
-    if fields.is_empty() {
+    if names.is_empty() {
         return Ok(());
     }
-    let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
     tx.execute(
         &Query::delete()
             .from_table(Alias::new("record_lookup"))
@@ -61,26 +106,9 @@ pub async fn refresh(
             .to_owned(),
     )
     .await?;
-    let mut insert = Query::insert();
-    insert
-        .into_table(Alias::new("record_lookup"))
-        .columns(["entity", "record_id", "field", "kind", "value"].map(Alias::new));
-    let mut any = false;
-    for f in fields {
-        let kind = f.kind.lookup_kind().unwrap_or("value");
-        for v in values(f.kind, rec.get(f.name).unwrap_or(&Json::Null)) {
-            insert.values_panic(crate::db::vals([
-                entity.code().into(),
-                id.into(),
-                f.name.into(),
-                kind.into(),
-                v.into(),
-            ]));
-            any = true;
-        }
-    }
-    if any {
-        tx.execute(&insert).await?;
-    }
-    Ok(())
+    let rows = rows(entity, rec, only)
+        .into_iter()
+        .map(|(field, kind, value)| (id, field, kind, value))
+        .collect();
+    insert(tx, entity, rows).await
 }

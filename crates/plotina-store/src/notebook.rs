@@ -287,6 +287,23 @@ fn rec_str<'a>(r: &'a Record, name: &str) -> &'a str {
     r.get(name).and_then(Json::as_str).unwrap_or("")
 }
 
+/// Whether [`on_record_written`] could write anything for a record `by` just created
+/// (no old version): the import's bulk path skips the call when it could not. Keep in
+/// step with the conditions of `on_record_written`.
+pub fn acts_on_create(by: i64, entity: Entity, new: &Record) -> bool {
+    let deleted = new.get("deleted_at").is_some_and(|v| !v.is_null());
+    match entity {
+        Entity::Activity => {
+            new.get("done").and_then(Json::as_bool).unwrap_or(false)
+                || deleted
+                || rec_i64(Some(new), "assignee_id").is_some_and(|a| a != by)
+        }
+        Entity::Lead => rec_i64(Some(new), "owner_id").is_some_and(|o| o != by),
+        Entity::Deal => deleted,
+        _ => false,
+    }
+}
+
 /// Items caused by a record write, posted in the write's transaction: a task assigned
 /// to somebody else, a lead given to somebody else; a task done or deleted closes its
 /// items, a deal that changed stage closes its stale-deal item.

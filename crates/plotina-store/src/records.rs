@@ -210,20 +210,51 @@ async fn record_stage_move(
     Ok(())
 }
 
+/// A create checked by the entity rules, with its column values: ready to be written.
+pub struct PreparedInsert {
+    cols: Vec<(String, SqlValue)>,
+    effects: Effects,
+    preview: Record,
+}
+
+impl PreparedInsert {
+    /// The written fields as they will read back (without database defaults).
+    pub fn preview(&self) -> &Record {
+        &self.preview
+    }
+}
+
+/// Runs the entity rules on a create and computes its columns (no write yet).
+pub async fn prepare_insert(
+    tx: &mut Tx,
+    actor: &Actor,
+    entity: Entity,
+    customs: &[CustomFieldDef],
+    mut changes: Changes,
+) -> Result<PreparedInsert> {
+    let effects: Effects = rules::prepare(tx, actor, entity, customs, None, &mut changes).await?;
+    let cols = column_values(entity, None, &changes, actor);
+    let preview = merged(None, &changes);
+    Ok(PreparedInsert {
+        cols,
+        effects,
+        preview,
+    })
+}
+
 /// Writes a new record from already-parsed changes (shared by create, conversion, import).
 pub async fn insert(
     tx: &mut Tx,
     actor: &Actor,
     entity: Entity,
     customs: &[CustomFieldDef],
-    mut changes: Changes,
+    changes: Changes,
 ) -> Result<Record> {
-    let effects: Effects = rules::prepare(tx, actor, entity, customs, None, &mut changes).await?;
-    let cols = column_values(entity, None, &changes, actor);
+    let p = prepare_insert(tx, actor, entity, customs, changes).await?;
     let mut q = Query::insert();
     q.into_table(Alias::new(entity.table()))
-        .columns(cols.iter().map(|(c, _)| Alias::new(c)))
-        .values_panic(cols.into_iter().map(|(_, v)| SqlExpr::val(v).into()));
+        .columns(p.cols.iter().map(|(c, _)| Alias::new(c)))
+        .values_panic(p.cols.into_iter().map(|(_, v)| SqlExpr::val(v).into()));
     let id = tx.insert_id(&mut q).await?;
     let rec = fetch_unscoped(tx, entity, id).await?;
     lookup::refresh(tx, entity, id, &rec, None).await?;
@@ -238,13 +269,161 @@ pub async fn insert(
         actor.user_id,
     )
     .await?;
-    if let Some(mv) = &effects.stage_change {
-        record_stage_move(tx, id, mv, Some(&rec), actor.user_id).await?;
-    }
-    crate::notebook::on_record_written(tx, actor.user_id, entity, None, &rec).await?;
-    let change = automation::Change::created(entity, &rec, effects.stage_change.as_ref());
-    automation::on_change(tx, actor, change).await?;
+    after_insert(tx, actor, entity, &p.effects, &rec, true).await?;
     Ok(rec)
+}
+
+/// What follows a new record's rows: the stage move of a deal, notebook items and
+/// automation (skipped when `automation` is false: the caller knows it can do nothing).
+async fn after_insert(
+    tx: &mut Tx,
+    actor: &Actor,
+    entity: Entity,
+    effects: &Effects,
+    rec: &Record,
+    automation: bool,
+) -> Result<()> {
+    let id = rec.get("id").and_then(Json::as_i64).unwrap_or_default();
+    if let Some(mv) = &effects.stage_change {
+        record_stage_move(tx, id, mv, Some(rec), actor.user_id).await?;
+    }
+    if crate::notebook::acts_on_create(actor.user_id, entity, rec) {
+        crate::notebook::on_record_written(tx, actor.user_id, entity, None, rec).await?;
+    }
+    if automation {
+        let change = automation::Change::created(entity, rec, effects.stage_change.as_ref());
+        automation::on_change(tx, actor, change).await?;
+    }
+    Ok(())
+}
+
+/// Rows per multi-row INSERT of records.
+const RECORDS_PER_INSERT: usize = 500;
+
+/// Writes many prepared creates at once (the import's bulk path) and returns the new
+/// records in the order given. Every record gets exactly the rows [`insert`] writes:
+/// the record (multi-row `INSERT ... RETURNING id`; runs of creates with the same
+/// columns go in one statement, in order, so ids ascend as with one insert after the
+/// other), then lookups, duplicate keys and history in multi-row INSERTs, then the
+/// per-record stage move, notebook items and automation. `automation` false skips
+/// `automation::on_change` (see `automation::engine::may_act`); notebook calls are made
+/// only for records `notebook::acts_on_create` says they could concern.
+pub async fn insert_many(
+    tx: &mut Tx,
+    actor: &Actor,
+    entity: Entity,
+    prepared: Vec<PreparedInsert>,
+    automation: bool,
+) -> Result<Vec<Record>> {
+    let mut ids: Vec<i64> = Vec::with_capacity(prepared.len());
+    let mut start = 0;
+    while start < prepared.len() {
+        let names: Vec<&str> = prepared[start]
+            .cols
+            .iter()
+            .map(|(c, _)| c.as_str())
+            .collect();
+        let per = (30_000 / names.len().max(1)).clamp(1, RECORDS_PER_INSERT);
+        let mut end = start + 1;
+        while end < prepared.len()
+            && end - start < per
+            && prepared[end]
+                .cols
+                .iter()
+                .map(|(c, _)| c.as_str())
+                .eq(names.iter().copied())
+        {
+            end += 1;
+        }
+        let mut q = Query::insert();
+        q.into_table(Alias::new(entity.table()))
+            .columns(names.iter().map(|c| Alias::new(*c)));
+        for p in &prepared[start..end] {
+            q.values_panic(p.cols.iter().map(|(_, v)| SqlExpr::val(v.clone()).into()));
+        }
+        q.returning_col(Alias::new("id"));
+        let mut new_ids = Vec::with_capacity(end - start);
+        for r in tx.fetch_all(&q).await? {
+            new_ids.push(r.i64("id")?.unwrap_or_default());
+        }
+        if new_ids.len() != end - start {
+            return Err(anyhow::anyhow!("multi-row insert returned {} ids", new_ids.len()).into());
+        }
+        // RETURNING order is not promised: ids are handed out in VALUES order.
+        new_ids.sort_unstable();
+        ids.extend(new_ids);
+        start = end;
+    }
+    let mut recs = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(RECORDS_PER_INSERT) {
+        let mut q = Query::select();
+        q.from(Alias::new(entity.table()))
+            .and_where(col("id").is_in(chunk.iter().copied()))
+            .order_by(Alias::new("id"), sea_query::Order::Asc);
+        for f in entity.fields() {
+            q.column(Alias::new(f.name));
+        }
+        if entity.is_business() {
+            q.column(Alias::new("custom"));
+        }
+        for row in tx.fetch_all(&q).await? {
+            recs.push(record_from_row(entity, &row)?);
+        }
+    }
+    if recs.len() != ids.len() {
+        return fail(DomainError::NotFound);
+    }
+    // Rows a reused id may have left behind, as `lookup::refresh` and
+    // `duplicates::refresh_keys` delete them.
+    for chunk in ids.chunks(RECORDS_PER_INSERT) {
+        for table in ["record_lookup", "dedup_keys"] {
+            tx.execute(
+                &Query::delete()
+                    .from_table(Alias::new(table))
+                    .and_where(col("entity").eq(entity.code()))
+                    .and_where(col("record_id").is_in(chunk.iter().copied()))
+                    .to_owned(),
+            )
+            .await?;
+        }
+    }
+    let mut lookups = Vec::new();
+    let mut keys = Vec::new();
+    let mut diffs = Vec::with_capacity(recs.len());
+    for (id, rec) in ids.iter().zip(&recs) {
+        lookups.extend(
+            lookup::rows(entity, rec, None)
+                .into_iter()
+                .map(|(field, kind, value)| (*id, field, kind, value)),
+        );
+        if crate::duplicates::ENTITIES.contains(&entity) {
+            keys.extend(
+                crate::duplicates::name_keys(entity, rec)
+                    .into_iter()
+                    .map(|(kind, value)| (*id, kind, value)),
+            );
+        }
+        diffs.push(history::diff(None, rec));
+    }
+    lookup::insert(tx, entity, lookups).await?;
+    crate::duplicates::insert_keys(tx, entity, keys).await?;
+    let entries: Vec<history::Entry<'_>> = ids
+        .iter()
+        .zip(&diffs)
+        .map(|(id, d)| (*id, "create", d.as_slice()))
+        .collect();
+    history::write_many(
+        tx,
+        entity,
+        &entries,
+        plotina_core::value::now(),
+        actor.user_id,
+    )
+    .await?;
+    for (p, rec) in prepared.iter().zip(&recs) {
+        after_insert(tx, actor, entity, &p.effects, rec, automation).await?;
+    }
+    Ok(recs)
 }
 
 pub async fn create(

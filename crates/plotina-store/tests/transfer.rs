@@ -61,6 +61,7 @@ impl T {
             on_duplicate,
             preset,
             columns: None,
+            per_row: false,
         };
         import::run(&self.store, actor, path, &req, &|_| {}).await
     }
@@ -473,6 +474,7 @@ async fn named_mappings_and_permissions() {
                 on_duplicate: OnDuplicate::Skip,
                 preset: None,
                 columns: Some(loaded),
+                per_row: false,
             };
             let r = import::run(&t.store, &t.fx.m1, &path, &req, &|_| {})
                 .await
@@ -544,6 +546,238 @@ async fn undo_refuses_when_imported_records_were_changed_or_linked() {
                 import::batch(&t.store, &t.fx.admin, r.batch_id).await.unwrap().status,
                 "done"
             );
+        })
+    })
+    .await;
+}
+
+/// The rows an import left about its records, with ids replaced by the file's row
+/// numbers and timestamps left out: import items, the records, their history,
+/// `record_lookup`, `dedup_keys` and notebook items.
+async fn import_snapshot(t: &T, entity: Entity, batch: i64) -> Vec<String> {
+    let mut tx = t.store.pool().begin().await.expect("begin");
+    let no_values = || sea_query_binder::SqlxValues(sea_query::Values(Vec::new()));
+    let items = tx
+        .fetch_all_sql(
+            &format!(
+                "SELECT row_no, record_id, action, version, before FROM import_items \
+                 WHERE batch_id = {batch} ORDER BY row_no"
+            ),
+            no_values(),
+        )
+        .await
+        .expect("items");
+    let mut row_of = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for r in &items {
+        let row = r.i64("row_no").unwrap().unwrap();
+        let id = r.i64("record_id").unwrap().unwrap();
+        row_of.insert(id, row);
+        out.push(format!(
+            "item {row} {} {} {}",
+            r.text("action").unwrap().unwrap(),
+            r.i64("version").unwrap().unwrap(),
+            r.json("before").unwrap().unwrap_or(Json::Null)
+        ));
+    }
+    let mut ids: Vec<i64> = row_of.keys().copied().collect();
+    ids.sort_unstable();
+    for id in &ids {
+        let mut rec = plotina_store::records::fetch_unscoped(&mut tx, entity, *id)
+            .await
+            .expect("record");
+        for k in ["id", "created_at", "updated_at"] {
+            rec.remove(k);
+        }
+        out.push(format!("record {} {}", row_of[id], Json::Object(rec)));
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    if list.is_empty() {
+        return out;
+    }
+    let code = entity.code();
+    let queries = [
+        (
+            "history",
+            format!(
+                "SELECT record_id, action, field, old_value, new_value, changed_by FROM history \
+                 WHERE entity = '{code}' AND record_id IN ({list}) ORDER BY id"
+            ),
+        ),
+        (
+            "lookup",
+            format!(
+                "SELECT record_id, field, kind, value FROM record_lookup \
+                 WHERE entity = '{code}' AND record_id IN ({list}) ORDER BY record_id, field, kind, value"
+            ),
+        ),
+        (
+            "key",
+            format!(
+                "SELECT record_id, kind, value FROM dedup_keys \
+                 WHERE entity = '{code}' AND record_id IN ({list}) ORDER BY record_id, kind, value"
+            ),
+        ),
+        (
+            "notebook",
+            format!(
+                "SELECT record_id, kind, owner_id, text, state, dedupe_key FROM notebook_items \
+                 WHERE entity = '{code}' AND record_id IN ({list}) ORDER BY id"
+            ),
+        ),
+    ];
+    for (what, sql) in queries {
+        let mut lines: Vec<(i64, String)> = Vec::new();
+        for r in tx.fetch_all_sql(&sql, no_values()).await.expect("rows") {
+            let row = row_of[&r.i64("record_id").unwrap().unwrap()];
+            let line = match what {
+                "history" => format!(
+                    "{} {:?} {} {} {:?}",
+                    r.text("action").unwrap().unwrap(),
+                    r.text("field").unwrap(),
+                    r.json("old_value").unwrap().unwrap_or(Json::Null),
+                    r.json("new_value").unwrap().unwrap_or(Json::Null),
+                    r.i64("changed_by").unwrap()
+                ),
+                "lookup" => format!(
+                    "{} {} {}",
+                    r.text("field").unwrap().unwrap(),
+                    r.text("kind").unwrap().unwrap(),
+                    r.text("value").unwrap().unwrap()
+                ),
+                "key" => format!(
+                    "{} {}",
+                    r.text("kind").unwrap().unwrap(),
+                    r.text("value").unwrap().unwrap()
+                ),
+                _ => {
+                    let key = r.text("dedupe_key").unwrap().unwrap_or_default();
+                    format!(
+                        "{} {} {} {} {}",
+                        r.text("kind").unwrap().unwrap(),
+                        r.i64("owner_id").unwrap().unwrap(),
+                        r.text("text").unwrap().unwrap(),
+                        r.text("state").unwrap().unwrap(),
+                        key.replace(
+                            &format!(":{}:", r.i64("record_id").unwrap().unwrap()),
+                            &format!(":row{row}:")
+                        )
+                    )
+                }
+            };
+            lines.push((row, line));
+        }
+        // Rows in record order (ids ascend with the file in both paths), each
+        // record's rows in the order they were written.
+        lines.sort_by_key(|(row, _)| *row);
+        out.extend(
+            lines
+                .into_iter()
+                .map(|(row, line)| format!("{what} {row} {line}")),
+        );
+    }
+    tx.commit().await.expect("commit");
+    out
+}
+
+/// The bulk write path leaves exactly the rows of the single-record path: each file is
+/// imported row by row, the result recorded and undone, then imported again in bulk;
+/// the results must be equal and each undo must restore the base exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_import_writes_what_the_per_row_path_writes() {
+    each(|t| {
+        Box::pin(async move {
+            t.create(
+                Entity::Contact,
+                json!({"last_name": "Старый", "emails": ["old@example.ru"], "phones": ["+79000000007"]}),
+            )
+            .await;
+            // Contacts over two chunks: duplicates of the base, of earlier rows (also
+            // across the chunk boundary), a bad e-mail, an extra cell, an unknown owner,
+            // a row without a name.
+            let mut csv = String::from("Фамилия;Имя;Телефон;E-mail;Ответственный\r\n");
+            for i in 0..1300u32 {
+                let line = match i {
+                    5 => "Копия;Базы;;OLD@example.ru;".to_string(),
+                    6 => "Копия;Телефона;8 900 000-00-07;;".to_string(),
+                    7 => "Плохой;;;не-почта;".to_string(),
+                    8 => "Лишний;;;;;лишняя ячейка".to_string(),
+                    9 => "Чужой;;;;nobody".to_string(),
+                    10 => ";;;x10@example.ru;".to_string(),
+                    1005 => "Повтор;Через;;user3@example.ru;".to_string(),
+                    i if i % 97 == 96 => format!("Повтор;{i};;user{}@example.ru;", i - 50),
+                    i => format!(
+                        "Фамилия{};Имя;+7 912 {:03}-{:02}-{:02};user{i}@example.ru;{}",
+                        i % 13,
+                        i / 10000,
+                        i / 100 % 100,
+                        i % 100,
+                        if i % 3 == 0 { "m1" } else { "" }
+                    ),
+                };
+                csv.push_str(&line);
+                csv.push_str("\r\n");
+            }
+            let contacts = t.file("contacts.csv", csv.as_bytes());
+            // Leads owned by somebody else than the importer: notebook items.
+            let mut leads = String::from("Название;Контакт;E-mail;Ответственный\r\n");
+            for i in 0..40 {
+                leads.push_str(&format!(
+                    "Заявка {i};Лицо {i};lead{}@example.ru;{}\r\n",
+                    i % 30,
+                    if i % 2 == 0 { "m1" } else { "" }
+                ));
+            }
+            let leads = t.file("leads.csv", leads.as_bytes());
+            let lead_columns: Vec<ColumnMap> = ["title", "contact_name", "email", "owner"]
+                .iter()
+                .zip(["Название", "Контакт", "E-mail", "Ответственный"])
+                .map(|(target, header)| ColumnMap {
+                    header: header.to_string(),
+                    target: Some(target.to_string()),
+                })
+                .collect();
+            let cases = [
+                (Entity::Contact, &contacts, None, OnDuplicate::Skip),
+                (Entity::Contact, &contacts, None, OnDuplicate::Create),
+                (Entity::Lead, &leads, Some(lead_columns), OnDuplicate::Skip),
+            ];
+            for (entity, path, columns, on_duplicate) in cases {
+                let before = t.base().await;
+                let mut results = Vec::new();
+                for per_row in [true, false] {
+                    let req = ImportRequest {
+                        entity,
+                        file_name: "f.csv".into(),
+                        dry_run: false,
+                        on_duplicate,
+                        preset: None,
+                        columns: columns.clone(),
+                        per_row,
+                    };
+                    let r = import::run(&t.store, &t.fx.admin, path, &req, &|_| {})
+                        .await
+                        .expect("import");
+                    let rejects = import::rejects(&t.store, &t.fx.admin, r.batch_id, 0, 10_000)
+                        .await
+                        .unwrap();
+                    let snap = import_snapshot(t, entity, r.batch_id).await;
+                    results.push((counts(&r), r.problems.clone(), rejects, snap));
+                    import::undo(&t.store, &t.fx.admin, r.batch_id)
+                        .await
+                        .expect("undo");
+                    assert_eq!(t.base().await, before, "undo restores the base exactly");
+                }
+                let (bulk, single) = (results.pop().unwrap(), results.pop().unwrap());
+                assert!(single.0 .1 > 0, "the file creates records");
+                assert_eq!(bulk.0, single.0, "{entity:?} {on_duplicate:?}: counts");
+                assert_eq!(bulk.1, single.1, "problems");
+                assert_eq!(bulk.2, single.2, "rejects");
+                assert_eq!(bulk.3.len(), single.3.len(), "rows written");
+                for (b, s) in bulk.3.iter().zip(&single.3) {
+                    assert_eq!(b, s, "{entity:?} {on_duplicate:?}");
+                }
+            }
         })
     })
     .await;

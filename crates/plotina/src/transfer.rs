@@ -139,6 +139,7 @@ pub async fn run(store: &Store, args: ImportArgs) -> anyhow::Result<()> {
         on_duplicate,
         preset,
         columns,
+        per_row: false,
     };
     let bar = ProgressBar::new(0);
     bar.set_style(

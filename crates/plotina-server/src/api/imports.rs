@@ -218,6 +218,7 @@ async fn create(
         on_duplicate,
         preset,
         columns,
+        per_row: false,
     };
     let report = import::run(&s.store, &a.actor, tmp.path(), &req, &|_| {}).await?;
     let lang = lang(&headers);

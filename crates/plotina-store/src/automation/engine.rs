@@ -142,6 +142,16 @@ pub fn trigger_matches(trigger: &Trigger, change: &Change<'_>) -> bool {
     }
 }
 
+/// Whether [`on_change`] could do anything for a write of this entity: a webhook
+/// subscription is enabled or an enabled rule fires on record writes of the entity. The
+/// import's bulk path asks once per chunk and skips the per-record calls when not.
+pub async fn may_act(tx: &mut Tx, entity: Entity) -> Result<bool> {
+    if !entity.is_business() {
+        return Ok(false);
+    }
+    Ok(super::webhooks::any_enabled(tx).await? || !load_active(tx, entity).await?.is_empty())
+}
+
 /// Called by the record engine after every write, in its transaction.
 pub fn on_change<'a>(
     tx: &'a mut Tx,

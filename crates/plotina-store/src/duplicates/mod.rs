@@ -103,23 +103,33 @@ pub async fn refresh_keys(tx: &mut Tx, entity: Entity, id: i64, rec: &Record) ->
             .to_owned(),
     )
     .await?;
-    let keys = name_keys(entity, rec);
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let mut insert = Query::insert();
-    insert
-        .into_table(Alias::new("dedup_keys"))
-        .columns(["entity", "record_id", "kind", "value"].map(Alias::new));
-    for (kind, value) in keys {
-        insert.values_panic(crate::db::vals([
-            entity.code().into(),
-            id.into(),
-            kind.into(),
-            value.into(),
-        ]));
-    }
-    tx.execute(&insert).await?;
+    let keys = name_keys(entity, rec)
+        .into_iter()
+        .map(|(kind, value)| (id, kind, value))
+        .collect();
+    insert_keys(tx, entity, keys).await
+}
+
+/// Inserts the name keys `(record id, kind, value)` of new records (see [`name_keys`]),
+/// in multi-row INSERTs.
+pub async fn insert_keys(
+    tx: &mut Tx,
+    entity: Entity,
+    keys: Vec<(i64, &'static str, String)>,
+) -> Result<()> {
+    let rows = keys
+        .into_iter()
+        .map(|(id, kind, value)| {
+            crate::db::vals([entity.code().into(), id.into(), kind.into(), value.into()])
+        })
+        .collect();
+    crate::db::insert_rows(
+        tx,
+        "dedup_keys",
+        &["entity", "record_id", "kind", "value"],
+        rows,
+    )
+    .await?;
     Ok(())
 }
 

@@ -8,8 +8,12 @@
 //! 2. **Write pass** (streaming again): rows are converted to the JSON an API client would
 //!    send, parsed by `core::record::parse_input`, matched against existing records
 //!    (duplicates) and written through the record engine (`records::insert`/`apply`, so
-//!    history and lookups are written too), in transactions of [`CHUNK_ROWS`] rows. Each
-//!    row runs in a savepoint: a row the engine refuses is rolled back alone and reported.
+//!    history and lookups are written too), in transactions of [`CHUNK_ROWS`] rows.
+//!    Creates (policy `skip` or `create`) go in bulk (`bulk_chunk`: one duplicate query
+//!    per key kind for the chunk, `records::insert_many`), with the same rows as one
+//!    create after the other. Updates, dry runs and a chunk whose bulk write was refused
+//!    go row by row (`one_by_one`): each row in a savepoint, so that a row the engine
+//!    refuses is rolled back alone and reported.
 //!    Every created or updated record is listed in `import_items` in the chunk's
 //!    transaction. If anything fails between chunks (database gone, disk full), the
 //!    chunks already committed are undone and the batch is marked `failed`; a batch left
@@ -97,6 +101,9 @@ pub struct ImportRequest {
     pub preset: Option<Preset>,
     /// An edited mapping; the automatic one when `None`. Matched to the file by header.
     pub columns: Option<Vec<ColumnMap>>,
+    /// Writes every row through the single-record path, never the bulk path (the
+    /// reference the bulk path is tested against; slower, same result).
+    pub per_row: bool,
 }
 
 /// One problem of one row.
@@ -481,6 +488,36 @@ struct RowCtx<'a> {
     dry_run: bool,
 }
 
+/// Refuses a row with more filled cells than the file has columns.
+fn check_columns(mapping: &[ColumnMap], cells: &[String]) -> Result<()> {
+    if cells.len() > mapping.len() && cells[mapping.len()..].iter().any(|c| !c.trim().is_empty()) {
+        return fail(DomainError::Invalid(vec![FieldError::new(
+            "",
+            "import_columns_count",
+        )
+        .with("expected", mapping.len())
+        .with("found", cells.len())]));
+    }
+    Ok(())
+}
+
+/// A row turned into its API body and parsed as a create (pure CPU, no database).
+fn parse_row(
+    rc: &RowCtx<'_>,
+    res: &Resolver,
+    cells: &[String],
+) -> Result<(Map<String, Json>, Changes)> {
+    let (body, mut errors) = row_body(rc.entity, rc.mapping, cells, res);
+    match parse_input(rc.entity, rc.customs, &body, Mode::Create) {
+        Ok(c) if errors.is_empty() => Ok((body, c)),
+        Ok(_) => fail(DomainError::Invalid(errors)),
+        Err(mut e) => {
+            errors.append(&mut e);
+            fail(DomainError::Invalid(errors))
+        }
+    }
+}
+
 async fn process_row(
     tx: &mut Tx,
     ctx: &QueryCtx<'_>,
@@ -489,15 +526,7 @@ async fn process_row(
     seen: &mut HashSet<u64>,
     cells: &[String],
 ) -> Result<RowOutcome> {
-    let (body, mut errors) = row_body(rc.entity, rc.mapping, cells, res);
-    let changes = match parse_input(rc.entity, rc.customs, &body, Mode::Create) {
-        Ok(c) if errors.is_empty() => c,
-        Ok(_) => return fail(DomainError::Invalid(errors)),
-        Err(mut e) => {
-            errors.append(&mut e);
-            return fail(DomainError::Invalid(errors));
-        }
-    };
+    let (body, changes) = parse_row(rc, res, cells)?;
     let keys = dup_keys(rc.entity, &changes);
     let mut existing = None;
     let mut in_file = false;
@@ -914,36 +943,39 @@ async fn write_pass(
     let mut done = 0u64;
     let mut finished = false;
     while !finished {
-        let mut tx = store.pool().begin_write().await?;
-        let mut items = Vec::new();
-        let mut rejects = Vec::new();
-        let mut n = 0;
-        while n < CHUNK_ROWS {
+        let mut rows = Vec::with_capacity(CHUNK_ROWS);
+        while rows.len() < CHUNK_ROWS {
             let Some(r) = src.next_row() else {
                 finished = true;
                 break;
             };
-            let (row, cells) = r.map_err(file_error)?;
-            n += 1;
-            let result = if cells.len() > mapping.len()
-                && cells[mapping.len()..].iter().any(|c| !c.trim().is_empty())
-            {
-                Err(StoreError::Domain(DomainError::Invalid(vec![
-                    FieldError::new("", "import_columns_count")
-                        .with("expected", mapping.len())
-                        .with("found", cells.len()),
-                ])))
-            } else {
-                tx.raw("SAVEPOINT import_row").await?;
-                let r = process_row(&mut tx, &ctx, &rc, &mut res, &mut seen, &cells).await;
-                if r.is_ok() {
-                    tx.raw("RELEASE SAVEPOINT import_row").await?;
-                } else if matches!(r, Err(StoreError::Domain(_))) {
-                    tx.raw("ROLLBACK TO SAVEPOINT import_row").await?;
-                    tx.raw("RELEASE SAVEPOINT import_row").await?;
+            rows.push(r.map_err(file_error)?);
+        }
+        let n = rows.len();
+        let mut tx = store.pool().begin_write().await?;
+        let mut items = Vec::new();
+        let mut rejects = Vec::new();
+        let bulk = !req.dry_run && !req.per_row && req.on_duplicate != OnDuplicate::Update;
+        let outcomes = if bulk && !rows.is_empty() {
+            tx.raw("SAVEPOINT import_chunk").await?;
+            match bulk_chunk(&mut tx, &ctx, &rc, &mut res, &rows).await {
+                Ok(o) => {
+                    tx.raw("RELEASE SAVEPOINT import_chunk").await?;
+                    o
                 }
-                r
-            };
+                Err(StoreError::Domain(_)) => {
+                    // A statement of the bulk write was refused: the chunk again, row by
+                    // row, so that the refusal lands on its row alone.
+                    tx.raw("ROLLBACK TO SAVEPOINT import_chunk").await?;
+                    tx.raw("RELEASE SAVEPOINT import_chunk").await?;
+                    one_by_one(&mut tx, &ctx, &rc, &mut res, &mut seen, &rows).await?
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            one_by_one(&mut tx, &ctx, &rc, &mut res, &mut seen, &rows).await?
+        };
+        for ((row, cells), result) in rows.into_iter().zip(outcomes) {
             match result {
                 Ok(o) => match o {
                     RowOutcome::Created { id, version } => {
@@ -1002,6 +1034,232 @@ async fn write_pass(
         });
     }
     Ok((counts, problems))
+}
+
+/// The rows of a chunk through the single-record path, each in a savepoint: a row the
+/// engine refuses is rolled back alone. Domain refusals come back per row; anything
+/// else ends the import.
+async fn one_by_one(
+    tx: &mut Tx,
+    ctx: &QueryCtx<'_>,
+    rc: &RowCtx<'_>,
+    res: &mut Resolver,
+    seen: &mut HashSet<u64>,
+    rows: &[(u64, Vec<String>)],
+) -> Result<Vec<Result<RowOutcome>>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for (_, cells) in rows {
+        if let Err(e) = check_columns(rc.mapping, cells) {
+            out.push(Err(e));
+            continue;
+        }
+        tx.raw("SAVEPOINT import_row").await?;
+        let r = process_row(tx, ctx, rc, res, seen, cells).await;
+        match r {
+            Ok(_) => {
+                tx.raw("RELEASE SAVEPOINT import_row").await?;
+            }
+            Err(StoreError::Domain(_)) => {
+                tx.raw("ROLLBACK TO SAVEPOINT import_row").await?;
+                tx.raw("RELEASE SAVEPOINT import_row").await?;
+            }
+            Err(e) => return Err(e),
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// Values per `IN (...)` of the chunk's duplicate queries (SQLite allows 32,766
+/// parameters a statement, PostgreSQL 65,535).
+const KEYS_PER_QUERY: usize = 500;
+
+/// Which of the wanted keys (kind → values) a live record of the entity already has,
+/// by one query per kind and [`KEYS_PER_QUERY`] values: the same tests as
+/// [`find_existing`] (INN column, `record_lookup` rows of live records); company names
+/// are matched in memory through the resolver.
+async fn existing_keys(
+    tx: &mut Tx,
+    entity: Entity,
+    wanted: &HashMap<&'static str, HashSet<String>>,
+) -> Result<HashSet<(&'static str, String)>> {
+    let mut found = HashSet::new();
+    for (kind, values) in wanted {
+        if *kind == "name" {
+            continue;
+        }
+        let values: Vec<&String> = values.iter().collect();
+        for part in values.chunks(KEYS_PER_QUERY) {
+            let part = part.iter().map(|v| (*v).clone());
+            let q = if *kind == "inn" {
+                Query::select()
+                    .expr_as(sea_query::Expr::col(Alias::new("inn")), Alias::new("value"))
+                    .from(Alias::new(entity.table()))
+                    .and_where(col("inn").is_in(part))
+                    .and_where(col("deleted_at").is_null())
+                    .to_owned()
+            } else {
+                let (l, t) = (Alias::new("l"), Alias::new("t"));
+                Query::select()
+                    .column((l.clone(), Alias::new("value")))
+                    .from_as(Alias::new("record_lookup"), l.clone())
+                    .join_as(
+                        sea_query::JoinType::InnerJoin,
+                        Alias::new(entity.table()),
+                        t.clone(),
+                        sea_query::Expr::col((t.clone(), Alias::new("id")))
+                            .equals((l.clone(), Alias::new("record_id"))),
+                    )
+                    .and_where(sea_query::Expr::col((l.clone(), Alias::new("kind"))).eq(*kind))
+                    .and_where(sea_query::Expr::col((l.clone(), Alias::new("value"))).is_in(part))
+                    .and_where(
+                        sea_query::Expr::col((l.clone(), Alias::new("entity"))).eq(entity.code()),
+                    )
+                    .and_where(
+                        sea_query::Expr::col((t.clone(), Alias::new("deleted_at"))).is_null(),
+                    )
+                    .to_owned()
+            };
+            for r in tx.fetch_all(&q).await? {
+                if let Some(v) = r.text("value")? {
+                    found.insert((*kind, v));
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The keys a new record will be found by once written, in the terms of [`dup_keys`]:
+/// its `record_lookup` rows, its INN column.
+fn keys_written(entity: Entity, rec: &Record) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = crate::lookup::rows(entity, rec, None)
+        .into_iter()
+        .map(|(_, kind, value)| (kind, value))
+        .collect();
+    if let Some(inn) = rec.get("inn").and_then(Json::as_str) {
+        out.push(("inn", inn.to_string()));
+    }
+    out
+}
+
+/// A chunk of creates (`skip` or `create` on duplicates, not a dry run) written in bulk,
+/// with the outcome every row would have had through [`one_by_one`]:
+/// 1. every row is parsed first (no database);
+/// 2. duplicates: one query per key kind for the whole chunk ([`existing_keys`]), then
+///    the rows in file order against those and against the keys of the rows this chunk
+///    creates before them (what the per-row path finds in the database by then);
+/// 3. the entity rules run per row (`records::prepare_insert`: a refusal rejects that
+///    row, nothing was written for it, so no savepoint is needed);
+/// 4. the creates are written by `records::insert_many`. Automation is called per
+///    record only when `automation::engine::may_act` says a rule or webhook could fire,
+///    notebook items only for records `notebook::acts_on_create` could concern (an
+///    imported contact or company never does).
+///
+/// A domain error from the bulk write is returned as is; the caller rolls the chunk
+/// back and runs it through [`one_by_one`].
+async fn bulk_chunk(
+    tx: &mut Tx,
+    ctx: &QueryCtx<'_>,
+    rc: &RowCtx<'_>,
+    res: &mut Resolver,
+    rows: &[(u64, Vec<String>)],
+) -> Result<Vec<Result<RowOutcome>>> {
+    let entity = rc.entity;
+    let matching = rc.on_duplicate != OnDuplicate::Create;
+    type Parsed = (Changes, Vec<(&'static str, String)>);
+    let parsed: Vec<Result<Parsed>> = rows
+        .iter()
+        .map(|(_, cells)| {
+            check_columns(rc.mapping, cells)?;
+            let (_, changes) = parse_row(rc, res, cells)?;
+            let keys = dup_keys(entity, &changes);
+            Ok((changes, keys))
+        })
+        .collect();
+    let mut found = HashSet::new();
+    if matching {
+        let mut wanted: HashMap<&'static str, HashSet<String>> = HashMap::new();
+        for (_, keys) in parsed.iter().flatten() {
+            for (kind, value) in keys {
+                wanted.entry(*kind).or_default().insert(value.clone());
+            }
+        }
+        found = existing_keys(tx, entity, &wanted).await?;
+    }
+    enum Plan {
+        Done(Result<RowOutcome>),
+        Create(Option<String>),
+    }
+    let mut plans = Vec::with_capacity(rows.len());
+    let mut prepared = Vec::new();
+    let mut new_names: HashSet<String> = HashSet::new();
+    for p in parsed {
+        let (changes, keys) = match p {
+            Ok(p) => p,
+            Err(e) => {
+                plans.push(Plan::Done(Err(e)));
+                continue;
+            }
+        };
+        if matching && !keys.is_empty() {
+            let dup = keys.iter().any(|(kind, value)| {
+                if *kind == "name" {
+                    res.companies.contains_key(value) || new_names.contains(value)
+                } else {
+                    found.contains(&(*kind, value.clone()))
+                }
+            });
+            if dup {
+                plans.push(Plan::Done(Ok(RowOutcome::Skipped)));
+                continue;
+            }
+        }
+        let p = match records::prepare_insert(tx, ctx.actor, entity, rc.customs, changes).await {
+            Ok(p) => p,
+            Err(e @ StoreError::Domain(_)) => {
+                plans.push(Plan::Done(Err(e)));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let name = if entity == Entity::Company {
+            keys.iter()
+                .find(|(k, _)| *k == "name")
+                .map(|(_, n)| n.clone())
+        } else {
+            None
+        };
+        if matching {
+            found.extend(keys_written(entity, p.preview()));
+            if let Some(n) = &name {
+                new_names.insert(n.clone());
+            }
+        }
+        prepared.push(p);
+        plans.push(Plan::Create(name));
+    }
+    let automation = !prepared.is_empty() && crate::automation::engine::may_act(tx, entity).await?;
+    let recs = records::insert_many(tx, ctx.actor, entity, prepared, automation).await?;
+    let mut recs = recs.into_iter();
+    let mut out = Vec::with_capacity(plans.len());
+    for plan in plans {
+        match plan {
+            Plan::Done(r) => out.push(r),
+            Plan::Create(name) => {
+                let rec = recs.next().ok_or(DomainError::NotFound)?;
+                let id = id_of(&rec);
+                if let Some(n) = name {
+                    res.companies.entry(n).or_insert(id);
+                }
+                out.push(Ok(RowOutcome::Created {
+                    id,
+                    version: version_of(&rec),
+                }));
+            }
+        }
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------
