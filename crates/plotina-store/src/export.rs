@@ -338,8 +338,6 @@ async fn link_titles(
 }
 
 /// Writes rows as they come in the chosen format.
-// One sink per export: the size of the CSV variant does not matter.
-#[allow(clippy::large_enum_variant)]
 enum Sink<'w> {
     Csv(Box<csv::Writer<&'w mut (dyn Write + Send)>>),
     Xlsx {

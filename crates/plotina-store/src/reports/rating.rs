@@ -154,13 +154,8 @@ pub fn score(rows: &mut [ManagerRow], weights: &Weights) {
         for r in rows.iter_mut() {
             let s = match value(r, measure) {
                 None => 0.0,
-                Some(v) if more_is_better => {
-                    if best > 0.0 {
-                        v / best
-                    } else {
-                        0.0
-                    }
-                }
+                Some(v) if more_is_better && best > 0.0 => v / best,
+                Some(_) if more_is_better => 0.0,
                 // Fewer is better: zero late tasks is the best possible.
                 Some(v) if v <= 0.0 => 1.0,
                 Some(v) => (best.max(0.0) / v).min(1.0),
