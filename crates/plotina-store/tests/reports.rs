@@ -1214,3 +1214,101 @@ async fn manager_rating_counts_work_and_sales_and_weighs_them() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deals_by_industry_and_overdue_child_deals() {
+    for db in testing::all().await {
+        eprintln!("backend: {}", db.name());
+        let (store, fx) = testing::seeded_store(&db).await;
+        let (m1, m2) = (&fx.m1, &fx.m2);
+        let company =
+            |name: &str, industry: Option<&str>| obj(json!({"name": name, "industry": industry}));
+        let (retail, _) = store
+            .create(
+                &fx.admin,
+                Entity::Company,
+                &company("Магазин", Some("retail")),
+                None,
+            )
+            .await
+            .unwrap();
+        let (plain, _) = store
+            .create(
+                &fx.admin,
+                Entity::Company,
+                &company("Без отрасли", None),
+                None,
+            )
+            .await
+            .unwrap();
+        let deal = |title: &str, stage: &str, amount: &str, company: Option<&Map<String, Json>>| {
+            obj(
+                json!({"title": title, "pipeline_id": fx.pipeline, "stage_id": fx.stage(stage),
+                "amount": amount, "company_id": company.map(|c| c["id"].clone()),
+                "lost_reason": (stage == L).then_some("Дорого")}),
+            )
+        };
+        for body in [
+            deal("r-won", W, "1000", Some(&retail)),
+            deal("r-lost", L, "10", Some(&retail)),
+            deal("r-open", N, "500", Some(&retail)),
+            deal("p-open", N, "70", Some(&plain)),
+            deal("none", W, "5", None),
+        ] {
+            store.create(m1, Entity::Deal, &body, None).await.unwrap();
+        }
+        let rows = store
+            .report_by_industry(&fx.admin, &ReportParams::default())
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 3, "{rows:?}");
+        let r = &rows[0];
+        assert_eq!(r.industry.as_deref(), Some("retail"));
+        assert_eq!(
+            (r.deals, r.open, r.open_amount, r.won, r.won_amount, r.lost),
+            (3, 1, 50_000, 1, 100_000, 1)
+        );
+        assert_eq!(r.win_rate, Some(0.5));
+        assert!(rows.iter().any(|r| r.without_company && r.won == 1));
+        assert!(rows
+            .iter()
+            .any(|r| !r.without_company && r.industry.is_none() && r.open == 1));
+
+        // A sale with two child deals of m2: one overdue by 3 days, one on time.
+        let (parent, _) = store
+            .create(m1, Entity::Deal, &deal("Продажа", N, "100", None), None)
+            .await
+            .unwrap();
+        let today = m2.today();
+        for (title, close) in [
+            ("Доставка", today - chrono::Duration::days(3)),
+            ("Монтаж", today),
+        ] {
+            let body = obj(
+                json!({"title": title, "pipeline_id": fx.pipeline, "parent_id": parent["id"],
+                "close_date": close.to_string(), "owner_id": m2.user_id}),
+            );
+            store
+                .create(&fx.admin, Entity::Deal, &body, None)
+                .await
+                .unwrap();
+        }
+        let rows = store
+            .report_overdue_children(&fx.admin, &ReportParams::default())
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(
+            (rows[0].owner_id, rows[0].overdue, rows[0].max_days_late),
+            (Some(m2.user_id), 1, 3)
+        );
+        assert_eq!(rows[0].deals[0].title, "Доставка");
+        assert_eq!(rows[0].deals[0].parent_title, "Продажа");
+        // m1 cannot read m2's deals: nothing to show.
+        let own = store
+            .report_overdue_children(m1, &ReportParams::default())
+            .await
+            .unwrap();
+        assert!(own.is_empty());
+    }
+}

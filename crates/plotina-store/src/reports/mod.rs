@@ -7,6 +7,7 @@ pub mod abc_xyz;
 pub mod dam;
 pub mod forecast;
 pub mod funnel;
+pub mod operations;
 pub mod rating;
 pub mod stats;
 pub mod velocity;
