@@ -157,3 +157,16 @@ rating_weight_range = A weight is a whole number from 0 to { $max }
 rating_unknown_measure = No such measure
 rating_weights_zero = At least one weight must be above zero
 problem-rating_weights_forbidden = Rating weights are set by administrators and heads
+
+## Operations
+reports-operations = Operations
+reports-by-industry = Deals by client industry
+reports-overdue-children = Overdue by contractor across linked deals
+reports-overdue-children-caption = Child deals (logistics, engineering, supply work on a sale) still open past their expected close date, by owner.
+reports-col-industry = Industry
+reports-col-open-amount = Open amount
+reports-col-close-date = Expected close
+reports-col-days-late = Days late
+reports-col-parent = Sale
+reports-no-company = No company
+reports-no-industry = Industry not set

@@ -157,3 +157,16 @@ rating_weight_range = Вес — целое число от 0 до { $max }
 rating_unknown_measure = Нет такого показателя
 rating_weights_zero = Хотя бы один вес должен быть больше нуля
 problem-rating_weights_forbidden = Веса рейтинга задают администратор и руководители
+
+## Operations
+reports-operations = Операционные
+reports-by-industry = Сделки по отраслям клиентов
+reports-overdue-children = Просрочки по исполнителям связанных сделок
+reports-overdue-children-caption = Дочерние сделки (работа логистики, инженеров, снабжения по продаже), не закрытые к ожидаемой дате, — по ответственным.
+reports-col-industry = Отрасль
+reports-col-open-amount = Сумма открытых
+reports-col-close-date = Ожидаемое закрытие
+reports-col-days-late = Дней просрочки
+reports-col-parent = Продажа
+reports-no-company = Без компании
+reports-no-industry = Отрасль не указана

@@ -15,6 +15,7 @@ use plotina_store::reports::abc_xyz::{AbcXyz, Thresholds};
 use plotina_store::reports::dam::{Dam, DEFAULT_LOST_AFTER};
 use plotina_store::reports::forecast::{Forecast, PlanTarget};
 use plotina_store::reports::funnel::Funnel;
+use plotina_store::reports::operations::{ContractorRow, IndustryRow};
 use plotina_store::reports::rating::{Rating, Weights, MEASURES};
 use plotina_store::reports::velocity::{Velocity, DEFAULT_IDLE_DAYS};
 use plotina_store::reports::ReportParams;
@@ -610,6 +611,136 @@ async fn set_rating_weights(
     Ok(Json(json!({"data": weights})).into_response())
 }
 
+pub fn industry_table(rows: &[IndustryRow], lang: Lang) -> Table {
+    let money = |minor: i64| Cell::Text(plotina_core::types::Money::from_minor(minor).to_string());
+    let headers = [
+        "reports-col-industry",
+        "reports-velocity-count",
+        "reports-col-open-deals",
+        "reports-col-open-amount",
+        "reports-velocity-won",
+        "reports-measure-won_amount",
+        "reports-velocity-lost",
+        "reports-measure-win_rate",
+    ]
+    .iter()
+    .map(|id| t(lang, id))
+    .collect();
+    let rows = rows
+        .iter()
+        .map(|r| {
+            vec![
+                Cell::Text(industry_name(r, lang)),
+                Cell::Int(r.deals),
+                Cell::Int(r.open),
+                money(r.open_amount),
+                Cell::Int(r.won),
+                money(r.won_amount),
+                Cell::Int(r.lost),
+                r.win_rate.into(),
+            ]
+        })
+        .collect();
+    Table {
+        title: t(lang, "reports-by-industry"),
+        headers,
+        rows,
+    }
+}
+
+/// An industry row's name: the industry, or why there is none.
+pub fn industry_name(r: &IndustryRow, lang: Lang) -> String {
+    match (&r.industry, r.without_company) {
+        (_, true) => t(lang, "reports-no-company"),
+        (None, false) => t(lang, "reports-no-industry"),
+        (Some(i), false) => {
+            let id = format!("ui-opt-industry-{i}");
+            if crate::i18n::I18n::get().has(lang, &id) {
+                t(lang, &id)
+            } else {
+                i.clone()
+            }
+        }
+    }
+}
+
+pub fn overdue_table(rows: &[ContractorRow], lang: Lang) -> Table {
+    let headers = [
+        "reports-col-owner-id",
+        "reports-col-deal-id",
+        "reports-col-deal",
+        "reports-col-close-date",
+        "reports-col-days-late",
+        "reports-col-parent",
+    ]
+    .iter()
+    .map(|id| t(lang, id))
+    .collect();
+    let rows = rows
+        .iter()
+        .flat_map(|r| {
+            r.deals.iter().map(move |d| {
+                vec![
+                    r.owner_id.into(),
+                    Cell::Int(d.id),
+                    Cell::Text(d.title.clone()),
+                    Cell::Text(d.close_date.clone()),
+                    Cell::Int(d.days_late),
+                    Cell::Text(d.parent_title.clone()),
+                ]
+            })
+        })
+        .collect();
+    Table {
+        title: t(lang, "reports-overdue-children"),
+        headers,
+        rows,
+    }
+}
+
+async fn by_industry(
+    State(s): State<AppState>,
+    auth: Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q: ReportQuery = input::query(raw.as_deref())?;
+    let format = Format::parse(q.format.as_deref())?;
+    let params = q.params()?;
+    check_export(&auth.actor, format)?;
+    let rows = s.store.report_by_industry(&auth.actor, &params).await?;
+    match format {
+        Format::Json => Ok(Json(json!({"data": rows})).into_response()),
+        _ => download(
+            format,
+            "by-industry",
+            &industry_table(&rows, lang(&auth.actor)),
+        ),
+    }
+}
+
+async fn overdue_children(
+    State(s): State<AppState>,
+    auth: Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q: ReportQuery = input::query(raw.as_deref())?;
+    let format = Format::parse(q.format.as_deref())?;
+    let params = q.params()?;
+    check_export(&auth.actor, format)?;
+    let rows = s
+        .store
+        .report_overdue_children(&auth.actor, &params)
+        .await?;
+    match format {
+        Format::Json => Ok(Json(json!({"data": rows})).into_response()),
+        _ => download(
+            format,
+            "overdue-children",
+            &overdue_table(&rows, lang(&auth.actor)),
+        ),
+    }
+}
+
 async fn velocity(
     State(s): State<AppState>,
     auth: Auth,
@@ -630,6 +761,8 @@ async fn velocity(
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/reports/velocity", get(velocity))
+        .route("/api/v1/reports/by-industry", get(by_industry))
+        .route("/api/v1/reports/overdue-children", get(overdue_children))
         .route("/api/v1/reports/rating", get(rating))
         .route(
             "/api/v1/reports/rating/weights",
@@ -855,6 +988,29 @@ pub fn openapi_paths(
             "requestBody": {"required": true, "content": {"application/json": {"schema": weights.clone()}}},
             "responses": {"200": {"description": "Saved", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": weights}, "required": ["data"]}}}},
                 "default": problem.clone()}}}));
+    schemas.insert("IndustryReport".into(), json!({"type": "array", "items": {"type": "object", "properties": {
+        "industry": {"type": ["string", "null"]}, "without_company": {"type": "boolean"}, "deals": {"type": "integer"},
+        "open": {"type": "integer"}, "open_amount": {"type": "integer"}, "won": {"type": "integer"}, "won_amount": {"type": "integer"},
+        "lost": {"type": "integer"}, "win_rate": num},
+        "required": ["industry", "without_company", "deals", "open", "open_amount", "won", "won_amount", "lost", "win_rate"]}}));
+    paths.insert(
+        "/api/v1/reports/by-industry".into(),
+        op(
+            "Deals created in the period by their client's industry (amounts in kopecks)",
+            "IndustryReport",
+        ),
+    );
+    schemas.insert("OverdueChildrenReport".into(), json!({"type": "array", "items": {"type": "object", "properties": {
+        "owner_id": int_or_null, "overdue": {"type": "integer"}, "max_days_late": {"type": "integer"},
+        "deals": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "title": {"type": "string"}, "pipeline_id": {"type": "integer"}, "close_date": {"type": "string"},
+            "days_late": {"type": "integer"}, "parent_id": {"type": "integer"}, "parent_title": {"type": "string"}},
+            "required": ["id", "title", "pipeline_id", "close_date", "days_late", "parent_id", "parent_title"]}}},
+        "required": ["owner_id", "overdue", "max_days_late", "deals"]}}));
+    paths.insert(
+        "/api/v1/reports/overdue-children".into(),
+        op("Child deals (other departments' work on a sale) open past their expected close date, by owner", "OverdueChildrenReport"),
+    );
     let cycle = json!({"type": "object", "properties": {
         "count": {"type": "integer"}, "median_days": int_or_null, "p90_days": int_or_null, "avg_days": num},
         "required": ["count", "median_days", "p90_days", "avg_days"]});

@@ -26,6 +26,7 @@ mod notebook_planner;
 mod profile;
 mod quality;
 mod report_forecast;
+mod report_operations;
 mod report_rating;
 mod report_velocity;
 mod reports;

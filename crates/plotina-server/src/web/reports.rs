@@ -60,6 +60,7 @@ pub struct ParamsForm {
     pub velocity: bool,
     pub forecast: bool,
     pub rating: bool,
+    pub operations: bool,
     pub idle_days: String,
     pub abc_by: String,
     pub pipelines: Vec<Opt>,
@@ -86,6 +87,7 @@ pub(super) fn params_form(
         velocity: action == "/reports/velocity",
         forecast: action == "/reports/forecast",
         rating: action == "/reports/rating",
+        operations: action == "/reports/operations",
         idle_days: q.idle_days.clone().unwrap_or_default(),
         abc_by: q.abc_by.clone().unwrap_or_default(),
         pipelines: options(
@@ -644,6 +646,7 @@ pub fn router() -> Router<AppState> {
         .route("/reports/velocity", get(super::report_velocity::page))
         .route("/reports/forecast", get(super::report_forecast::page))
         .route("/reports/rating", get(super::report_rating::page))
+        .route("/reports/operations", get(super::report_operations::page))
         .route(
             "/reports/rating/weights",
             axum::routing::post(super::report_rating::save_weights),

@@ -527,3 +527,32 @@ async fn rating_and_weights_over_http() {
         }
     }
 }
+
+#[tokio::test]
+async fn industry_and_overdue_children_over_http() {
+    for app in apps().await {
+        let (status, body) = json(app.get("admin", "/api/v1/reports/by-industry").await).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["data"].is_array());
+        let (status, body) = json(app.get("admin", "/api/v1/reports/overdue-children").await).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"], json!([]));
+        for path in ["by-industry", "overdue-children"] {
+            let r = app
+                .get("admin", &format!("/api/v1/reports/{path}?format=csv"))
+                .await;
+            assert_eq!(r.status(), 200, "{path}");
+            let r = app
+                .get("m1", &format!("/api/v1/reports/{path}?format=csv"))
+                .await;
+            assert_eq!(r.status(), 403, "{path}");
+            let r = app
+                .get(
+                    "admin",
+                    &format!("/api/v1/reports/{path}?filter=amount+%3E"),
+                )
+                .await;
+            assert_eq!(r.status(), 400, "{path}");
+        }
+    }
+}

@@ -258,3 +258,52 @@ async fn rating_page_ranks_and_takes_weights() {
         assert_eq!(bad.status, 422);
     }
 }
+
+#[tokio::test]
+async fn operations_page_groups_by_industry_and_lists_late_child_deals() {
+    for app in apps().await {
+        let c = app
+            .create(
+                "admin",
+                Entity::Company,
+                json!({"name": "Магазин", "industry": "Розница"}),
+            )
+            .await;
+        let parent = app
+            .create(
+                "m1",
+                Entity::Deal,
+                json!({"title": "Продажа", "pipeline_id": app.fx.pipeline, "company_id": c, "amount": "100"}),
+            )
+            .await;
+        let late = (chrono::Utc::now() - chrono::Duration::days(5))
+            .format("%Y-%m-%d")
+            .to_string();
+        app.create(
+            "admin",
+            Entity::Deal,
+            json!({"title": "Доставка", "pipeline_id": app.fx.pipeline, "parent_id": parent,
+                "close_date": late, "owner_id": app.fx.m2.user_id}),
+        )
+        .await;
+        let admin = app.browser("admin").await;
+        let page = admin.get("/reports/operations").await;
+        assert_eq!(page.status, 200, "{}", app.backend);
+        assert!(page.has(r#"data-testid="by-industry""#), "{}", page.body);
+        assert!(page.has("Розница"));
+        // The industry's figure opens its deals through the filter language.
+        let link = page
+            .body
+            .split("Розница")
+            .nth(1)
+            .and_then(|row| row.split("href=\"/deals?filter=").nth(1))
+            .and_then(|s| s.split('"').next())
+            .unwrap()
+            .replace("&amp;", "&");
+        let list = admin.get(&format!("/deals?filter={link}")).await;
+        assert_eq!(list.status, 200);
+        assert!(list.has("Продажа"), "{}", list.body);
+        assert!(page.has(r#"data-testid="overdue-children""#));
+        assert!(page.has("Доставка") && page.has(&app.fx.m2.name));
+    }
+}
