@@ -118,6 +118,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/data-quality", get(completeness))
         .route("/api/v1/data-quality/idle", get(idle))
+        // The same list under the reports' name for it.
+        .route("/api/v1/reports/no-next-step", get(idle))
 }
 
 pub fn openapi(paths: &mut Map<String, Value>) {
@@ -136,7 +138,7 @@ pub fn openapi(paths: &mut Map<String, Value>) {
                 "required": ["owner_id", "total", "missing", "share_missing"]}}},
             "required": ["entity", "fields", "total", "missing", "share_missing", "owners"]}}}},
             "default": problem.clone()}}}));
-    paths.insert("/api/v1/data-quality/idle".into(), json!({"get": {
+    let idle = json!({"get": {
         "summary": "Companies, contacts or open deals without a planned next activity (no open activity linked)",
         "tags": ["data-quality"],
         "parameters": [
@@ -147,5 +149,7 @@ pub fn openapi(paths: &mut Map<String, Value>) {
             "data": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "integer"}, "title": {"type": ["string", "null"]},
                 "owner_id": {"type": ["integer", "null"]}, "url": {"type": "string"}}, "required": ["id", "url"]}},
             "next_after": {"type": ["integer", "null"]}}, "required": ["data", "next_after"]}}}},
-            "default": problem}}}));
+            "default": problem}}});
+    paths.insert("/api/v1/data-quality/idle".into(), idle.clone());
+    paths.insert("/api/v1/reports/no-next-step".into(), idle);
 }

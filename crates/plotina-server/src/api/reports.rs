@@ -235,20 +235,45 @@ pub fn funnel_table(f: &Funnel, lang: Lang) -> Table {
     }
 }
 
+/// What every report handler does: the query, the format, the shared parameters and
+/// the report's own (`extra`, checked before the export right), then the report, answered
+/// as JSON or as a CSV/XLSX table.
+async fn respond<X, T, Fut>(
+    raw: Option<&str>,
+    actor: &Actor,
+    name: &str,
+    extra: impl FnOnce(&ReportQuery) -> Result<X, DomainError>,
+    run: impl FnOnce(ReportParams, X) -> Fut,
+    table: impl FnOnce(&T, Lang) -> Table,
+) -> ApiResult<Response>
+where
+    T: serde::Serialize,
+    Fut: std::future::Future<Output = Result<T, plotina_store::StoreError>>,
+{
+    let q: ReportQuery = input::query(raw)?;
+    let format = Format::parse(q.format.as_deref())?;
+    let params = q.params()?;
+    let x = extra(&q)?;
+    check_export(actor, format)?;
+    let data = run(params, x).await?;
+    match format {
+        Format::Json => Ok(Json(json!({"data": data})).into_response()),
+        _ => download(format, name, &table(&data, lang(actor))),
+    }
+}
+
+fn no_extra(_: &ReportQuery) -> Result<(), DomainError> {
+    Ok(())
+}
+
 async fn funnel(
     State(s): State<AppState>,
     auth: Auth,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let q: ReportQuery = input::query(raw.as_deref())?;
-    let format = Format::parse(q.format.as_deref())?;
-    let params = q.params()?;
-    check_export(&auth.actor, format)?;
-    let f = s.store.report_funnel(&auth.actor, &params).await?;
-    match format {
-        Format::Json => Ok(Json(json!({"data": f})).into_response()),
-        _ => download(format, "funnel", &funnel_table(&f, lang(&auth.actor))),
-    }
+    let actor = &auth.actor;
+    let s = &s;
+    respond(raw.as_deref(), actor, "funnel", no_extra, |p, ()| async move { s.store.report_funnel(actor, &p).await }, funnel_table).await
 }
 
 /// The dam as a table: one row per month.
@@ -298,16 +323,9 @@ async fn dam(
     auth: Auth,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let q: ReportQuery = input::query(raw.as_deref())?;
-    let format = Format::parse(q.format.as_deref())?;
-    let params = q.params()?;
-    let (n, target) = q.dam_params()?;
-    check_export(&auth.actor, format)?;
-    let d = s.store.report_dam(&auth.actor, &params, n, target).await?;
-    match format {
-        Format::Json => Ok(Json(json!({"data": d})).into_response()),
-        _ => download(format, "dam", &dam_table(&d, lang(&auth.actor))),
-    }
+    let actor = &auth.actor;
+    let s = &s;
+    respond(raw.as_deref(), actor, "dam", ReportQuery::dam_params, |p, (n, target)| async move { s.store.report_dam(actor, &p, n, target).await }, dam_table).await
 }
 
 /// ABC/XYZ as a table: one row per customer.
@@ -351,19 +369,9 @@ async fn abc_xyz(
     auth: Auth,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let q: ReportQuery = input::query(raw.as_deref())?;
-    let format = Format::parse(q.format.as_deref())?;
-    let params = q.params()?;
-    let thresholds = q.abc_params()?;
-    check_export(&auth.actor, format)?;
-    let r = s
-        .store
-        .report_abc_xyz(&auth.actor, &params, thresholds)
-        .await?;
-    match format {
-        Format::Json => Ok(Json(json!({"data": r})).into_response()),
-        _ => download(format, "abc-xyz", &abc_table(&r, lang(&auth.actor))),
-    }
+    let actor = &auth.actor;
+    let s = &s;
+    respond(raw.as_deref(), actor, "abc-xyz", ReportQuery::abc_params, |p, t| async move { s.store.report_abc_xyz(actor, &p, t).await }, abc_table).await
 }
 
 /// Velocity as a table: the stuck deals (stale, then forgotten), one per row.
@@ -452,15 +460,9 @@ async fn forecast(
     auth: Auth,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let q: ReportQuery = input::query(raw.as_deref())?;
-    let format = Format::parse(q.format.as_deref())?;
-    let params = q.params()?;
-    check_export(&auth.actor, format)?;
-    let f = s.store.report_forecast(&auth.actor, &params).await?;
-    match format {
-        Format::Json => Ok(Json(json!({"data": f})).into_response()),
-        _ => download(format, "forecast", &forecast_table(&f, lang(&auth.actor))),
-    }
+    let actor = &auth.actor;
+    let s = &s;
+    respond(raw.as_deref(), actor, "forecast", no_extra, |p, ()| async move { s.store.report_forecast(actor, &p).await }, forecast_table).await
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -571,15 +573,9 @@ async fn rating(
     auth: Auth,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let q: ReportQuery = input::query(raw.as_deref())?;
-    let format = Format::parse(q.format.as_deref())?;
-    let params = q.params()?;
-    check_export(&auth.actor, format)?;
-    let r = s.store.report_rating(&auth.actor, &params).await?;
-    match format {
-        Format::Json => Ok(Json(json!({"data": r})).into_response()),
-        _ => download(format, "rating", &rating_table(&r, lang(&auth.actor))),
-    }
+    let actor = &auth.actor;
+    let s = &s;
+    respond(raw.as_deref(), actor, "managers", no_extra, |p, ()| async move { s.store.report_rating(actor, &p).await }, rating_table).await
 }
 
 async fn rating_weights(State(s): State<AppState>, _auth: Auth) -> ApiResult<Response> {
@@ -703,19 +699,9 @@ async fn by_industry(
     auth: Auth,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let q: ReportQuery = input::query(raw.as_deref())?;
-    let format = Format::parse(q.format.as_deref())?;
-    let params = q.params()?;
-    check_export(&auth.actor, format)?;
-    let rows = s.store.report_by_industry(&auth.actor, &params).await?;
-    match format {
-        Format::Json => Ok(Json(json!({"data": rows})).into_response()),
-        _ => download(
-            format,
-            "by-industry",
-            &industry_table(&rows, lang(&auth.actor)),
-        ),
-    }
+    let actor = &auth.actor;
+    let s = &s;
+    respond(raw.as_deref(), actor, "by-industry", no_extra, |p, ()| async move { s.store.report_by_industry(actor, &p).await }, |r: &Vec<IndustryRow>, l| industry_table(r, l)).await
 }
 
 async fn overdue_children(
@@ -723,22 +709,9 @@ async fn overdue_children(
     auth: Auth,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let q: ReportQuery = input::query(raw.as_deref())?;
-    let format = Format::parse(q.format.as_deref())?;
-    let params = q.params()?;
-    check_export(&auth.actor, format)?;
-    let rows = s
-        .store
-        .report_overdue_children(&auth.actor, &params)
-        .await?;
-    match format {
-        Format::Json => Ok(Json(json!({"data": rows})).into_response()),
-        _ => download(
-            format,
-            "overdue-children",
-            &overdue_table(&rows, lang(&auth.actor)),
-        ),
-    }
+    let actor = &auth.actor;
+    let s = &s;
+    respond(raw.as_deref(), actor, "overdue-children", no_extra, |p, ()| async move { s.store.report_overdue_children(actor, &p).await }, |r: &Vec<ContractorRow>, l| overdue_table(r, l)).await
 }
 
 async fn velocity(
@@ -746,16 +719,9 @@ async fn velocity(
     auth: Auth,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let q: ReportQuery = input::query(raw.as_deref())?;
-    let format = Format::parse(q.format.as_deref())?;
-    let params = q.params()?;
-    let idle = q.idle_days()?;
-    check_export(&auth.actor, format)?;
-    let v = s.store.report_velocity(&auth.actor, &params, idle).await?;
-    match format {
-        Format::Json => Ok(Json(json!({"data": v})).into_response()),
-        _ => download(format, "velocity", &velocity_table(&v, lang(&auth.actor))),
-    }
+    let actor = &auth.actor;
+    let s = &s;
+    respond(raw.as_deref(), actor, "velocity", ReportQuery::idle_days, |p, idle| async move { s.store.report_velocity(actor, &p, idle).await }, velocity_table).await
 }
 
 pub fn router() -> Router<AppState> {
@@ -763,12 +729,13 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/reports/velocity", get(velocity))
         .route("/api/v1/reports/by-industry", get(by_industry))
         .route("/api/v1/reports/overdue-children", get(overdue_children))
-        .route("/api/v1/reports/rating", get(rating))
+        .route("/api/v1/reports/managers", get(rating))
         .route(
-            "/api/v1/reports/rating/weights",
+            "/api/v1/reports/managers/weights",
             get(rating_weights).put(set_rating_weights),
         )
         .route("/api/v1/reports/forecast", get(forecast))
+        .route("/api/v1/reports/plan", get(forecast))
         .route("/api/v1/sales-plans", get(plans).put(set_plan))
         .route("/api/v1/reports/abc-xyz", get(abc_xyz))
         .route("/api/v1/reports/funnel", get(funnel))
@@ -974,13 +941,13 @@ pub fn openapi_paths(
                 "won_amount", "lost_count", "win_rate", "avg_won", "cycle_days", "scores", "rating", "place"]}}},
         "required": ["weights", "managers"]}));
     paths.insert(
-        "/api/v1/reports/rating".into(),
+        "/api/v1/reports/managers".into(),
         op(
             "Manager rating: work and sales per manager in the period and a composite score under the head of sales' weights",
             "RatingReport",
         ),
     );
-    paths.insert("/api/v1/reports/rating/weights".into(), json!({
+    paths.insert("/api/v1/reports/managers/weights".into(), json!({
         "get": {"summary": "The weights of the manager rating", "tags": ["reports"], "parameters": [],
             "responses": {"200": {"description": "Weights", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": weights.clone()}, "required": ["data"]}}}},
                 "default": problem.clone()}},

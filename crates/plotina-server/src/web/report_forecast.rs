@@ -14,7 +14,7 @@ use plotina_store::StoreError;
 
 use super::fields::Opt;
 use super::lookups::Lookups;
-use super::reports::{error_text, export_qs, params_form, ParamsForm};
+use super::reports::{export_qs, params_form, run_report, ParamsForm};
 use super::{html, redirect, urls, Ctx, Web, WebResult};
 use crate::api::reports::ReportQuery;
 use crate::state::AppState;
@@ -98,23 +98,12 @@ pub async fn page(State(s): State<AppState>, web: Web, RawQuery(raw): RawQuery) 
         serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
     let saved = raw.as_deref().unwrap_or("").contains("saved=1");
     let lk = Lookups::load(&s.store, &web.actor).await?;
-    let mut error = String::new();
-    let result = match q.params() {
-        Ok(p) => match s.store.report_forecast(&web.actor, &p).await {
-            Ok(f) => Some((p, f)),
-            Err(StoreError::Domain(
-                d @ (DomainError::BadFilter(_) | DomainError::BadRequest(_)),
-            )) => {
-                error = error_text(&ctx, &d);
-                None
-            }
-            Err(e) => return Err(e.into()),
-        },
-        Err(d) => {
-            error = error_text(&ctx, &d);
-            None
-        }
-    };
+    let actor = &web.actor;
+    let store = &s.store;
+    let (result, error) = run_report(&ctx, q.params().map(|p| (p, ())), |p, ()| async move {
+        store.report_forecast(actor, &p).await
+    })
+    .await?;
     let params = result.as_ref().map(|(p, _)| p.clone()).unwrap_or_default();
     let months = result
         .as_ref()

@@ -9,7 +9,7 @@ use plotina_core::DomainError;
 use plotina_store::StoreError;
 
 use super::lookups::Lookups;
-use super::reports::{error_text, export_qs, params_form, ParamsForm};
+use super::reports::{export_qs, params_form, run_report, ParamsForm};
 use super::{html, urls, Ctx, Web, WebResult};
 use crate::api::reports::{industry_name, ReportQuery};
 use crate::state::AppState;
@@ -60,25 +60,14 @@ pub async fn page(State(s): State<AppState>, web: Web, RawQuery(raw): RawQuery) 
     let q: ReportQuery =
         serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
     let lk = Lookups::load(&s.store, &web.actor).await?;
-    let mut error = String::new();
-    let mut data = None;
-    match q.params() {
-        Ok(p) => {
-            let both = async {
-                let i = s.store.report_by_industry(&web.actor, &p).await?;
-                let o = s.store.report_overdue_children(&web.actor, &p).await?;
-                Ok::<_, StoreError>((i, o))
-            };
-            match both.await {
-                Ok(r) => data = Some((p, r)),
-                Err(StoreError::Domain(
-                    d @ (DomainError::BadFilter(_) | DomainError::BadRequest(_)),
-                )) => error = error_text(&ctx, &d),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(d) => error = error_text(&ctx, &d),
-    }
+    let actor = &web.actor;
+    let store = &s.store;
+    let (data, error) = run_report(&ctx, q.params().map(|p| (p, ())), |p, ()| async move {
+        let by_industry = store.report_by_industry(actor, &p).await?;
+        let overdue = store.report_overdue_children(actor, &p).await?;
+        Ok((by_industry, overdue))
+    })
+    .await?;
     let params = data.as_ref().map(|(p, _)| p.clone()).unwrap_or_default();
     let money = |minor: i64| super::fmt::money_minor(ctx.lang, minor, "RUB");
     let base = params.deal_filter("created_at");

@@ -13,7 +13,7 @@ use plotina_store::reports::rating::{Weights, MEASURES};
 use plotina_store::StoreError;
 
 use super::lookups::Lookups;
-use super::reports::{error_text, export_qs, params_form, ParamsForm};
+use super::reports::{export_qs, params_form, run_report, ParamsForm};
 use super::{html, redirect, urls, Ctx, Web, WebError, WebResult};
 use crate::api::reports::ReportQuery;
 use crate::state::AppState;
@@ -60,23 +60,12 @@ pub async fn page(State(s): State<AppState>, web: Web, RawQuery(raw): RawQuery) 
         serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
     let saved = raw.as_deref().unwrap_or("").contains("saved=1");
     let lk = Lookups::load(&s.store, &web.actor).await?;
-    let mut error = String::new();
-    let result = match q.params() {
-        Ok(p) => match s.store.report_rating(&web.actor, &p).await {
-            Ok(r) => Some((p, r)),
-            Err(StoreError::Domain(
-                d @ (DomainError::BadFilter(_) | DomainError::BadRequest(_)),
-            )) => {
-                error = error_text(&ctx, &d);
-                None
-            }
-            Err(e) => return Err(e.into()),
-        },
-        Err(d) => {
-            error = error_text(&ctx, &d);
-            None
-        }
-    };
+    let actor = &web.actor;
+    let store = &s.store;
+    let (result, error) = run_report(&ctx, q.params().map(|p| (p, ())), |p, ()| async move {
+        store.report_rating(actor, &p).await
+    })
+    .await?;
     let params = result.as_ref().map(|(p, _)| p.clone()).unwrap_or_default();
     let money = |minor: i64| super::fmt::money_minor(ctx.lang, minor, "RUB");
     let rows = result

@@ -11,7 +11,7 @@ use plotina_store::reports::velocity::{Cycle, StuckDeal, Velocity};
 use plotina_store::StoreError;
 
 use super::lookups::Lookups;
-use super::reports::{error_text, export_qs, params_form, ParamsForm};
+use super::reports::{export_qs, params_form, run_report, ParamsForm};
 use super::{html, urls, Ctx, Web, WebResult};
 use crate::api::reports::ReportQuery;
 use crate::state::AppState;
@@ -138,24 +138,13 @@ pub async fn page(State(s): State<AppState>, web: Web, RawQuery(raw): RawQuery) 
     let q: ReportQuery =
         serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
     let lk = Lookups::load(&s.store, &web.actor).await?;
-    let mut error = String::new();
+    let actor = &web.actor;
     let parsed = q.params().and_then(|p| q.idle_days().map(|d| (p, d)));
-    let result = match parsed {
-        Ok((p, idle)) => match s.store.report_velocity(&web.actor, &p, idle).await {
-            Ok(v) => Some((p, v)),
-            Err(StoreError::Domain(
-                d @ (DomainError::BadFilter(_) | DomainError::BadRequest(_)),
-            )) => {
-                error = error_text(&ctx, &d);
-                None
-            }
-            Err(e) => return Err(e.into()),
-        },
-        Err(d) => {
-            error = error_text(&ctx, &d);
-            None
-        }
-    };
+    let store = &s.store;
+    let (result, error) = run_report(&ctx, parsed, |p, idle| async move {
+        store.report_velocity(actor, &p, idle).await
+    })
+    .await?;
     let params = result.as_ref().map(|(p, _)| p.clone()).unwrap_or_default();
     // The deals behind a cycle figure: closed in the period with that outcome.
     let closed_href = |kind: &str| {

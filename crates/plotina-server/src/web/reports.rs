@@ -155,6 +155,29 @@ pub(super) fn export_qs(params: &ReportParams, extra: &[(&str, String)]) -> Stri
 }
 
 /// A domain error as the page's message.
+/// Runs a report for a page. A refused parameter or filter, or a pipeline that is not
+/// there, becomes the page's error line; anything else is a server error.
+pub(super) async fn run_report<X, T, Fut>(
+    ctx: &Ctx,
+    parsed: Result<(ReportParams, X), DomainError>,
+    run: impl FnOnce(ReportParams, X) -> Fut,
+) -> Result<(Option<(ReportParams, T)>, String), super::WebError>
+where
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let (p, x) = match parsed {
+        Ok(v) => v,
+        Err(d) => return Ok((None, error_text(ctx, &d))),
+    };
+    match run(p.clone(), x).await {
+        Ok(t) => Ok((Some((p, t)), String::new())),
+        Err(StoreError::Domain(
+            d @ (DomainError::BadFilter(_) | DomainError::BadRequest(_) | DomainError::NotFound),
+        )) => Ok((None, error_text(ctx, &d))),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub(super) fn error_text(ctx: &Ctx, d: &DomainError) -> String {
     let text = FormErrors::from_domain(ctx, Entity::Deal, d, &[])
         .general
@@ -255,31 +278,12 @@ async fn funnel_page(State(s): State<AppState>, web: Web, RawQuery(raw): RawQuer
     let q: ReportQuery =
         serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
     let lk = Lookups::load(&s.store, &web.actor).await?;
-    let mut error = String::new();
-    let result = match q.params() {
-        Ok(p) => match s.store.report_funnel(&web.actor, &p).await {
-            Ok(f) => Some((p, f)),
-            Err(StoreError::Domain(
-                d
-                @ (DomainError::BadFilter(_) | DomainError::BadRequest(_) | DomainError::NotFound),
-            )) => {
-                error = FormErrors::from_domain(&ctx, Entity::Deal, &d, &[])
-                    .general
-                    .join(" ");
-                if error.is_empty() {
-                    error = ctx.t("problem-not_found");
-                }
-                None
-            }
-            Err(e) => return Err(e.into()),
-        },
-        Err(d) => {
-            error = FormErrors::from_domain(&ctx, Entity::Deal, &d, &[])
-                .general
-                .join(" ");
-            None
-        }
-    };
+    let actor = &web.actor;
+    let store = &s.store;
+    let (result, error) = run_report(&ctx, q.params().map(|p| (p, ())), |p, ()| async move {
+        store.report_funnel(actor, &p).await
+    })
+    .await?;
     let params = result.as_ref().map(|(p, _)| p.clone()).unwrap_or_default();
     let pipeline = result.as_ref().map(|(_, f)| f.pipeline_id);
     let mut link_params = params.clone();
@@ -388,25 +392,13 @@ async fn dam_page(State(s): State<AppState>, web: Web, RawQuery(raw): RawQuery) 
     let q: ReportQuery =
         serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
     let lk = Lookups::load(&s.store, &web.actor).await?;
-    let mut error = String::new();
+    let actor = &web.actor;
+    let store = &s.store;
     let parsed = q.params().and_then(|p| q.dam_params().map(|d| (p, d)));
-    let result = match parsed {
-        Ok((p, (n, target))) => match s.store.report_dam(&web.actor, &p, n, target).await {
-            Ok(d) => Some((p, d)),
-            Err(StoreError::Domain(
-                d
-                @ (DomainError::BadFilter(_) | DomainError::BadRequest(_) | DomainError::NotFound),
-            )) => {
-                error = error_text(&ctx, &d);
-                None
-            }
-            Err(e) => return Err(e.into()),
-        },
-        Err(d) => {
-            error = error_text(&ctx, &d);
-            None
-        }
-    };
+    let (result, error) = run_report(&ctx, parsed, |p, (n, target)| async move {
+        store.report_dam(actor, &p, n, target).await
+    })
+    .await?;
     let params = result.as_ref().map(|(p, _)| p.clone()).unwrap_or_default();
     let money = |minor: i64| super::fmt::money_minor(ctx.lang, minor, "RUB");
     let (chart, rows) = match &result {
@@ -535,25 +527,13 @@ async fn abc_page(State(s): State<AppState>, web: Web, RawQuery(raw): RawQuery) 
     let q: ReportQuery =
         serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
     let lk = Lookups::load(&s.store, &web.actor).await?;
-    let mut error = String::new();
+    let actor = &web.actor;
+    let store = &s.store;
     let parsed = q.params().and_then(|p| q.abc_params().map(|t| (p, t)));
-    let result = match parsed {
-        Ok((p, t)) => match s.store.report_abc_xyz(&web.actor, &p, t).await {
-            Ok(r) => Some((p, r)),
-            Err(StoreError::Domain(
-                d
-                @ (DomainError::BadFilter(_) | DomainError::BadRequest(_) | DomainError::NotFound),
-            )) => {
-                error = error_text(&ctx, &d);
-                None
-            }
-            Err(e) => return Err(e.into()),
-        },
-        Err(d) => {
-            error = error_text(&ctx, &d);
-            None
-        }
-    };
+    let (result, error) = run_report(&ctx, parsed, |p, t| async move {
+        store.report_abc_xyz(actor, &p, t).await
+    })
+    .await?;
     let params = result.as_ref().map(|(p, _)| p.clone()).unwrap_or_default();
     let money = |minor: i64| super::fmt::money_minor(ctx.lang, minor, "RUB");
     let mut cells = Vec::new();

@@ -420,6 +420,9 @@ async fn forecast_and_plans_over_http() {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["data"]["months"].as_array().unwrap().len(), 6);
         assert_eq!(body["data"]["months"][0]["plan"], 50_000_000);
+        let (status, plan) = json(app.get("admin", "/api/v1/reports/plan").await).await;
+        assert_eq!(status, 200);
+        assert_eq!(plan["data"]["months"][0]["plan"], 50_000_000);
         let csv = app
             .get("admin", "/api/v1/reports/forecast?format=csv")
             .await;
@@ -489,26 +492,26 @@ async fn rating_and_weights_over_http() {
                 "stage_id": app.fx.stage("Успешно"), "amount": "1000"}),
         )
         .await;
-        let (status, body) = json(app.get("admin", "/api/v1/reports/rating").await).await;
+        let (status, body) = json(app.get("admin", "/api/v1/reports/managers").await).await;
         assert_eq!(status, 200, "{body}");
         let first = &body["data"]["managers"][0];
         assert_eq!(first["user_id"], app.fx.m1.user_id);
         assert_eq!(first["won_amount"], 100_000);
         assert_eq!(first["place"], 1);
-        let csv = app.get("admin", "/api/v1/reports/rating?format=xlsx").await;
+        let csv = app.get("admin", "/api/v1/reports/managers?format=xlsx").await;
         assert_eq!(csv.status(), 200);
         let r = app
             .req(
                 "head",
                 reqwest::Method::PUT,
-                "/api/v1/reports/rating/weights",
+                "/api/v1/reports/managers/weights",
             )
             .json(&json!({"calls": 60, "won_amount": 40}))
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 200);
-        let (_, w) = json(app.get("m1", "/api/v1/reports/rating/weights").await).await;
+        let (_, w) = json(app.get("m1", "/api/v1/reports/managers/weights").await).await;
         assert_eq!(w["data"], json!({"calls": 60, "won_amount": 40}));
         for (user, body, code) in [
             ("m1", json!({"calls": 1}), 403),
@@ -518,7 +521,7 @@ async fn rating_and_weights_over_http() {
             ("admin", json!({"calls": -1}), 422),
         ] {
             let r = app
-                .req(user, reqwest::Method::PUT, "/api/v1/reports/rating/weights")
+                .req(user, reqwest::Method::PUT, "/api/v1/reports/managers/weights")
                 .json(&body)
                 .send()
                 .await
@@ -532,6 +535,10 @@ async fn rating_and_weights_over_http() {
 async fn industry_and_overdue_children_over_http() {
     for app in apps().await {
         let (status, body) = json(app.get("admin", "/api/v1/reports/by-industry").await).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["data"].is_array());
+        let (status, body) =
+            json(app.get("admin", "/api/v1/reports/no-next-step?entity=company").await).await;
         assert_eq!(status, 200, "{body}");
         assert!(body["data"].is_array());
         let (status, body) = json(app.get("admin", "/api/v1/reports/overdue-children").await).await;

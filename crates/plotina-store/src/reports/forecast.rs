@@ -136,6 +136,13 @@ fn months(params: &ReportParams, today: NaiveDate) -> Result<Vec<NaiveDate>> {
             m
         }
     };
+    if to < from {
+        // Only the end was given, and it is before this month.
+        return fail(DomainError::BadRequest(FieldError::new(
+            "period_to",
+            "report_period_order",
+        )));
+    }
     let mut out = Vec::new();
     let mut m = from;
     while m <= to {
@@ -417,6 +424,11 @@ mod tests {
             ..Default::default()
         };
         assert!(months(&p, d(2026, 11, 23)).is_err());
+        let only_end = ReportParams {
+            period_to: Some(d(2026, 9, 12)),
+            ..Default::default()
+        };
+        assert!(months(&only_end, d(2026, 11, 23)).is_err(), "an end before this month");
         assert!(valid_month("2026-13").is_err());
         assert!(valid_month("2026-1").is_err());
         assert!(valid_month("2026-02").is_ok());
