@@ -273,7 +273,15 @@ async fn funnel(
 ) -> ApiResult<Response> {
     let actor = &auth.actor;
     let s = &s;
-    respond(raw.as_deref(), actor, "funnel", no_extra, |p, ()| async move { s.store.report_funnel(actor, &p).await }, funnel_table).await
+    respond(
+        raw.as_deref(),
+        actor,
+        "funnel",
+        no_extra,
+        |p, ()| async move { s.store.report_funnel(actor, &p).await },
+        funnel_table,
+    )
+    .await
 }
 
 /// The dam as a table: one row per month.
@@ -325,7 +333,15 @@ async fn dam(
 ) -> ApiResult<Response> {
     let actor = &auth.actor;
     let s = &s;
-    respond(raw.as_deref(), actor, "dam", ReportQuery::dam_params, |p, (n, target)| async move { s.store.report_dam(actor, &p, n, target).await }, dam_table).await
+    respond(
+        raw.as_deref(),
+        actor,
+        "dam",
+        ReportQuery::dam_params,
+        |p, (n, target)| async move { s.store.report_dam(actor, &p, n, target).await },
+        dam_table,
+    )
+    .await
 }
 
 /// ABC/XYZ as a table: one row per customer.
@@ -371,7 +387,15 @@ async fn abc_xyz(
 ) -> ApiResult<Response> {
     let actor = &auth.actor;
     let s = &s;
-    respond(raw.as_deref(), actor, "abc-xyz", ReportQuery::abc_params, |p, t| async move { s.store.report_abc_xyz(actor, &p, t).await }, abc_table).await
+    respond(
+        raw.as_deref(),
+        actor,
+        "abc-xyz",
+        ReportQuery::abc_params,
+        |p, t| async move { s.store.report_abc_xyz(actor, &p, t).await },
+        abc_table,
+    )
+    .await
 }
 
 /// Velocity as a table: the stuck deals (stale, then forgotten), one per row.
@@ -462,7 +486,15 @@ async fn forecast(
 ) -> ApiResult<Response> {
     let actor = &auth.actor;
     let s = &s;
-    respond(raw.as_deref(), actor, "forecast", no_extra, |p, ()| async move { s.store.report_forecast(actor, &p).await }, forecast_table).await
+    respond(
+        raw.as_deref(),
+        actor,
+        "forecast",
+        no_extra,
+        |p, ()| async move { s.store.report_forecast(actor, &p).await },
+        forecast_table,
+    )
+    .await
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -575,7 +607,15 @@ async fn rating(
 ) -> ApiResult<Response> {
     let actor = &auth.actor;
     let s = &s;
-    respond(raw.as_deref(), actor, "managers", no_extra, |p, ()| async move { s.store.report_rating(actor, &p).await }, rating_table).await
+    respond(
+        raw.as_deref(),
+        actor,
+        "managers",
+        no_extra,
+        |p, ()| async move { s.store.report_rating(actor, &p).await },
+        rating_table,
+    )
+    .await
 }
 
 async fn rating_weights(State(s): State<AppState>, _auth: Auth) -> ApiResult<Response> {
@@ -701,7 +741,15 @@ async fn by_industry(
 ) -> ApiResult<Response> {
     let actor = &auth.actor;
     let s = &s;
-    respond(raw.as_deref(), actor, "by-industry", no_extra, |p, ()| async move { s.store.report_by_industry(actor, &p).await }, |r: &Vec<IndustryRow>, l| industry_table(r, l)).await
+    respond(
+        raw.as_deref(),
+        actor,
+        "by-industry",
+        no_extra,
+        |p, ()| async move { s.store.report_by_industry(actor, &p).await },
+        |r: &Vec<IndustryRow>, l| industry_table(r, l),
+    )
+    .await
 }
 
 async fn overdue_children(
@@ -711,7 +759,15 @@ async fn overdue_children(
 ) -> ApiResult<Response> {
     let actor = &auth.actor;
     let s = &s;
-    respond(raw.as_deref(), actor, "overdue-children", no_extra, |p, ()| async move { s.store.report_overdue_children(actor, &p).await }, |r: &Vec<ContractorRow>, l| overdue_table(r, l)).await
+    respond(
+        raw.as_deref(),
+        actor,
+        "overdue-children",
+        no_extra,
+        |p, ()| async move { s.store.report_overdue_children(actor, &p).await },
+        |r: &Vec<ContractorRow>, l| overdue_table(r, l),
+    )
+    .await
 }
 
 async fn velocity(
@@ -721,7 +777,15 @@ async fn velocity(
 ) -> ApiResult<Response> {
     let actor = &auth.actor;
     let s = &s;
-    respond(raw.as_deref(), actor, "velocity", ReportQuery::idle_days, |p, idle| async move { s.store.report_velocity(actor, &p, idle).await }, velocity_table).await
+    respond(
+        raw.as_deref(),
+        actor,
+        "velocity",
+        ReportQuery::idle_days,
+        |p, idle| async move { s.store.report_velocity(actor, &p, idle).await },
+        velocity_table,
+    )
+    .await
 }
 
 pub fn router() -> Router<AppState> {

@@ -10,7 +10,6 @@ use plotina_core::schema::Entity;
 use plotina_core::types::Money;
 use plotina_core::DomainError;
 use plotina_store::reports::forecast::{may_plan, Forecast, PlanTarget};
-use plotina_store::StoreError;
 
 use super::fields::Opt;
 use super::lookups::Lookups;

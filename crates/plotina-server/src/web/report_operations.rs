@@ -5,8 +5,6 @@ use askama::Template;
 use axum::extract::{RawQuery, State};
 use plotina_core::policy::Action;
 use plotina_core::schema::Entity;
-use plotina_core::DomainError;
-use plotina_store::StoreError;
 
 use super::lookups::Lookups;
 use super::reports::{export_qs, params_form, run_report, ParamsForm};

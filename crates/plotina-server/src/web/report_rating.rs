@@ -10,7 +10,6 @@ use plotina_core::policy::{Action, Scope};
 use plotina_core::schema::Entity;
 use plotina_core::DomainError;
 use plotina_store::reports::rating::{Weights, MEASURES};
-use plotina_store::StoreError;
 
 use super::lookups::Lookups;
 use super::reports::{export_qs, params_form, run_report, ParamsForm};

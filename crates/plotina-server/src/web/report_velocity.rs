@@ -6,9 +6,7 @@ use askama::Template;
 use axum::extract::{RawQuery, State};
 use plotina_core::policy::Action;
 use plotina_core::schema::Entity;
-use plotina_core::DomainError;
 use plotina_store::reports::velocity::{Cycle, StuckDeal, Velocity};
-use plotina_store::StoreError;
 
 use super::lookups::Lookups;
 use super::reports::{export_qs, params_form, run_report, ParamsForm};

@@ -498,7 +498,9 @@ async fn rating_and_weights_over_http() {
         assert_eq!(first["user_id"], app.fx.m1.user_id);
         assert_eq!(first["won_amount"], 100_000);
         assert_eq!(first["place"], 1);
-        let csv = app.get("admin", "/api/v1/reports/managers?format=xlsx").await;
+        let csv = app
+            .get("admin", "/api/v1/reports/managers?format=xlsx")
+            .await;
         assert_eq!(csv.status(), 200);
         let r = app
             .req(
@@ -521,7 +523,11 @@ async fn rating_and_weights_over_http() {
             ("admin", json!({"calls": -1}), 422),
         ] {
             let r = app
-                .req(user, reqwest::Method::PUT, "/api/v1/reports/managers/weights")
+                .req(
+                    user,
+                    reqwest::Method::PUT,
+                    "/api/v1/reports/managers/weights",
+                )
                 .json(&body)
                 .send()
                 .await
@@ -537,8 +543,11 @@ async fn industry_and_overdue_children_over_http() {
         let (status, body) = json(app.get("admin", "/api/v1/reports/by-industry").await).await;
         assert_eq!(status, 200, "{body}");
         assert!(body["data"].is_array());
-        let (status, body) =
-            json(app.get("admin", "/api/v1/reports/no-next-step?entity=company").await).await;
+        let (status, body) = json(
+            app.get("admin", "/api/v1/reports/no-next-step?entity=company")
+                .await,
+        )
+        .await;
         assert_eq!(status, 200, "{body}");
         assert!(body["data"].is_array());
         let (status, body) = json(app.get("admin", "/api/v1/reports/overdue-children").await).await;

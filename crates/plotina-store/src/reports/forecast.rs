@@ -428,7 +428,10 @@ mod tests {
             period_to: Some(d(2026, 9, 12)),
             ..Default::default()
         };
-        assert!(months(&only_end, d(2026, 11, 23)).is_err(), "an end before this month");
+        assert!(
+            months(&only_end, d(2026, 11, 23)).is_err(),
+            "an end before this month"
+        );
         assert!(valid_month("2026-13").is_err());
         assert!(valid_month("2026-1").is_err());
         assert!(valid_month("2026-02").is_ok());
