@@ -79,3 +79,36 @@ pub fn spawn(store: Arc<Store>, every: Duration) -> tokio::task::JoinHandle<()> 
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use plotina_store::automation::HookSender;
+
+    use super::HttpSender;
+
+    /// Webhook receivers are usually https: the sender speaks TLS. A loopback listener
+    /// that is not TLS makes the handshake fail — proof the sender tried TLS, where a
+    /// client without it refuses the scheme before connecting.
+    #[tokio::test]
+    async fn https_urls_are_sent_over_tls() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut hello = [0u8; 5];
+            tokio::io::AsyncReadExt::read_exact(&mut socket, &mut hello)
+                .await
+                .unwrap();
+            hello
+        });
+        let sender = HttpSender::new().unwrap();
+        let err = sender
+            .post(&format!("https://127.0.0.1:{port}/hook"), b"{}", &[])
+            .await
+            .unwrap_err();
+        assert!(!err.contains("scheme"), "{err}");
+        // A TLS ClientHello starts with a handshake record: 0x16 0x03.
+        let hello = accepted.await.unwrap();
+        assert_eq!(&hello[..2], &[0x16, 0x03], "{err}");
+    }
+}
