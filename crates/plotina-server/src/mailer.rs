@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use plotina_store::mail::{self, ClaimedMail};
 use plotina_store::Pool;
@@ -35,6 +36,18 @@ pub struct MailConfig {
     pub max_attempts: i64,
     /// Seconds to wait for the SMTP server.
     pub timeout_secs: u64,
+    /// `none` (a relay on the same machine or network), `starttls` (upgrade required,
+    /// usually port 587) or `tls` (TLS from the first byte, usually port 465).
+    pub tls: MailTls,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTls {
+    #[default]
+    None,
+    Starttls,
+    Tls,
 }
 
 impl Default for MailConfig {
@@ -48,6 +61,7 @@ impl Default for MailConfig {
             poll_secs: 10,
             max_attempts: 8,
             timeout_secs: 30,
+            tls: MailTls::None,
         }
     }
 }
@@ -65,11 +79,18 @@ impl Mailer {
         if config.host.trim().is_empty() {
             return Ok(None);
         }
-        // Plain SMTP: meant for a relay on the same machine or network (a local
-        // Postfix/Exim that handles TLS onwards).
+        // `builder_dangerous` only means "no TLS unless asked": it is asked for below.
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
             .port(config.port)
             .timeout(Some(Duration::from_secs(config.timeout_secs.max(1))));
+        let tls = || TlsParameters::new(config.host.clone());
+        builder = match config.tls {
+            MailTls::None => builder,
+            // Required, not opportunistic: a server that does not offer STARTTLS gets
+            // no mail rather than the mail in clear text.
+            MailTls::Starttls => builder.tls(Tls::Required(tls()?)),
+            MailTls::Tls => builder.tls(Tls::Wrapper(tls()?)),
+        };
         if !config.username.is_empty() {
             builder = builder.credentials(Credentials::new(
                 config.username.clone(),
@@ -153,4 +174,80 @@ pub fn spawn(pool: Pool, config: &MailConfig) -> anyhow::Result<()> {
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(port: u16, tls: MailTls) -> MailConfig {
+        MailConfig {
+            host: "127.0.0.1".into(),
+            port,
+            tls,
+            timeout_secs: 5,
+            ..MailConfig::default()
+        }
+    }
+
+    /// `tls` speaks TLS from the first byte: the server sees a TLS ClientHello.
+    #[tokio::test]
+    async fn implicit_tls_starts_with_a_handshake() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut hello = [0u8; 2];
+            tokio::io::AsyncReadExt::read_exact(&mut socket, &mut hello)
+                .await
+                .unwrap();
+            hello
+        });
+        let mailer = Mailer::new(&config(port, MailTls::Tls)).unwrap().unwrap();
+        let _ = mailer.transport.test_connection().await;
+        // A TLS handshake record: 0x16 0x03.
+        assert_eq!(seen.await.unwrap(), [0x16, 0x03]);
+    }
+
+    /// `starttls` is required: a server that does not offer it is refused, nothing is
+    /// sent in clear text.
+    #[tokio::test]
+    async fn starttls_is_required() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+            let (socket, _) = listener.accept().await.unwrap();
+            let (read, mut write) = socket.into_split();
+            let mut lines = BufReader::new(read).lines();
+            write.write_all(b"220 plain.example ESMTP\r\n").await.unwrap();
+            let mut commands = Vec::new();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let upper = line.to_ascii_uppercase();
+                commands.push(upper.clone());
+                if upper.starts_with("EHLO") {
+                    write.write_all(b"250 plain.example\r\n").await.unwrap();
+                } else if upper.starts_with("QUIT") {
+                    write.write_all(b"221 bye\r\n").await.unwrap();
+                    break;
+                } else {
+                    write.write_all(b"502 no\r\n").await.unwrap();
+                }
+            }
+            commands
+        });
+        let mailer = Mailer::new(&config(port, MailTls::Starttls))
+            .unwrap()
+            .unwrap();
+        assert!(mailer.transport.test_connection().await.is_err());
+        drop(mailer);
+        let commands = tokio::time::timeout(std::time::Duration::from_secs(5), server)
+            .await
+            .map(|r| r.unwrap())
+            .unwrap_or_default();
+        assert!(
+            !commands.iter().any(|c| c.starts_with("MAIL") || c.starts_with("AUTH")),
+            "{commands:?}"
+        );
+    }
 }
