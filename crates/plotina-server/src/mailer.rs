@@ -220,7 +220,10 @@ mod tests {
             let (socket, _) = listener.accept().await.unwrap();
             let (read, mut write) = socket.into_split();
             let mut lines = BufReader::new(read).lines();
-            write.write_all(b"220 plain.example ESMTP\r\n").await.unwrap();
+            write
+                .write_all(b"220 plain.example ESMTP\r\n")
+                .await
+                .unwrap();
             let mut commands = Vec::new();
             while let Ok(Some(line)) = lines.next_line().await {
                 let upper = line.to_ascii_uppercase();
@@ -246,7 +249,9 @@ mod tests {
             .map(|r| r.unwrap())
             .unwrap_or_default();
         assert!(
-            !commands.iter().any(|c| c.starts_with("MAIL") || c.starts_with("AUTH")),
+            !commands
+                .iter()
+                .any(|c| c.starts_with("MAIL") || c.starts_with("AUTH")),
             "{commands:?}"
         );
     }
