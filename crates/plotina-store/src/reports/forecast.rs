@@ -20,7 +20,7 @@ use plotina_core::schema::Entity;
 use sea_query::{Alias, Order, Query};
 use serde::Serialize;
 
-use super::{deal_condition, PeriodOn, ReportParams};
+use super::{all_stages, deal_condition, stages_of_kind, PeriodOn, ReportParams};
 use crate::error::{fail, Result};
 use crate::filter_sql::col;
 use crate::store::Store;
@@ -262,27 +262,8 @@ impl Store {
         let first = months[0];
         let after_last = next_month(*months.last().unwrap_or(&first));
         let mut tx = self.pool().begin().await?;
-        let mut stages = HashMap::new();
-        let q = Query::select()
-            .columns(["id", "kind", "probability"].map(Alias::new))
-            .from(Alias::new("stages"))
-            .to_owned();
-        for r in tx.fetch_all(&q).await? {
-            stages.insert(
-                r.i64("id")?.unwrap_or_default(),
-                (
-                    r.text("kind")?.unwrap_or_else(|| "open".into()),
-                    r.i64("probability")?,
-                ),
-            );
-        }
-        let with_kind = |kind: &str| -> Vec<i64> {
-            stages
-                .iter()
-                .filter(|(_, (k, _))| k == kind)
-                .map(|(id, _)| *id)
-                .collect()
-        };
+        let stages = all_stages(&mut tx).await?;
+        let with_kind = |kind: &str| stages_of_kind(&stages, &[kind]);
         let mut by_month: HashMap<String, MonthForecast> = keys
             .iter()
             .map(|k| {
@@ -350,7 +331,7 @@ impl Store {
                         .ok()
                         .flatten()
                         .and_then(|s| stages.get(&s))
-                        .and_then(|(_, p)| *p)
+                        .and_then(|s| s.probability)
                 })
                 .unwrap_or(0)
                 .clamp(0, 100);

@@ -17,7 +17,9 @@ use plotina_core::error::{DomainError, FieldError};
 use plotina_core::filter::Expr;
 use plotina_core::policy::{Action, Actor};
 use plotina_core::schema::Entity;
-use sea_query::{Alias, Cond, Query, SimpleExpr, Value as SqlValue};
+use std::collections::HashMap;
+
+use sea_query::{Alias, Cond, Query, SelectStatement, SimpleExpr, Value as SqlValue};
 
 use crate::db::{Backend, Tx};
 use crate::error::Result;
@@ -228,8 +230,8 @@ pub struct StageInfo {
     pub rotten_days: Option<i64>,
 }
 
-pub(crate) async fn pipeline_stages(tx: &mut Tx, pipeline: i64) -> Result<Vec<StageInfo>> {
-    let q = Query::select()
+fn stage_columns() -> SelectStatement {
+    Query::select()
         .columns(
             [
                 "id",
@@ -242,23 +244,45 @@ pub(crate) async fn pipeline_stages(tx: &mut Tx, pipeline: i64) -> Result<Vec<St
             .map(Alias::new),
         )
         .from(Alias::new("stages"))
+        .to_owned()
+}
+
+fn stage_info(r: &crate::db::Row) -> Result<StageInfo> {
+    Ok(StageInfo {
+        id: r.i64("id")?.unwrap_or_default(),
+        name: r.text("name")?.unwrap_or_default(),
+        kind: r.text("kind")?.unwrap_or_else(|| "open".into()),
+        position: r.i64("position")?.unwrap_or_default(),
+        probability: r.i64("probability")?,
+        rotten_days: r.i64("rotten_days")?,
+    })
+}
+
+pub(crate) async fn pipeline_stages(tx: &mut Tx, pipeline: i64) -> Result<Vec<StageInfo>> {
+    let q = stage_columns()
         .and_where(col("pipeline_id").eq(pipeline))
         .and_where(col("deleted_at").is_null())
         .order_by(Alias::new("position"), sea_query::Order::Asc)
         .order_by(Alias::new("id"), sea_query::Order::Asc)
         .to_owned();
-    let mut out = Vec::new();
-    for r in tx.fetch_all(&q).await? {
-        out.push(StageInfo {
-            id: r.i64("id")?.unwrap_or_default(),
-            name: r.text("name")?.unwrap_or_default(),
-            kind: r.text("kind")?.unwrap_or_else(|| "open".into()),
-            position: r.i64("position")?.unwrap_or_default(),
-            probability: r.i64("probability")?,
-            rotten_days: r.i64("rotten_days")?,
-        });
-    }
-    Ok(out)
+    tx.fetch_all(&q).await?.iter().map(stage_info).collect()
+}
+
+/// Every stage of every pipeline by id, deleted ones too (deals may still sit in them).
+pub(crate) async fn all_stages(tx: &mut Tx) -> Result<HashMap<i64, StageInfo>> {
+    let rows = tx.fetch_all(&stage_columns()).await?;
+    rows.iter()
+        .map(|r| stage_info(r).map(|s| (s.id, s)))
+        .collect()
+}
+
+/// The ids of the stages of the given kinds (`open`, `won`, `lost`).
+pub(crate) fn stages_of_kind(stages: &HashMap<i64, StageInfo>, kinds: &[&str]) -> Vec<i64> {
+    stages
+        .values()
+        .filter(|s| kinds.contains(&s.kind.as_str()))
+        .map(|s| s.id)
+        .collect()
 }
 
 /// The pipeline a one-pipeline report is about: the first requested, or the first

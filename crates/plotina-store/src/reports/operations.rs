@@ -14,7 +14,7 @@ use sea_query::{Alias, Order, Query};
 use serde::Serialize;
 
 use super::stats::ratio;
-use super::{deal_condition, PeriodOn, ReportParams};
+use super::{all_stages, deal_condition, stages_of_kind, PeriodOn, ReportParams};
 use crate::error::Result;
 use crate::filter_sql::col;
 use crate::store::Store;
@@ -58,21 +58,6 @@ pub struct ContractorRow {
     pub deals: Vec<OverdueChild>,
 }
 
-async fn stage_kinds(tx: &mut crate::db::Tx) -> Result<HashMap<i64, String>> {
-    let q = Query::select()
-        .columns(["id", "kind"].map(Alias::new))
-        .from(Alias::new("stages"))
-        .to_owned();
-    let mut out = HashMap::new();
-    for r in tx.fetch_all(&q).await? {
-        out.insert(
-            r.i64("id")?.unwrap_or_default(),
-            r.text("kind")?.unwrap_or_default(),
-        );
-    }
-    Ok(out)
-}
-
 impl Store {
     pub async fn report_by_industry(
         &self,
@@ -80,7 +65,7 @@ impl Store {
         params: &ReportParams,
     ) -> Result<Vec<IndustryRow>> {
         let mut tx = self.pool().begin().await?;
-        let kinds = stage_kinds(&mut tx).await?;
+        let stages = all_stages(&mut tx).await?;
         let cond = deal_condition(self, &mut tx, actor, params, PeriodOn::CreatedAt).await?;
         let q = Query::select()
             .columns(["company_id", "stage_id", "amount"].map(Alias::new))
@@ -125,8 +110,8 @@ impl Store {
             row.deals += 1;
             let kind = r
                 .i64("stage_id")?
-                .and_then(|s| kinds.get(&s))
-                .map(String::as_str)
+                .and_then(|s| stages.get(&s))
+                .map(|s| s.kind.as_str())
                 .unwrap_or("open");
             match kind {
                 "won" => {
@@ -163,12 +148,8 @@ impl Store {
     ) -> Result<Vec<ContractorRow>> {
         let today = actor.today();
         let mut tx = self.pool().begin().await?;
-        let kinds = stage_kinds(&mut tx).await?;
-        let open: Vec<i64> = kinds
-            .iter()
-            .filter(|(_, k)| k.as_str() == "open")
-            .map(|(id, _)| *id)
-            .collect();
+        let stages = all_stages(&mut tx).await?;
+        let open = stages_of_kind(&stages, &["open"]);
         let cond = deal_condition(self, &mut tx, actor, params, PeriodOn::None)
             .await?
             .add(col("parent_id").is_not_null())

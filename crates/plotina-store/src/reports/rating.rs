@@ -23,7 +23,7 @@ use sea_query::{Alias, Query};
 use serde::{Deserialize, Serialize};
 
 use super::stats::{percentile, ratio};
-use super::{deal_condition, ts_value, PeriodOn, ReportParams};
+use super::{all_stages, deal_condition, ts_value, PeriodOn, ReportParams};
 use crate::error::{fail, Result};
 use crate::filter_sql::col;
 use crate::listing::{ListParams, QueryCtx};
@@ -251,22 +251,7 @@ impl Store {
                 })
             };
         }
-        let kinds: HashMap<i64, String> = tx
-            .fetch_all(
-                &Query::select()
-                    .columns(["id", "kind"].map(Alias::new))
-                    .from(Alias::new("stages"))
-                    .to_owned(),
-            )
-            .await?
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.i64("id")?.unwrap_or_default(),
-                    r.text("kind")?.unwrap_or_default(),
-                ))
-            })
-            .collect::<Result<_>>()?;
+        let stages = all_stages(&mut tx).await?;
 
         // Deals created in the period: new deals.
         let created = deal_condition(self, &mut tx, actor, params, PeriodOn::CreatedAt).await?;
@@ -293,8 +278,8 @@ impl Store {
             };
             let kind = r
                 .i64("stage_id")?
-                .and_then(|s| kinds.get(&s))
-                .cloned()
+                .and_then(|s| stages.get(&s))
+                .map(|s| s.kind.clone())
                 .unwrap_or_default();
             match kind.as_str() {
                 "won" => {

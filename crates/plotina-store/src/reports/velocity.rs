@@ -20,7 +20,7 @@ use sea_query::{Alias, Expr as SqlExpr, Order, Query};
 use serde::Serialize;
 
 use super::stats::percentile;
-use super::{deal_condition, PeriodOn, ReportParams};
+use super::{all_stages, deal_condition, stages_of_kind, PeriodOn, ReportParams};
 use crate::error::Result;
 use crate::filter_sql::col;
 use crate::store::Store;
@@ -95,12 +95,6 @@ pub struct Velocity {
     pub forgotten: Vec<StuckDeal>,
 }
 
-struct StageFacts {
-    name: String,
-    kind: String,
-    rotten_days: Option<i64>,
-}
-
 fn whole_days(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
     (to - from).num_days().max(0)
 }
@@ -138,28 +132,8 @@ impl Store {
     ) -> Result<Velocity> {
         let now = plotina_core::value::now();
         let mut tx = self.pool().begin().await?;
-        let mut stages = HashMap::new();
-        let q = Query::select()
-            .columns(["id", "name", "kind", "rotten_days"].map(Alias::new))
-            .from(Alias::new("stages"))
-            .to_owned();
-        for r in tx.fetch_all(&q).await? {
-            stages.insert(
-                r.i64("id")?.unwrap_or_default(),
-                StageFacts {
-                    name: r.text("name")?.unwrap_or_default(),
-                    kind: r.text("kind")?.unwrap_or_else(|| "open".into()),
-                    rotten_days: r.i64("rotten_days")?,
-                },
-            );
-        }
-        let of_kind = |kinds: &[&str]| -> Vec<i64> {
-            stages
-                .iter()
-                .filter(|(_, s)| kinds.contains(&s.kind.as_str()))
-                .map(|(id, _)| *id)
-                .collect()
-        };
+        let stages = all_stages(&mut tx).await?;
+        let of_kind = |kinds: &[&str]| stages_of_kind(&stages, kinds);
 
         // Cycle length of the deals closed in the period.
         let closed = deal_condition(self, &mut tx, actor, params, PeriodOn::ClosedAt)
