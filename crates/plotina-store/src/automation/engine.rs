@@ -169,21 +169,29 @@ pub fn on_change<'a>(
         }
         let pipeline = change.new.get("pipeline_id").and_then(Json::as_i64);
         let id = record_id(change.new);
-        for rule in rules {
-            if rule.pipeline_id.is_some() && rule.pipeline_id != pipeline {
-                continue;
-            }
-            if !trigger_matches(&rule.trigger, &change) {
-                continue;
-            }
+        let mut pending: Vec<&StoredRule> = rules
+            .iter()
+            .filter(|r| r.pipeline_id.is_none() || r.pipeline_id == pipeline)
+            .filter(|r| trigger_matches(&r.trigger, &change))
+            .collect();
+        // The conditions of all rules still to run are checked in one query; after a
+        // rule has run (its actions may have changed the record) the rest are checked
+        // again, so each rule sees the record as the rules before it left it.
+        while !pending.is_empty() {
+            let holds = conditions_hold(tx, actor, change.entity, id, &pending).await?;
+            let Some(first) = holds.iter().position(|h| *h) else {
+                break;
+            };
+            let rule = pending[first];
+            pending.drain(..=first);
             let run = RunRequest {
-                rule: &rule,
+                rule,
                 entity: change.entity,
                 record_id: Some(id),
                 trigger: rule.trigger.code(),
                 payload: None,
                 from_index: 0,
-                check_condition: true,
+                check_condition: false,
                 dry_run: false,
                 attempts: 0,
             };
@@ -191,6 +199,73 @@ pub fn on_change<'a>(
         }
         Ok(())
     })
+}
+
+/// Whether each rule's condition holds for a stored record, answered by one query
+/// (`CASE WHEN condition THEN 1 ELSE 0 END` per rule); a rule without a condition holds
+/// without asking. Same SQL as [`condition_holds`], so both agree.
+pub async fn conditions_hold(
+    tx: &mut Tx,
+    actor: &Actor,
+    entity: Entity,
+    record_id: i64,
+    rules: &[&StoredRule],
+) -> Result<Vec<bool>> {
+    let mut compiled: Vec<Option<sea_query::SimpleExpr>> = Vec::with_capacity(rules.len());
+    let mut customs = None;
+    for rule in rules {
+        let parsed = match rule.condition.as_deref() {
+            Some(text) => filter::parse(text)
+                .map_err(plotina_core::DomainError::BadFilter)?
+                .map(|expr| (text, expr)),
+            None => None,
+        };
+        let Some((text, expr)) = parsed else {
+            compiled.push(None);
+            continue;
+        };
+        if customs.is_none() {
+            customs = Some(crate::rules::load_custom_defs(tx).await?);
+        }
+        let defs = customs.as_ref().expect("loaded above");
+        let lookup =
+            |e: Entity| -> Vec<CustomFieldDef> { defs.get(&e).cloned().unwrap_or_default() };
+        let ctx = FilterCtx {
+            backend: tx.backend(),
+            actor,
+            input: text,
+            custom: &lookup,
+        };
+        let cond = ctx
+            .compile(entity, &expr)
+            .map_err(plotina_core::DomainError::BadFilter)?;
+        compiled.push(Some(cond));
+    }
+    if compiled.iter().all(Option::is_none) {
+        return Ok(vec![true; rules.len()]);
+    }
+    let mut q = Query::select();
+    q.from(Alias::new(entity.table()))
+        .and_where(col("id").eq(record_id));
+    for (i, cond) in compiled.iter().enumerate() {
+        if let Some(cond) = cond {
+            q.expr_as(
+                sea_query::Expr::case(cond.clone(), 1i64).finally(0i64),
+                Alias::new(format!("c{i}")),
+            );
+        }
+    }
+    let Some(row) = tx.fetch_optional(&q).await? else {
+        return Ok(vec![false; rules.len()]);
+    };
+    let mut out = Vec::with_capacity(rules.len());
+    for (i, cond) in compiled.iter().enumerate() {
+        out.push(match cond {
+            Some(_) => row.i64(&format!("c{i}"))? == Some(1),
+            None => true,
+        });
+    }
+    Ok(out)
 }
 
 /// One run of one rule.
@@ -335,9 +410,12 @@ pub fn run_rule<'a>(
             };
             return log_run(tx, &req, chain.len(), outcome).await;
         }
+        // The record is read for the condition only; actions read what they need.
         let record = match req.record_id {
-            Some(id) => Some(crate::records::fetch_unscoped(tx, req.entity, id).await?),
-            None => None,
+            Some(id) if req.check_condition => {
+                Some(crate::records::fetch_unscoped(tx, req.entity, id).await?)
+            }
+            _ => None,
         };
         let empty = Record::new();
         if req.check_condition
