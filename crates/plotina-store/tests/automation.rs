@@ -304,6 +304,65 @@ async fn a_two_rule_loop_is_stopped_and_logged() {
     .await;
 }
 
+/// The conditions of the rules a change starts are checked together, but a rule sees the
+/// record as the rules before it left it: the first rule's field makes the second one's
+/// condition true, the third one's condition was true before and is false after.
+#[tokio::test]
+async fn each_rule_sees_what_the_rules_before_it_did() {
+    each_backend(|store, fx| async move {
+        let admin = &fx.admin;
+        let stage = fx.stage("Квалификация");
+        let first = rule(
+            &store,
+            admin,
+            json!({"name": "Готово", "entity": "deal",
+            "trigger": {"type": "stage_entered", "stage_id": stage},
+            "actions": [{"type": "set_field", "field": "description", "value": "готово"}]}),
+        )
+        .await;
+        let second = rule(
+            &store,
+            admin,
+            json!({"name": "После готово", "entity": "deal",
+            "trigger": {"type": "stage_entered", "stage_id": stage},
+            "condition": "description = \"готово\"",
+            "actions": [{"type": "add_tag", "tag": "второе"}]}),
+        )
+        .await;
+        let third = rule(
+            &store,
+            admin,
+            json!({"name": "Пока пусто", "entity": "deal",
+            "trigger": {"type": "stage_entered", "stage_id": stage},
+            "condition": "description is null",
+            "actions": [{"type": "add_tag", "tag": "третье"}]}),
+        )
+        .await;
+        let deal = create(
+            &store,
+            admin,
+            Entity::Deal,
+            json!({"title": "Порядок правил", "pipeline_id": fx.pipeline}),
+        )
+        .await;
+        update(
+            &store,
+            admin,
+            Entity::Deal,
+            id(&deal),
+            json!({"stage_id": stage}),
+        )
+        .await;
+        let now = store.get(admin, Entity::Deal, id(&deal)).await.unwrap();
+        assert_eq!(now["description"], json!("готово"));
+        assert_eq!(now["tags"], json!(["второе"]));
+        assert_eq!(runs_of_rule(&store, admin, first.id).await, vec!["done"]);
+        assert_eq!(runs_of_rule(&store, admin, second.id).await, vec!["done"]);
+        assert!(runs_of_rule(&store, admin, third.id).await.is_empty());
+    })
+    .await;
+}
+
 async fn department_of_three(store: &Store, fx: &Fixtures) -> (i64, Vec<i64>) {
     let d = create(
         store,
