@@ -8,8 +8,10 @@
 //! the same rule on the same record twice in one chain is a loop and is stopped, and
 //! so is a chain longer than [`MAX_DEPTH`].
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use plotina_core::automation::{backoff_seconds, Action, Trigger, MAX_ATTEMPTS, MAX_DEPTH};
@@ -22,6 +24,7 @@ use serde_json::{json, Map, Value as Json};
 
 use super::actions;
 use super::rules::{load_active, StoredRule};
+use super::webhooks::Subscription;
 use crate::db::Tx;
 use crate::error::Result;
 use crate::filter_sql::{col, FilterCtx};
@@ -30,6 +33,47 @@ use crate::rules::StageMove;
 
 tokio::task_local! {
     static CHAIN: Vec<Link>;
+    static READS: Mutex<Reads>;
+}
+
+/// What a change reads once for itself and for every change its rules make in the same
+/// transaction: the enabled rules per entity and the enabled webhook subscriptions. No
+/// action edits rules or subscriptions, so they cannot go stale within the change.
+#[derive(Default)]
+struct Reads {
+    rules: HashMap<Entity, Arc<Vec<StoredRule>>>,
+    subscriptions: Option<Arc<Vec<Subscription>>>,
+}
+
+fn cached<T>(pick: impl FnOnce(&Reads) -> Option<T>) -> Option<T> {
+    READS
+        .try_with(|r| pick(&r.lock().unwrap_or_else(|e| e.into_inner())))
+        .ok()
+        .flatten()
+}
+
+fn remember(put: impl FnOnce(&mut Reads)) {
+    let _ = READS.try_with(|r| put(&mut r.lock().unwrap_or_else(|e| e.into_inner())));
+}
+
+async fn active_rules(tx: &mut Tx, entity: Entity) -> Result<Arc<Vec<StoredRule>>> {
+    if let Some(rules) = cached(|r| r.rules.get(&entity).cloned()) {
+        return Ok(rules);
+    }
+    let rules = Arc::new(load_active(tx, entity).await?);
+    remember(|r| {
+        r.rules.insert(entity, rules.clone());
+    });
+    Ok(rules)
+}
+
+async fn enabled_subscriptions(tx: &mut Tx) -> Result<Arc<Vec<Subscription>>> {
+    if let Some(subs) = cached(|r| r.subscriptions.clone()) {
+        return Ok(subs);
+    }
+    let subs = Arc::new(super::webhooks::subscriptions(tx, true).await?);
+    remember(|r| r.subscriptions = Some(subs.clone()));
+    Ok(subs)
 }
 
 /// One step of a rule chain.
@@ -162,8 +206,15 @@ pub fn on_change<'a>(
         if !change.entity.is_business() {
             return Ok(());
         }
-        super::webhooks::emit(tx, &change).await?;
-        let rules = load_active(tx, change.entity).await?;
+        if READS.try_with(|_| ()).is_err() {
+            // The outermost change: what it reads is kept for the changes its rules make.
+            return READS
+                .scope(Mutex::default(), on_change(tx, actor, change))
+                .await;
+        }
+        let subscriptions = enabled_subscriptions(tx).await?;
+        super::webhooks::emit(tx, &change, &subscriptions).await?;
+        let rules = active_rules(tx, change.entity).await?;
         if rules.is_empty() {
             return Ok(());
         }

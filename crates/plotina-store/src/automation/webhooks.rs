@@ -123,7 +123,7 @@ pub(crate) async fn any_enabled(tx: &mut Tx) -> Result<bool> {
     Ok(!subscriptions(tx, true).await?.is_empty())
 }
 
-async fn subscriptions(tx: &mut Tx, only_enabled: bool) -> Result<Vec<Subscription>> {
+pub(super) async fn subscriptions(tx: &mut Tx, only_enabled: bool) -> Result<Vec<Subscription>> {
     let mut q = Query::select();
     q.columns(SUB_COLUMNS.map(Alias::new))
         .from(Alias::new("webhook_subscriptions"))
@@ -173,8 +173,7 @@ fn check(input: &SubscriptionInput) -> Result<()> {
 }
 
 /// Writes deliveries for a change (called by the engine in the change's transaction).
-pub async fn emit(tx: &mut Tx, change: &Change<'_>) -> Result<()> {
-    let subs = subscriptions(tx, true).await?;
+pub async fn emit(tx: &mut Tx, change: &Change<'_>, subs: &[Subscription]) -> Result<()> {
     if subs.is_empty() {
         return Ok(());
     }
