@@ -44,6 +44,9 @@ pub struct Lookups {
     pub stages: Vec<StageRef>,
     pub departments: Vec<Named>,
     pub roles: Vec<Named>,
+    /// Custom fields of every record type; loaded only by the pages that offer fields
+    /// to pick (the rule editor), empty elsewhere.
+    pub custom_fields: Vec<plotina_core::record::CustomFieldDef>,
 }
 
 pub fn id_of(rec: &Record) -> i64 {
@@ -127,6 +130,7 @@ impl Lookups {
             stages,
             departments,
             roles,
+            custom_fields: Vec::new(),
         })
     }
 

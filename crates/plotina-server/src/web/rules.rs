@@ -11,17 +11,18 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::Router;
 use plotina_core::automation::{RuleInput, Trigger};
-use plotina_core::schema::{Entity, FieldKind};
+use plotina_core::policy::Actor;
+use plotina_core::schema::{Access, Entity, FieldKind};
 use plotina_core::{DomainError, FieldError};
 use plotina_store::automation::{RunOutcome, RunQuery, StoredRule};
-use plotina_store::StoreError;
+use plotina_store::{Store, StoreError};
 use serde_json::{json, Map, Value as Json};
 
 use super::fmt::{field_label, option_label};
 use super::forms::parse_id;
-use super::lookups::Lookups;
+use super::lookups::{title_of, Lookups};
 use super::{html, redirect, urls, Ctx, FormData, Web, WebError, WebResult};
-use crate::i18n::I18n;
+use crate::i18n::{I18n, Lang};
 use crate::state::AppState;
 
 const TRIGGERS: &[&str] = &[
@@ -81,6 +82,8 @@ pub struct Input {
     pub error: String,
     pub autosubmit: bool,
     pub help: String,
+    /// Values offered while typing (value, label): field names of the rule's entity.
+    pub suggestions: Vec<(String, String)>,
 }
 
 impl Input {
@@ -155,7 +158,11 @@ struct RulePage {
     runs: Vec<RunLine>,
     dry: Option<DryRun>,
     dry_record: String,
+    dry_choices: Vec<(String, String)>,
 }
+
+/// How many recently changed records the dry run offers.
+const DRY_CHOICES: u64 = 20;
 
 fn admin(web: &Web) -> Result<(), WebError> {
     if web.actor.is_admin {
@@ -690,6 +697,45 @@ fn date_fields(entity: Option<Entity>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The fields of the rule's entity a rule may watch or set, with their labels: the
+/// entity's own fields (not the system-kept ones) and its custom fields as `custom.key`.
+fn field_suggestions(ctx: &Ctx, lk: &Lookups, entity: Option<Entity>) -> Vec<(String, String)> {
+    let Some(entity) = entity else {
+        return Vec::new();
+    };
+    let own = entity
+        .fields()
+        .filter(|f| f.access != Access::System)
+        .map(|f| (f.name.to_string(), field_label(ctx.lang, entity, f.name)));
+    let custom = lk
+        .custom_fields
+        .iter()
+        .filter(|c| c.entity == entity)
+        .map(|c| {
+            let label = match (ctx.lang, &c.label_en) {
+                (Lang::En, Some(en)) if !en.is_empty() => en.clone(),
+                _ => c.label.clone(),
+            };
+            (format!("custom.{}", c.key), label)
+        });
+    own.chain(custom).collect()
+}
+
+fn suggest(mut i: Input, values: Vec<(String, String)>) -> Input {
+    i.suggestions = values;
+    i
+}
+
+/// The lookups of the rule pages: the shared ones plus every custom field, for the
+/// field pickers.
+async fn rule_lookups(store: &Store, actor: &Actor) -> Result<Lookups, WebError> {
+    let mut lk = Lookups::load(store, actor).await?;
+    for entity in Entity::BUSINESS {
+        lk.custom_fields.extend(store.custom_defs(*entity).await?);
+    }
+    Ok(lk)
+}
+
 fn assignee_inputs(
     ctx: &Ctx,
     lk: &Lookups,
@@ -749,7 +795,13 @@ fn assignee_inputs(
     out
 }
 
-fn action_inputs(ctx: &Ctx, lk: &Lookups, i: usize, a: &ActionForm) -> Vec<Input> {
+fn action_inputs(
+    ctx: &Ctx,
+    lk: &Lookups,
+    entity: Option<Entity>,
+    i: usize,
+    a: &ActionForm,
+) -> Vec<Input> {
     let n = |k: &str| format!("a{i}_{k}");
     let p = |k: &str| format!("actions[{i}].{k}");
     let t = |id: &str| ctx.t(id);
@@ -834,9 +886,12 @@ fn action_inputs(ctx: &Ctx, lk: &Lookups, i: usize, a: &ActionForm) -> Vec<Input
             stage_options(lk),
         )],
         "set_field" => vec![
-            help(
-                text_input(&n("field"), &p("field"), t("ui-rule-field"), a.get("field")),
-                t("ui-rule-field-help"),
+            suggest(
+                help(
+                    text_input(&n("field"), &p("field"), t("ui-rule-field"), a.get("field")),
+                    t("ui-rule-field-help"),
+                ),
+                field_suggestions(ctx, lk, entity),
             ),
             help(
                 text_input(&n("value"), &p("value"), t("ui-rule-value"), a.get("value")),
@@ -938,14 +993,17 @@ fn trigger_inputs(ctx: &Ctx, lk: &Lookups, f: &RuleForm) -> Vec<Input> {
     let entity = Entity::from_code(&f.entity);
     match f.trigger.as_str() {
         "field_changed" => vec![
-            help(
-                text_input(
-                    "t_field",
-                    "trigger.field",
-                    t("ui-rule-field"),
-                    f.tget("field"),
+            suggest(
+                help(
+                    text_input(
+                        "t_field",
+                        "trigger.field",
+                        t("ui-rule-field"),
+                        f.tget("field"),
+                    ),
+                    t("ui-rule-field-help"),
                 ),
-                t("ui-rule-field-help"),
+                field_suggestions(ctx, lk, entity),
             ),
             help(
                 text_input("t_to", "trigger.to", t("ui-rule-to"), f.tget("to")),
@@ -1024,6 +1082,8 @@ fn trigger_inputs(ctx: &Ctx, lk: &Lookups, f: &RuleForm) -> Vec<Input> {
 #[derive(Default)]
 struct Extras {
     runs: Vec<RunLine>,
+    /// Records to try the rule on: (id, "№id title").
+    dry_choices: Vec<(String, String)>,
     dry: Option<DryRun>,
     dry_record: String,
     webhook_url: String,
@@ -1107,7 +1167,7 @@ fn build_page(
                     opts(ctx, "ui-rule-action-", ACTIONS),
                 )
             }];
-            inputs.extend(action_inputs(ctx, lk, i, a));
+            inputs.extend(action_inputs(ctx, lk, Entity::from_code(&f.entity), i, a));
             ActionRow {
                 index: i,
                 inputs,
@@ -1208,6 +1268,7 @@ fn build_page(
         runs: extras.runs,
         dry: extras.dry,
         dry_record: extras.dry_record,
+        dry_choices: extras.dry_choices,
     }
 }
 
@@ -1336,7 +1397,36 @@ async fn extras_for(s: &AppState, web: &Web, rule: &StoredRule) -> Result<Extras
             },
         )
         .await?;
+    // The dry run offers the records of the rule's kind (in its pipeline) changed last.
+    let recent = s
+        .store
+        .list(
+            &web.actor,
+            rule.entity,
+            &plotina_store::ListParams {
+                filter: rule
+                    .pipeline_id
+                    .filter(|_| rule.entity == Entity::Deal)
+                    .map(|p| format!("pipeline_id = {p}")),
+                sort: Some("-updated_at".into()),
+                limit: Some(DRY_CHOICES),
+                ..Default::default()
+            },
+        )
+        .await?;
+    let dry_choices = recent
+        .data
+        .iter()
+        .map(|r| {
+            let id = super::lookups::id_of(r);
+            (
+                id.to_string(),
+                format!("№{id} {}", title_of(rule.entity, r)),
+            )
+        })
+        .collect();
     Ok(Extras {
+        dry_choices,
         runs: run_lines(&web.ctx, runs),
         webhook_url: rule
             .webhook_token
@@ -1403,7 +1493,7 @@ fn blank_form() -> RuleForm {
 async fn new_form(State(s): State<AppState>, web: Web) -> WebResult {
     admin(&web)?;
     let ctx = web.ctx.clone().with_section("settings");
-    let lk = Lookups::load(&s.store, &web.actor).await?;
+    let lk = rule_lookups(&s.store, &web.actor).await?;
     html(&build_page(
         &ctx,
         &lk,
@@ -1418,7 +1508,7 @@ async fn show(State(s): State<AppState>, web: Web, Path(id): Path<String>) -> We
     admin(&web)?;
     let id = parse_id(&id)?;
     let ctx = web.ctx.clone().with_section("settings");
-    let lk = Lookups::load(&s.store, &web.actor).await?;
+    let lk = rule_lookups(&s.store, &web.actor).await?;
     let rule = s.store.automation_rule(&web.actor, id).await?;
     let extras = extras_for(&s, &web, &rule).await?;
     html(&build_page(
@@ -1459,7 +1549,7 @@ async fn save(s: AppState, web: Web, id: Option<i64>, body: Bytes) -> WebResult 
     admin(&web)?;
     let form = web.form(&body)?;
     let ctx = web.ctx.clone().with_section("settings");
-    let lk = Lookups::load(&s.store, &web.actor).await?;
+    let lk = rule_lookups(&s.store, &web.actor).await?;
     let mut f = RuleForm::from_form(&form);
     let op = form.text("op").to_string();
     let version = form.text("version").parse::<i64>().ok();
@@ -1561,7 +1651,7 @@ async fn dry_run(
     let id = parse_id(&id)?;
     let form = web.form(&body)?;
     let ctx = web.ctx.clone().with_section("settings");
-    let lk = Lookups::load(&s.store, &web.actor).await?;
+    let lk = rule_lookups(&s.store, &web.actor).await?;
     let rule = s.store.automation_rule(&web.actor, id).await?;
     let mut extras = extras_for(&s, &web, &rule).await?;
     let raw = form.text("record").to_string();

@@ -223,6 +223,18 @@ async fn rule_editor_creates_validates_edits_and_tests_rules() {
         let page = b.get(&format!("/settings/automation/{id}")).await;
         assert!(page.has("data-testid=\"rule-run\""), "{}", page.body);
         assert!(page.has(&format!("/deals/{deal}")));
+        // Field names are offered while typing, and the dry run offers the deals changed
+        // last.
+        assert!(
+            page.has("list=\"f-t_field-list\"") && page.has("<option value=\"amount\">"),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.has(&format!("<option value=\"{deal}\">№{deal} Трубы</option>")),
+            "{}",
+            page.body
+        );
 
         // A dry run shows what it would do and changes nothing.
         let other = app
