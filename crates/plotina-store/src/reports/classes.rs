@@ -96,7 +96,7 @@ impl ClassSettings {
         self.thresholds.validate()?;
         if !(1..=60).contains(&self.months) {
             return fail(DomainError::BadRequest(
-                FieldError::new("months", "classes_bad_months").with("max", 60),
+                FieldError::new("months", "abc_bad_months").with("max", 60),
             ));
         }
         Ok(())
@@ -346,7 +346,7 @@ impl Store {
         source: &str,
     ) -> Result<ClassRun> {
         if by.is_some_and(|a| !may_classify(a)) {
-            return fail(DomainError::Forbidden("classes_forbidden"));
+            return fail(DomainError::Forbidden("abc_forbidden"));
         }
         settings.validate()?;
         let mut tx = self.pool().begin_write().await?;
@@ -499,19 +499,19 @@ impl Store {
         o: &Override,
     ) -> Result<Option<StoredClass>> {
         if !may_classify(actor) {
-            return fail(DomainError::Forbidden("classes_forbidden"));
+            return fail(DomainError::Forbidden("abc_forbidden"));
         }
         let mut errors = Vec::new();
         if o.abc.is_some_and(|c| !"ABC".contains(c)) {
-            errors.push(FieldError::new("abc", "classes_bad_abc"));
+            errors.push(FieldError::new("abc", "abc_bad_abc"));
         }
         if o.xyz.is_some_and(|c| !"XYZ".contains(c)) {
-            errors.push(FieldError::new("xyz", "classes_bad_xyz"));
+            errors.push(FieldError::new("xyz", "abc_bad_xyz"));
         }
         let reason = o.reason.trim();
         let setting = o.abc.is_some() || o.xyz.is_some();
         if setting && reason.is_empty() {
-            errors.push(FieldError::new("reason", "classes_reason_required"));
+            errors.push(FieldError::new("reason", "abc_reason_required"));
         }
         if reason.chars().count() > MAX_REASON {
             errors.push(FieldError::new("reason", "text_too_long").with("max", MAX_REASON));
