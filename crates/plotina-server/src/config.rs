@@ -28,6 +28,8 @@ pub struct Config {
     pub reminder_poll_secs: u64,
     /// An export of more rows than this puts a notebook item to the administrators.
     pub export_notify_above_rows: u64,
+    /// `[reports]`: the schedule and thresholds of the stored customer classes.
+    pub reports: crate::classes_job::ReportsConfig,
 }
 
 impl Default for Config {
@@ -44,6 +46,7 @@ impl Default for Config {
             mail: crate::mailer::MailConfig::default(),
             reminder_poll_secs: 30,
             export_notify_above_rows: 5_000,
+            reports: crate::classes_job::ReportsConfig::default(),
         }
     }
 }

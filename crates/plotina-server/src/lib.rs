@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod automation_job;
+pub mod classes_job;
 pub mod config;
 pub mod error;
 pub mod i18n;
@@ -111,6 +112,11 @@ impl Application {
         let _jobs = self.jobs.then(|| {
             automation_job::spawn(self.state.store.clone(), std::time::Duration::from_secs(15))
         });
+        let _classes = if self.jobs {
+            classes_job::spawn(self.state.store.clone(), &self.state.config.reports)?
+        } else {
+            None
+        };
         mailer::spawn(self.state.store.pool().clone(), &self.state.config.mail)?;
         reminders::spawn(self.state.clone());
         let app = self

@@ -387,6 +387,9 @@ pub const TABLES: &[&str] = &[
     "merges",
     "approvals",
     "calendar_feeds",
+    "customer_class_runs",
+    "customer_classes",
+    "customer_class_changes",
 ];
 
 /// The number of rows in a table (all rows, the trash included).

@@ -1312,3 +1312,433 @@ async fn deals_by_industry_and_overdue_child_deals() {
         assert!(own.is_empty());
     }
 }
+
+/// Stored customer classes: two calculations over the whole base with a change of
+/// revenue between them, the history of each company, the manual override and the
+/// schedule that never calculates one period twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::approx_constant)] // 1.4142 is a coefficient of variation, not √2 by intent
+async fn customer_classes_are_stored_with_history_and_override() {
+    use plotina_store::reports::classes::{ClassSettings, Override, Schedule};
+    let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    for db in testing::all().await {
+        eprintln!("backend: {}", db.name());
+        let (store, fx) = testing::seeded_store(&db).await;
+        let mut k = Vec::new();
+        for name in ["K1", "K2", "K3", "K4", "K5", "K6"] {
+            let (rec, _) = store
+                .create(
+                    &fx.admin,
+                    Entity::Company,
+                    &obj(json!({"name": name})),
+                    None,
+                )
+                .await
+                .expect("company");
+            k.push(rec["id"].as_i64().unwrap());
+        }
+        // Window of a run in April 2026 with 3 months: January to March.
+        // K1 100 100 100; K2 90 110 100; K3 0 100 50; K4 20 25 15; K5 30 0 0 (m2's deal,
+        // the run sees the whole base); K6 only a lost deal and one from April.
+        let sales: [(usize, i64, &str); 12] = [
+            (0, 100, "2026-01-05T10:00:00Z"),
+            (0, 100, "2026-02-05T10:00:00Z"),
+            (0, 100, "2026-03-05T10:00:00Z"),
+            (1, 90, "2026-01-06T10:00:00Z"),
+            (1, 110, "2026-02-06T10:00:00Z"),
+            (1, 100, "2026-03-06T10:00:00Z"),
+            (2, 100, "2026-02-07T10:00:00Z"),
+            (2, 50, "2026-03-31T23:59:59Z"),
+            (3, 20, "2026-01-08T10:00:00Z"),
+            (3, 25, "2026-02-08T10:00:00Z"),
+            (3, 15, "2026-03-08T10:00:00Z"),
+            (5, 700, "2026-04-01T00:00:00Z"),
+        ];
+        for (i, amount, closed) in sales {
+            closed_deal(&store, &fx.m1, &fx, Some(k[i]), amount, closed, None).await;
+        }
+        closed_deal(
+            &store,
+            &fx.m2,
+            &fx,
+            Some(k[4]),
+            30,
+            "2026-01-09T10:00:00Z",
+            None,
+        )
+        .await;
+        closed_deal(
+            &store,
+            &fx.m1,
+            &fx,
+            Some(k[5]),
+            900,
+            "2026-02-09T10:00:00Z",
+            Some("Дорого"),
+        )
+        .await;
+        let settings = ClassSettings {
+            months: 3,
+            ..Default::default()
+        };
+        // A manager may not recalculate.
+        assert!(matches!(
+            store
+                .recalculate_customer_classes(
+                    Some(&fx.m1),
+                    &settings,
+                    at("2026-04-10T09:00:00Z"),
+                    "api"
+                )
+                .await,
+            Err(StoreError::Domain(DomainError::Forbidden(_)))
+        ));
+        // Run 1. Revenue 300 300 150 60 30 of 840; shares before 0, 35.7 %, 71.4 %,
+        // 89.3 %, 96.4 % → A A B B C. CV: 0 → X, 8.16 % → X, 81.65 % → Z, 20.41 % → Y,
+        // 141.42 % → Z.
+        let r1 = store
+            .recalculate_customer_classes(
+                Some(&fx.head),
+                &settings,
+                at("2026-04-10T09:00:00Z"),
+                "api",
+            )
+            .await
+            .expect("run 1");
+        assert_eq!(
+            (
+                r1.customers,
+                r1.changed,
+                r1.window_from,
+                r1.window_to,
+                r1.created_by
+            ),
+            (
+                5,
+                5,
+                NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+                NaiveDate::from_ymd_opt(2026, 3, 31).unwrap(),
+                Some(fx.head.user_id)
+            )
+        );
+        let all = store
+            .customer_classes_of(&fx.admin, &k)
+            .await
+            .expect("classes");
+        let got: Vec<_> = all
+            .values()
+            .map(|c| (c.company_id, c.abc, c.xyz, c.revenue, c.share, c.cv))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (k[0], Some('A'), Some('X'), 30_000, 0.3571, 0.0),
+                (k[1], Some('A'), Some('X'), 30_000, 0.3571, 0.0816),
+                (k[2], Some('B'), Some('Z'), 15_000, 0.1786, 0.8165),
+                (k[3], Some('B'), Some('Y'), 6_000, 0.0714, 0.2041),
+                (k[4], Some('C'), Some('Z'), 3_000, 0.0357, 1.4142),
+            ]
+        );
+        // Every class is new: K4's change of run 1 is none → B/Y.
+        let prev = all[&k[3]].previous.clone().expect("change of run 1");
+        assert_eq!(
+            (
+                prev.old_abc,
+                prev.old_xyz,
+                prev.new_abc,
+                prev.new_xyz,
+                prev.run_id
+            ),
+            (None, None, Some('B'), Some('Y'), Some(r1.id))
+        );
+
+        // Overrides: heads and administrators only; a reason is required.
+        let o = |abc: Option<char>, xyz: Option<char>, reason: &str| Override {
+            abc,
+            xyz,
+            reason: reason.into(),
+        };
+        assert!(matches!(
+            store
+                .set_customer_class_override(&fx.m1, k[2], &o(Some('A'), None, "мой клиент"))
+                .await,
+            Err(StoreError::Domain(DomainError::Forbidden(_)))
+        ));
+        assert!(matches!(
+            store
+                .set_customer_class_override(&fx.head, k[2], &o(Some('Q'), None, ""))
+                .await,
+            Err(StoreError::Domain(DomainError::Invalid(e))) if e.len() == 2
+        ));
+        // K3 is A by hand (XYZ stays computed: Z); K5 A/X by hand.
+        let k3 = store
+            .set_customer_class_override(
+                &fx.head,
+                k[2],
+                &o(Some('A'), None, "Стратегический клиент"),
+            )
+            .await
+            .expect("override K3")
+            .expect("class");
+        assert_eq!(
+            (
+                k3.abc,
+                k3.xyz,
+                k3.computed_abc,
+                k3.override_abc,
+                k3.override_by
+            ),
+            (
+                Some('A'),
+                Some('Z'),
+                Some('B'),
+                Some('A'),
+                Some(fx.head.user_id)
+            )
+        );
+        store
+            .set_customer_class_override(
+                &fx.admin,
+                k[4],
+                &o(Some('A'), Some('X'), "Крупный контракт"),
+            )
+            .await
+            .expect("override K5");
+
+        // Revenue changes: K4 buys 300 more in March, K5's only deal goes to the trash.
+        closed_deal(
+            &store,
+            &fx.m1,
+            &fx,
+            Some(k[3]),
+            300,
+            "2026-03-20T10:00:00Z",
+            None,
+        )
+        .await;
+        let k5_deal = store
+            .list(
+                &fx.admin,
+                Entity::Deal,
+                &plotina_store::listing::ListParams {
+                    filter: Some(format!("company_id = {}", k[4])),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("deals")
+            .data[0]["id"]
+            .as_i64()
+            .unwrap();
+        store
+            .delete(&fx.admin, Entity::Deal, k5_deal, None)
+            .await
+            .expect("trash");
+        // Run 2. K4 20 25 315 = 360, mean 120, sd 137.90 → CV 114.92 % → Z. Revenue 360
+        // 300 300 150 of 1110: shares before 0, 32.4 %, 59.5 %, 86.5 % → K4 A, K1 A,
+        // K2 A, K3 B. Changes: K4 B/Y → A/Z, K5 C/Z → none.
+        let r2 = store
+            .recalculate_customer_classes(None, &settings, at("2026-04-20T09:00:00Z"), "cli")
+            .await
+            .expect("run 2");
+        assert_eq!((r2.customers, r2.changed, r2.created_by), (4, 2, None));
+        let all = store
+            .customer_classes_of(&fx.admin, &k)
+            .await
+            .expect("classes");
+        let got: Vec<_> = all
+            .values()
+            .map(|c| {
+                (
+                    c.company_id,
+                    c.abc,
+                    c.xyz,
+                    c.computed_abc,
+                    c.computed_xyz,
+                    c.revenue,
+                    c.share,
+                    c.cv,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    k[0],
+                    Some('A'),
+                    Some('X'),
+                    Some('A'),
+                    Some('X'),
+                    30_000,
+                    0.2703,
+                    0.0
+                ),
+                (
+                    k[1],
+                    Some('A'),
+                    Some('X'),
+                    Some('A'),
+                    Some('X'),
+                    30_000,
+                    0.2703,
+                    0.0816
+                ),
+                // The override wins over the computed B.
+                (
+                    k[2],
+                    Some('A'),
+                    Some('Z'),
+                    Some('B'),
+                    Some('Z'),
+                    15_000,
+                    0.1351,
+                    0.8165
+                ),
+                (
+                    k[3],
+                    Some('A'),
+                    Some('Z'),
+                    Some('A'),
+                    Some('Z'),
+                    36_000,
+                    0.3243,
+                    1.1492
+                ),
+                // Bought nothing in the window, the override still holds.
+                (k[4], Some('A'), Some('X'), None, None, 0, 0.0, 0.0),
+            ]
+        );
+        let prev = all[&k[3]].previous.clone().expect("K4 changed in run 2");
+        assert_eq!(
+            (
+                prev.old_abc,
+                prev.old_xyz,
+                prev.new_abc,
+                prev.new_xyz,
+                prev.run_id
+            ),
+            (Some('B'), Some('Y'), Some('A'), Some('Z'), Some(r2.id))
+        );
+        assert_eq!(all[&k[0]].previous, None, "K1 did not change in run 2");
+
+        // K4's history, newest first: run 2 B/Y → A/Z, run 1 none → B/Y.
+        let (cur, history) = store.customer_class(&fx.admin, k[3]).await.expect("K4");
+        assert_eq!(cur.map(|c| c.run_id), Some(Some(r2.id)));
+        let h: Vec<_> = history
+            .iter()
+            .map(|c| {
+                (
+                    c.kind.as_str(),
+                    c.run_id,
+                    c.old_abc,
+                    c.old_xyz,
+                    c.new_abc,
+                    c.new_xyz,
+                )
+            })
+            .collect();
+        assert_eq!(
+            h,
+            vec![
+                (
+                    "calculation",
+                    Some(r2.id),
+                    Some('B'),
+                    Some('Y'),
+                    Some('A'),
+                    Some('Z')
+                ),
+                ("calculation", Some(r1.id), None, None, Some('B'), Some('Y')),
+            ]
+        );
+        // K5's: dropped out in run 2, override by the administrator, first class in run 1.
+        let (_, history) = store.customer_class(&fx.admin, k[4]).await.expect("K5");
+        let h: Vec<_> = history
+            .iter()
+            .map(|c| {
+                (
+                    c.kind.as_str(),
+                    c.old_abc,
+                    c.old_xyz,
+                    c.new_abc,
+                    c.new_xyz,
+                    c.reason.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            h,
+            vec![
+                ("calculation", Some('C'), Some('Z'), None, None, None),
+                (
+                    "override",
+                    Some('C'),
+                    Some('Z'),
+                    Some('A'),
+                    Some('X'),
+                    Some("Крупный контракт")
+                ),
+                ("calculation", None, None, Some('C'), Some('Z'), None),
+            ]
+        );
+        // Clearing K5's override leaves it without any class: its row goes, the history stays.
+        let cleared = store
+            .set_customer_class_override(&fx.head, k[4], &o(None, None, ""))
+            .await
+            .expect("clear");
+        assert_eq!(cleared, None);
+        let (cur, history) = store.customer_class(&fx.admin, k[4]).await.expect("K5");
+        assert_eq!(
+            (cur, history.len(), history[0].kind.as_str()),
+            (None, 4, "override_cleared")
+        );
+        // An unknown company is 404.
+        assert!(matches!(
+            store.customer_class(&fx.admin, 999_999).await,
+            Err(StoreError::Domain(DomainError::NotFound))
+        ));
+
+        // The schedule: April already has two calculations → nothing due on 25 April.
+        let monthly = |now: &str| {
+            let store = &store;
+            let now = at(now);
+            async move {
+                store
+                    .scheduled_customer_classes(Schedule::Monthly, &settings, now)
+                    .await
+                    .expect("scheduled")
+            }
+        };
+        assert_eq!(monthly("2026-04-25T03:00:00Z").await, None);
+        // May: due once (a server that was down catches up on its first check), then not again.
+        let may = monthly("2026-05-03T12:00:00Z").await.expect("May is due");
+        assert_eq!(
+            (
+                may.period_key.as_deref(),
+                may.source.as_str(),
+                may.window_from
+            ),
+            (
+                Some("2026-05"),
+                "schedule",
+                NaiveDate::from_ymd_opt(2026, 2, 1).unwrap()
+            )
+        );
+        assert_eq!(monthly("2026-05-03T12:00:01Z").await, None);
+        assert_eq!(monthly("2026-05-31T23:59:59Z").await, None);
+        assert_eq!(
+            store
+                .scheduled_customer_classes(Schedule::Off, &settings, at("2026-07-01T00:00:00Z"))
+                .await
+                .expect("off"),
+            None
+        );
+        let runs = store.customer_class_runs(10).await.expect("runs");
+        assert_eq!(
+            runs.iter().map(|r| r.id).collect::<Vec<_>>(),
+            vec![may.id, r2.id, r1.id]
+        );
+        assert_eq!(runs[2].source, "api");
+    }
+}

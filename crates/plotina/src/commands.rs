@@ -66,6 +66,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { command } => user(config, command).await,
         Command::Token { command } => token(config, command).await,
         Command::Notebook { command } => crate::notebook::run(config, command).await,
+        Command::Reports { command } => crate::reports::run(config, command).await,
         Command::Db {
             command: DbCommand::Copy { from, to },
         } => crate::copy::run(&from, &to).await,

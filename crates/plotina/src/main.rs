@@ -8,6 +8,7 @@ mod demo;
 mod duplicates;
 mod export;
 mod notebook;
+mod reports;
 mod settings;
 mod transfer;
 
@@ -101,6 +102,11 @@ pub enum Command {
     Duplicates {
         #[command(subcommand)]
         command: DuplicatesCommand,
+    },
+    /// Report jobs: `plotina reports recalculate-classes` stores every company's ABC/XYZ class.
+    Reports {
+        #[command(subcommand)]
+        command: reports::ReportsCommand,
     },
     /// Database tools.
     Db {

@@ -5,6 +5,7 @@ pub mod attachments;
 pub mod automation;
 pub mod bulk;
 pub mod calendar;
+pub mod customer_classes;
 pub mod duplicates;
 pub mod exports;
 pub mod imports;
@@ -39,6 +40,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(bulk::router())
         .merge(exports::router())
         .merge(reports::router())
+        .merge(customer_classes::router())
         .merge(reminders::router())
         .merge(openapi::router())
         .merge(automation::router())

@@ -83,6 +83,8 @@ struct CardPage {
     file_error: String,
     /// A deal's requests waiting for a decision.
     approvals: Vec<super::approvals::ApprovalRow>,
+    /// A company's stored ABC/XYZ class.
+    customer_class: Option<super::customer_classes::ClassPanel>,
 }
 
 const NOT_SHOWN: &[&str] = &[
@@ -478,6 +480,27 @@ pub(super) async fn card(
     id: i64,
     file_error: String,
 ) -> WebResult {
+    card_page(entity, s, web, id, file_error, None).await
+}
+
+/// A company's card with the class override form as sent and why it was refused.
+pub(super) async fn card_with_class_form(
+    s: AppState,
+    web: Web,
+    id: i64,
+    form: (plotina_store::reports::classes::Override, String),
+) -> WebResult {
+    card_page(Entity::Company, s, web, id, String::new(), Some(form)).await
+}
+
+async fn card_page(
+    entity: Entity,
+    s: AppState,
+    web: Web,
+    id: i64,
+    file_error: String,
+    class_form: Option<(plotina_store::reports::classes::Override, String)>,
+) -> WebResult {
     let rec = s.store.get(&web.actor, entity, id).await?;
     let lk = Lookups::load(&s.store, &web.actor).await?;
     let customs = customs_of(&s, entity).await?;
@@ -515,8 +538,15 @@ pub(super) async fn card(
             approvals.push(super::approvals::row(&s, &web, &lk, &a, "approver_id").await);
         }
     }
+    let customer_class = if entity == Entity::Company {
+        let form = class_form.as_ref().map(|(o, e)| (o, e.clone()));
+        Some(super::customer_classes::panel(&s, &web, &ctx, &lk, id, form).await?)
+    } else {
+        None
+    };
     let page = CardPage {
         approvals,
+        customer_class,
         entity: entity.code(),
         plural: entity.plural(),
         id,

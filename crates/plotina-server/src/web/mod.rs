@@ -11,6 +11,7 @@ mod cards;
 mod charts;
 mod convert;
 mod ctx;
+mod customer_classes;
 mod errors;
 mod exports;
 mod fields;
@@ -69,6 +70,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(settings::router())
         .merge(rules::router())
         .merge(reports::router())
+        .merge(customer_classes::router())
         .layer(axum::middleware::from_fn(ctx::layer))
 }
 

@@ -506,6 +506,10 @@ pub struct CustomerRow {
     pub share: String,
     pub class: String,
     pub cv: String,
+    /// The stored class (the override where set) and its change in the last calculation.
+    pub stored: String,
+    pub stored_override: bool,
+    pub change: String,
 }
 
 #[derive(Template)]
@@ -520,6 +524,9 @@ struct AbcPage {
     cells: Vec<MatrixView>,
     customers: Vec<CustomerRow>,
     total_customers: usize,
+    can_recalculate: bool,
+    last_run: String,
+    recalculated: bool,
 }
 
 async fn abc_page(State(s): State<AppState>, web: Web, RawQuery(raw): RawQuery) -> WebResult {
@@ -565,8 +572,15 @@ async fn abc_page(State(s): State<AppState>, web: Web, RawQuery(raw): RawQuery) 
             r.customers.iter().take(100).map(|c| c.company_id).collect(),
         );
         let titles = super::lookups::Titles::load(&s.store, &web.actor, &wanted).await?;
+        let ids: Vec<i64> = r.customers.iter().take(100).map(|c| c.company_id).collect();
+        let stored = s.store.customer_classes_of(&web.actor, &ids).await?;
         for c in r.customers.iter().take(100) {
+            let (stored_class, stored_override, change) =
+                super::customer_classes::report_cells(&ctx, stored.get(&c.company_id));
             customers.push(CustomerRow {
+                stored: stored_class,
+                stored_override,
+                change,
                 name: titles
                     .get(Entity::Company, c.company_id)
                     .map(String::from)
@@ -608,6 +622,9 @@ async fn abc_page(State(s): State<AppState>, web: Web, RawQuery(raw): RawQuery) 
         cells,
         customers,
         total_customers,
+        can_recalculate: plotina_store::reports::classes::may_classify(&web.actor),
+        last_run: super::customer_classes::last_run_text(&s, &ctx).await?,
+        recalculated: raw.as_deref().unwrap_or("").contains("recalculated="),
         ctx,
     };
     html(&page)

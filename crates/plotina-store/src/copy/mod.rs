@@ -508,6 +508,34 @@ pub const TABLES: &[TableSpec] = &[
         Key::Primary(&["user_id"]),
         &[("user_id", Int), ("token_hash", Text), ("created_at", Time)],
     ),
+    table(
+        "customer_class_runs",
+        Key::Id,
+        &[
+            ("id", Int), ("calculated_at", Time), ("period_key", Text), ("window_from", Date),
+            ("window_to", Date), ("thresholds", Json), ("customers", Int), ("changed", Int),
+            ("source", Text), ("created_by", Int),
+        ],
+    ),
+    table(
+        "customer_classes",
+        Key::Primary(&["company_id"]),
+        &[
+            ("company_id", Int), ("run_id", Int), ("abc", Text), ("xyz", Text), ("revenue", Int),
+            ("deals", Int), ("share_e4", Int), ("cv_e4", Int), ("calculated_at", Time),
+            ("override_abc", Text), ("override_xyz", Text), ("override_reason", Text),
+            ("override_by", Int), ("override_at", Time),
+        ],
+    ),
+    table(
+        "customer_class_changes",
+        Key::Id,
+        &[
+            ("id", Int), ("company_id", Int), ("kind", Text), ("run_id", Int), ("old_abc", Text),
+            ("old_xyz", Text), ("new_abc", Text), ("new_xyz", Text), ("reason", Text),
+            ("changed_at", Time), ("changed_by", Int),
+        ],
+    ),
 ];
 
 /// The spec of a table by name.

@@ -909,6 +909,65 @@ async fn fill_approvals(tx: &mut Tx) {
         ],
     )
     .await;
+    put(
+        tx,
+        "customer_class_runs",
+        vec![
+            ("id", 4020i64.into()),
+            ("calculated_at", ts("2025-02-01T03:00:00Z")),
+            ("period_key", "2025-02".into()),
+            ("window_from", day("2024-02-01")),
+            ("window_to", day("2025-01-31")),
+            (
+                "thresholds",
+                js(json!({"thresholds": {"a": 70.0, "b": 20.0}, "months": 12})),
+            ),
+            ("customers", 1i64.into()),
+            ("changed", 1i64.into()),
+            ("source", "schedule".into()),
+            ("created_by", null_int()),
+        ],
+    )
+    .await;
+    put(
+        tx,
+        "customer_classes",
+        vec![
+            ("company_id", 1000i64.into()),
+            ("run_id", 4020i64.into()),
+            ("abc", "B".into()),
+            ("xyz", "Y".into()),
+            ("revenue", 1_500_000i64.into()),
+            ("deals", 3i64.into()),
+            ("share_e4", 2143i64.into()),
+            ("cv_e4", 1875i64.into()),
+            ("calculated_at", ts("2025-02-01T03:00:00Z")),
+            ("override_abc", "A".into()),
+            ("override_xyz", null_text()),
+            ("override_reason", "Стратегический клиент".into()),
+            ("override_by", USER.into()),
+            ("override_at", ts("2025-02-02T09:15:00.25Z")),
+        ],
+    )
+    .await;
+    put(
+        tx,
+        "customer_class_changes",
+        vec![
+            ("id", 4021i64.into()),
+            ("company_id", 1000i64.into()),
+            ("kind", "calculation".into()),
+            ("run_id", 4020i64.into()),
+            ("old_abc", null_text()),
+            ("old_xyz", null_text()),
+            ("new_abc", "B".into()),
+            ("new_xyz", "Y".into()),
+            ("reason", null_text()),
+            ("changed_at", ts("2025-02-01T03:00:00Z")),
+            ("changed_by", null_int()),
+        ],
+    )
+    .await;
 }
 
 /// More rows than one batch, and a run of equal keyless rows across batch borders.

@@ -4,6 +4,7 @@
 //! `QueryCtx::conditions`), so a manager's figures include only what they may read.
 
 pub mod abc_xyz;
+pub mod classes;
 pub mod dam;
 pub mod forecast;
 pub mod funnel;
