@@ -64,6 +64,15 @@ pub fn problem_message(lang: Lang, p: &RowProblem) -> String {
     I18n::get().text(lang, &p.code, &args)
 }
 
+/// A stored problem (as `import_rejects` keeps it) as its column and its sentence in `lang`.
+pub fn problem_text(lang: Lang, p: &Value) -> (Option<String>, String) {
+    let j = problem_json(lang, p);
+    (
+        j["column"].as_str().map(String::from),
+        j["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
 fn problem_json(lang: Lang, p: &Value) -> Value {
     let args: Vec<(String, String)> = p["args"]
         .as_array()

@@ -18,6 +18,8 @@ mod files;
 pub(crate) mod fmt;
 mod form_input;
 mod forms;
+mod import_views;
+mod imports;
 mod lists;
 mod lookups;
 mod notebook;
@@ -69,6 +71,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(settings::router())
         .merge(rules::router())
         .merge(reports::router())
+        .merge(imports::router())
         .layer(axum::middleware::from_fn(ctx::layer))
 }
 
