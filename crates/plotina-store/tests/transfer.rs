@@ -797,7 +797,7 @@ async fn prepared_import_reports_progress_on_its_batch_and_is_listed() {
                 csv.push_str(&format!("Клиент {i};site{i}.example.ru\n"));
             }
             let path = t.file("many.csv", csv.as_bytes());
-            let look = pages::preview(&path, 5).expect("preview");
+            let look = pages::preview(&path, 5, true).expect("preview");
             assert_eq!(look.headers, vec!["Название", "Сайт"]);
             assert_eq!(look.rows, 2500);
             assert_eq!(look.sample.len(), 5);
@@ -806,9 +806,15 @@ async fn prepared_import_reports_progress_on_its_batch_and_is_listed() {
                 (2, vec!["Клиент 1".into(), "site1.example.ru".into()])
             );
             assert_eq!(look.sample[4].0, 6, "row numbers count the header as row 1");
+            let head = pages::preview(&path, 3, false).expect("preview");
+            assert_eq!(
+                (head.rows, head.sample.len()),
+                (3, 3),
+                "stops after the sample"
+            );
             let only_header = t.file("header.csv", "Название;Сайт\n".as_bytes());
             assert_eq!(
-                pages::preview(&only_header, 5).unwrap_err().code,
+                pages::preview(&only_header, 5, false).unwrap_err().code,
                 "import_file_no_rows"
             );
 

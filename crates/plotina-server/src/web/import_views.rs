@@ -181,3 +181,55 @@ pub struct BatchPage {
     pub next: String,
     pub notice: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::i18n::{I18n, Lang};
+
+    fn both(id: &str) {
+        let i = I18n::get();
+        assert!(i.has(Lang::Ru, id), "{id} is missing in Russian");
+        assert!(i.has(Lang::En, id), "{id} is missing in English");
+    }
+
+    /// Every `importpage-…` id written in the templates and handlers, and every one
+    /// built at run time, exists in both languages.
+    #[test]
+    fn import_page_texts_are_translated() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut seen = 0;
+        for file in [
+            "templates/imports_list.html",
+            "templates/imports_new.html",
+            "templates/imports_map.html",
+            "templates/imports_batch.html",
+            "src/web/imports.rs",
+            "src/web/import_views.rs",
+        ] {
+            let text = std::fs::read_to_string(root.join(file)).expect("read");
+            for part in text.split("\"importpage-").skip(1) {
+                let id: String = part
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect();
+                if !id.is_empty() && part[id.len()..].starts_with('"') {
+                    both(&format!("importpage-{id}"));
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen > 30, "found only {seen} ids");
+        for s in ["running", "done", "failed", "undone", "dry_run", "checking"] {
+            both(&format!("importpage-status-{s}"));
+        }
+        for d in ["skip", "update", "create"] {
+            both(&format!("importpage-dup-{d}"));
+        }
+        for p in ["none", "bitrix24", "amocrm"] {
+            both(&format!("importpage-preset-{p}"));
+        }
+        for t in plotina_store::import::mapping::PSEUDO_TARGETS {
+            both(&format!("importpage-target-{t}"));
+        }
+    }
+}

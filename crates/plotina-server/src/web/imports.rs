@@ -266,9 +266,9 @@ async fn read_upload(web: &Web, mut mp: Multipart, path: &PathBuf) -> Result<Upl
     Ok(form)
 }
 
-/// A whole-file look at a staged file, off the async threads.
-async fn look(path: PathBuf) -> Result<Preview, WebError> {
-    tokio::task::spawn_blocking(move || pages::preview(&path, SAMPLE_ROWS))
+/// A look at a staged file (`whole`: all of it, checked), off the async threads.
+async fn look(path: PathBuf, whole: bool) -> Result<Preview, WebError> {
+    tokio::task::spawn_blocking(move || pages::preview(&path, SAMPLE_ROWS, whole))
         .await
         .map_err(anyhow::Error::from)?
         .map_err(|e| WebError::from(pages::file_problem(e)))
@@ -356,11 +356,14 @@ async fn upload(State(s): State<AppState>, web: Web, mp: Multipart) -> WebResult
             web.ctx.t("import_on_duplicate_unknown"),
         );
     }
-    if let Err(e) = look(path.clone()).await {
-        let _ = tokio::fs::remove_file(&path).await;
-        let (status, text) = refusal(&web.ctx, e)?;
-        return fail(status, text);
-    }
+    let rows = match look(path.clone(), true).await {
+        Ok(p) => p.rows,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&path).await;
+            let (status, text) = refusal(&web.ctx, e)?;
+            return fail(status, text);
+        }
+    };
     Ok(redirect(&format!(
         "/imports/new/{token}{}",
         urls::query(&[
@@ -368,6 +371,7 @@ async fn upload(State(s): State<AppState>, web: Web, mp: Multipart) -> WebResult
             ("preset", &form.preset),
             ("on_duplicate", dup),
             ("name", &form.file_name),
+            ("rows", &rows.to_string()),
         ])
     )))
 }
@@ -385,6 +389,8 @@ struct MapQuery {
     mapping: Option<String>,
     /// A dry run whose mapping to start from (back from its report).
     from: Option<String>,
+    /// Data rows in the file (counted at the upload).
+    rows: Option<String>,
 }
 
 /// Matches saved columns to the file's headers by name.
@@ -505,13 +511,17 @@ async fn map_form(
         return Err(gone());
     }
     let entity = entity_for(&web, q.entity.as_deref().unwrap_or(""))?;
-    let preview = look(path).await?;
+    // The file was checked as a whole at the upload: the first rows are enough here.
+    let mut preview = look(path, false).await?;
+    if let Some(rows) = q.rows.as_deref().and_then(|r| r.parse::<u64>().ok()) {
+        preview.rows = rows;
+    }
     let preset = q.preset.unwrap_or_default();
     let mut error = String::new();
     let mut mapping_name = q.mapping.unwrap_or_default();
     let mapping = if let Some(from) = q.from.as_deref().and_then(|f| f.parse::<i64>().ok()) {
         // Only a batch this user may see.
-        import::batch(&s.store, &web.actor, from).await?;
+        preview.rows = import::batch(&s.store, &web.actor, from).await?.rows_total as u64;
         by_header(
             &preview.headers,
             &import::batch_mapping(&s.store, from).await?,
@@ -581,7 +591,10 @@ async fn dry_run(
             "import_on_duplicate_unknown",
         ))
     })?;
-    let preview = look(path.clone()).await?;
+    let mut preview = look(path.clone(), false).await?;
+    if let Ok(rows) = form.text("rows").parse::<u64>() {
+        preview.rows = rows;
+    }
     let cols = form.all("col");
     let columns: Vec<ColumnMap> = preview
         .headers

@@ -27,10 +27,16 @@ pub struct Preview {
     pub rows: u64,
 }
 
-/// Reads the whole file once (no database) the way an import's first pass does, so a
-/// broken file is refused here with the same message, and keeps its first
-/// `sample_rows` rows. Blocking file IO: call it off the async threads.
-pub fn preview(path: &Path, sample_rows: usize) -> std::result::Result<Preview, FileError> {
+/// Reads the file (no database) and keeps its first `sample_rows` rows. With `whole`,
+/// reads all of it the way an import's first pass does, so a broken file is refused
+/// here with the same message and `rows` counts every row; without, stops after the
+/// sample (`rows` is then the sample's size). Blocking file IO: call it off the async
+/// threads.
+pub fn preview(
+    path: &Path,
+    sample_rows: usize,
+    whole: bool,
+) -> std::result::Result<Preview, FileError> {
     let (format, mut src) = source::open(path)?;
     let headers = src.headers().to_vec();
     let mut sample = Vec::new();
@@ -40,6 +46,9 @@ pub fn preview(path: &Path, sample_rows: usize) -> std::result::Result<Preview, 
         rows += 1;
         if sample.len() < sample_rows {
             sample.push((row, cells));
+        } else if !whole {
+            rows -= 1;
+            break;
         }
     }
     if rows == 0 {
