@@ -94,6 +94,7 @@ impl I18n {
                     include_str!("../i18n/transfer-ru.ftl"),
                     include_str!("../i18n/reports-ru.ftl"),
                     include_str!("../i18n/abc-ru.ftl"),
+                    include_str!("../i18n/importpage-ru.ftl"),
                 ],
             ),
             en: bundle(
@@ -107,6 +108,7 @@ impl I18n {
                     include_str!("../i18n/transfer-en.ftl"),
                     include_str!("../i18n/reports-en.ftl"),
                     include_str!("../i18n/abc-en.ftl"),
+                    include_str!("../i18n/importpage-en.ftl"),
                 ],
             ),
         })

@@ -324,6 +324,28 @@
     });
   }
 
-  function start() { ready(); live(); }
+  // An import running in the background: the batch page polls its status and fills the
+  // progress bar, then reloads to show the result (without the script the page refreshes).
+  function importProgress() {
+    var box = $("[data-import-status]");
+    if (!box || !window.fetch) return;
+    var bar = $("progress", box), done = $("[data-import-done]", box), pct = $("[data-import-percent]", box);
+    function poll() {
+      fetch(box.getAttribute("data-import-status"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (b) {
+          if (!b) return;
+          if (b.status !== "running") { window.location.reload(); return; }
+          var total = b.rows_total || 1;
+          bar.value = b.rows_done; done.textContent = String(b.rows_done);
+          pct.textContent = String(Math.floor(b.rows_done * 100 / total));
+          setTimeout(poll, 1000);
+        })
+        .catch(function () { setTimeout(poll, 3000); });
+    }
+    setTimeout(poll, 500);
+  }
+
+  function start() { ready(); live(); importProgress(); }
   if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", start); else start();
 })();

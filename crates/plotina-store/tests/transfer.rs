@@ -782,3 +782,159 @@ async fn bulk_import_writes_what_the_per_row_path_writes() {
     })
     .await;
 }
+
+/// What the import pages use: the look at the file, the targets, the saved mappings, an
+/// import prepared (batch row at once) and executed apart, with its progress on the
+/// batch row after every chunk, and the list of batches each user may see.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_import_reports_progress_on_its_batch_and_is_listed() {
+    each(|t| {
+        Box::pin(async move {
+            use plotina_store::import::pages::{self, Target};
+            // 2,500 rows: chunks of 1,000, 1,000 and 500.
+            let mut csv = String::from("Название;Сайт\n");
+            for i in 1..=2500 {
+                csv.push_str(&format!("Клиент {i};site{i}.example.ru\n"));
+            }
+            let path = t.file("many.csv", csv.as_bytes());
+            let look = pages::preview(&path, 5, true).expect("preview");
+            assert_eq!(look.headers, vec!["Название", "Сайт"]);
+            assert_eq!(look.rows, 2500);
+            assert_eq!(look.sample.len(), 5);
+            assert_eq!(
+                look.sample[0],
+                (2, vec!["Клиент 1".into(), "site1.example.ru".into()])
+            );
+            assert_eq!(look.sample[4].0, 6, "row numbers count the header as row 1");
+            let head = pages::preview(&path, 3, false).expect("preview");
+            assert_eq!(
+                (head.rows, head.sample.len()),
+                (3, 3),
+                "stops after the sample"
+            );
+            let only_header = t.file("header.csv", "Название;Сайт\n".as_bytes());
+            assert_eq!(
+                pages::preview(&only_header, 5, false).unwrap_err().code,
+                "import_file_no_rows"
+            );
+
+            let targets: Vec<String> = pages::targets(&t.store, Entity::Company)
+                .await
+                .unwrap()
+                .iter()
+                .map(Target::code)
+                .collect();
+            for want in ["name", "inn", "phones", "website", "description", "owner"] {
+                assert!(targets.contains(&want.to_string()), "{want} in {targets:?}");
+            }
+            assert!(
+                !targets.contains(&"owner_id".to_string()),
+                "ids are not typed in files"
+            );
+            assert!(
+                !targets.contains(&"stage".to_string()),
+                "a company has no stage"
+            );
+
+            let cols = vec![
+                ColumnMap {
+                    header: "Название".into(),
+                    target: Some("name".into()),
+                },
+                ColumnMap {
+                    header: "Сайт".into(),
+                    target: Some("website".into()),
+                },
+            ];
+            import::save_mapping(&t.store, &t.fx.m1, Entity::Company, "Б", &cols)
+                .await
+                .unwrap();
+            import::save_mapping(&t.store, &t.fx.m1, Entity::Company, "А", &cols)
+                .await
+                .unwrap();
+            assert_eq!(
+                pages::mapping_names(&t.store, Entity::Company)
+                    .await
+                    .unwrap(),
+                vec!["А", "Б"]
+            );
+            assert!(pages::mapping_names(&t.store, Entity::Deal)
+                .await
+                .unwrap()
+                .is_empty());
+
+            let req = ImportRequest {
+                entity: Entity::Company,
+                file_name: "many.csv".into(),
+                dry_run: false,
+                on_duplicate: OnDuplicate::Skip,
+                preset: None,
+                columns: Some(cols),
+                per_row: false,
+            };
+            let prepared = import::prepare(&t.store, &t.fx.m1, &path, &req, &|_| {})
+                .await
+                .unwrap();
+            let id = prepared.batch_id;
+            let b = import::batch(&t.store, &t.fx.m1, id).await.unwrap();
+            assert_eq!(
+                (b.status.as_str(), b.rows_total, b.rows_done),
+                ("running", 2500, 0)
+            );
+            assert_eq!(t.count("companies").await, 0, "prepare writes no record");
+
+            // Progress after each chunk; `rows_done` is written only with the chunks
+            // (finishing the batch leaves it alone), so its 2,500 is the last chunk's.
+            let seen = std::sync::Mutex::new(Vec::new());
+            let report = import::execute(&t.store, &t.fx.m1, &path, &req, prepared, &|p| {
+                if p.phase == "write" {
+                    seen.lock().unwrap().push(p.done);
+                }
+            })
+            .await
+            .unwrap();
+            assert_eq!(*seen.lock().unwrap(), vec![1000, 2000, 2500]);
+            assert_eq!(counts(&report), (2500, 2500, 0, 0, 0));
+            let b = import::batch(&t.store, &t.fx.m1, id).await.unwrap();
+            assert_eq!(
+                (b.status.as_str(), b.rows_done, b.rows_created),
+                ("done", 2500, 2500)
+            );
+
+            // A dry run is not listed; m2 sees only their own imports, the admin all.
+            t.import(
+                &t.fx.m1,
+                Entity::Company,
+                &path,
+                true,
+                OnDuplicate::Skip,
+                None,
+            )
+            .await
+            .unwrap();
+            let ids = |v: Vec<import::Batch>| v.iter().map(|b| b.id).collect::<Vec<_>>();
+            assert_eq!(
+                ids(pages::batches(&t.store, &t.fx.m1, 50).await.unwrap()),
+                vec![id]
+            );
+            assert!(pages::batches(&t.store, &t.fx.m2, 50)
+                .await
+                .unwrap()
+                .is_empty());
+            assert_eq!(
+                ids(pages::batches(&t.store, &t.fx.admin, 50).await.unwrap()),
+                vec![id]
+            );
+
+            // A refused file leaves no batch behind.
+            let before = t.count("import_batches").await;
+            let r = import::prepare(&t.store, &t.fx.m1, &only_header, &req, &|_| {}).await;
+            assert!(matches!(
+                r,
+                Err(StoreError::Domain(DomainError::BadRequest(_)))
+            ));
+            assert_eq!(t.count("import_batches").await, before);
+        })
+    })
+    .await;
+}

@@ -64,6 +64,15 @@ pub fn problem_message(lang: Lang, p: &RowProblem) -> String {
     I18n::get().text(lang, &p.code, &args)
 }
 
+/// A stored problem (as `import_rejects` keeps it) as its column and its sentence in `lang`.
+pub fn problem_text(lang: Lang, p: &Value) -> (Option<String>, String) {
+    let j = problem_json(lang, p);
+    (
+        j["column"].as_str().map(String::from),
+        j["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
 fn problem_json(lang: Lang, p: &Value) -> Value {
     let args: Vec<(String, String)> = p["args"]
         .as_array()
@@ -298,7 +307,8 @@ pub fn openapi_paths(paths: &mut serde_json::Map<String, Value>) {
         "id": {"type": "integer"}, "entity": {"type": "string"}, "file_name": {"type": "string"}, "format": {"type": "string"},
         "status": {"type": "string", "enum": ["checking", "running", "dry_run", "done", "failed", "undone"]}, "dry_run": {"type": "boolean"},
         "on_duplicate": {"type": "string"}, "rows_total": {"type": "integer"}, "rows_created": {"type": "integer"}, "rows_updated": {"type": "integer"},
-        "rows_skipped": {"type": "integer"}, "rows_rejected": {"type": "integer"}, "error": {"type": ["string", "null"]},
+        "rows_skipped": {"type": "integer"}, "rows_rejected": {"type": "integer"},
+        "rows_done": {"type": "integer", "description": "Rows written so far (progress of a running import)"}, "error": {"type": ["string", "null"]},
         "created_by": {"type": "integer"}, "created_at": {"type": "string"}, "finished_at": {"type": ["string", "null"]}, "undone_at": {"type": ["string", "null"]}},
         "required": ["id", "entity", "status", "rows_total"]});
     let problem_item = json!({"type": "object", "properties": {"row": {"type": "integer"}, "column": {"type": ["string", "null"]}, "field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}}, "required": ["row", "field", "code", "message"]});

@@ -19,6 +19,8 @@ mod files;
 pub(crate) mod fmt;
 mod form_input;
 mod forms;
+mod import_views;
+mod imports;
 mod lists;
 mod lookups;
 mod notebook;
@@ -71,6 +73,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(rules::router())
         .merge(reports::router())
         .merge(customer_classes::router())
+        .merge(imports::router())
         .layer(axum::middleware::from_fn(ctx::layer))
 }
 

@@ -91,6 +91,13 @@ async fn index(web: Web) -> WebResult {
             });
         }
     }
+    if web.actor.is_admin || !super::imports::importable_for(&web.actor).is_empty() {
+        sections.push(Section {
+            href: "/imports".into(),
+            label: ctx.t("importpage-nav"),
+            testid: "imports".into(),
+        });
+    }
     sections.push(Section {
         href: "/settings/profile".into(),
         label: ctx.t("ui-profile"),

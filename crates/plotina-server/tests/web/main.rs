@@ -9,6 +9,7 @@ mod duplicates;
 mod exports;
 mod gates;
 mod helpers;
+mod imports;
 mod notebook;
 mod quality;
 mod reports;

@@ -26,6 +26,7 @@
 //! change, through the record engine (so the restore is itself in their history).
 
 pub mod mapping;
+pub mod pages;
 pub mod source;
 
 use std::collections::{HashMap, HashSet};
@@ -826,7 +827,18 @@ async fn write_rejects(
     Ok(())
 }
 
-/// Runs an import (or a dry run) of a file as `actor`.
+/// An import whose file has been checked and whose batch row exists (status `running`,
+/// or `checking` for a dry run): what [`execute`] needs to write it.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub batch_id: i64,
+    pub format: Format,
+    pub total: u64,
+    pub mapping: Vec<ColumnMap>,
+    customs: Vec<CustomFieldDef>,
+}
+
+/// Runs an import (or a dry run) of a file as `actor`: [`prepare`], then [`execute`].
 pub async fn run(
     store: &Store,
     actor: &Actor,
@@ -834,6 +846,20 @@ pub async fn run(
     req: &ImportRequest,
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<ImportReport> {
+    let prepared = prepare(store, actor, path, req, progress).await?;
+    execute(store, actor, path, req, prepared, progress).await
+}
+
+/// The checks and the first pass over the whole file (no database), then the batch row.
+/// Nothing is written when the file or the request is refused. The web pages call this
+/// in the request and [`execute`] in the background, so the batch page exists at once.
+pub async fn prepare(
+    store: &Store,
+    actor: &Actor,
+    path: &Path,
+    req: &ImportRequest,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<Prepared> {
     let entity = req.entity;
     if !IMPORTABLE.contains(&entity) {
         return fail(DomainError::bad_request("entity", "import_entity_unknown"));
@@ -863,7 +889,33 @@ pub async fn run(
     if total == 0 {
         return fail(DomainError::bad_request("file", "import_file_no_rows"));
     }
-    let batch = insert_batch(store, actor, req, format, &mapping, total).await?;
+    let batch_id = insert_batch(store, actor, req, format, &mapping, total).await?;
+    Ok(Prepared {
+        batch_id,
+        format,
+        total,
+        mapping,
+        customs,
+    })
+}
+
+/// The write pass of a prepared import and the batch's final state. On failure the
+/// chunks already committed are undone and the batch is marked `failed`.
+pub async fn execute(
+    store: &Store,
+    actor: &Actor,
+    path: &Path,
+    req: &ImportRequest,
+    prepared: Prepared,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<ImportReport> {
+    let Prepared {
+        batch_id: batch,
+        format,
+        total,
+        mapping,
+        customs,
+    } = prepared;
     let outcome = write_pass(
         store, actor, path, req, &customs, &mapping, batch, total, progress,
     )
@@ -1024,6 +1076,15 @@ async fn write_pass(
             drop(tx); // rolled back
         } else {
             write_items(&mut tx, batch, &items).await?;
+            // The progress, committed with the rows it counts.
+            tx.execute(
+                &Query::update()
+                    .table(Alias::new("import_batches"))
+                    .value(Alias::new("rows_done"), done as i64)
+                    .and_where(col("id").eq(batch))
+                    .to_owned(),
+            )
+            .await?;
             tx.commit().await?;
         }
         write_rejects(store, batch, &rejects).await?;
@@ -1412,6 +1473,8 @@ pub struct Batch {
     pub rows_updated: i64,
     pub rows_skipped: i64,
     pub rows_rejected: i64,
+    /// Rows written so far (committed chunks): the progress of a running import.
+    pub rows_done: i64,
     pub error: Option<String>,
     pub created_by: i64,
     pub created_at: String,
@@ -1419,37 +1482,42 @@ pub struct Batch {
     pub undone_at: Option<String>,
 }
 
+/// The columns [`decode_batch`] reads.
+pub(crate) const BATCH_COLUMNS: [&str; 18] = [
+    "id",
+    "entity",
+    "file_name",
+    "format",
+    "status",
+    "dry_run",
+    "on_duplicate",
+    "rows_total",
+    "rows_created",
+    "rows_updated",
+    "rows_skipped",
+    "rows_rejected",
+    "rows_done",
+    "error",
+    "created_by",
+    "created_at",
+    "finished_at",
+    "undone_at",
+];
+
 async fn batch_row(store: &Store, batch: i64) -> Result<Option<Batch>> {
     let mut tx = store.pool().begin().await?;
     let q = Query::select()
-        .columns(
-            [
-                "id",
-                "entity",
-                "file_name",
-                "format",
-                "status",
-                "dry_run",
-                "on_duplicate",
-                "rows_total",
-                "rows_created",
-                "rows_updated",
-                "rows_skipped",
-                "rows_rejected",
-                "error",
-                "created_by",
-                "created_at",
-                "finished_at",
-                "undone_at",
-            ]
-            .map(Alias::new),
-        )
+        .columns(BATCH_COLUMNS.map(Alias::new))
         .from(Alias::new("import_batches"))
         .and_where(col("id").eq(batch))
         .to_owned();
     let row = tx.fetch_optional(&q).await?;
     tx.commit().await?;
-    let Some(r) = row else { return Ok(None) };
+    row.map(|r| decode_batch(&r)).transpose()
+}
+
+/// A row of `import_batches` selected with [`BATCH_COLUMNS`].
+pub(crate) fn decode_batch(r: &crate::db::Row) -> Result<Batch> {
     let entity = r.text("entity")?.unwrap_or_default();
     let entity = IMPORTABLE
         .iter()
@@ -1458,7 +1526,7 @@ async fn batch_row(store: &Store, batch: i64) -> Result<Option<Batch>> {
         .ok_or(DomainError::NotFound)?;
     let fmt =
         |t: Option<chrono::DateTime<chrono::Utc>>| t.map(plotina_core::value::format_datetime);
-    Ok(Some(Batch {
+    Ok(Batch {
         id: r.i64("id")?.unwrap_or_default(),
         entity,
         file_name: r.text("file_name")?.unwrap_or_default(),
@@ -1471,12 +1539,13 @@ async fn batch_row(store: &Store, batch: i64) -> Result<Option<Batch>> {
         rows_updated: r.i64("rows_updated")?.unwrap_or_default(),
         rows_skipped: r.i64("rows_skipped")?.unwrap_or_default(),
         rows_rejected: r.i64("rows_rejected")?.unwrap_or_default(),
+        rows_done: r.i64("rows_done")?.unwrap_or_default(),
         error: r.text("error")?,
         created_by: r.i64("created_by")?.unwrap_or_default(),
         created_at: fmt(r.datetime("created_at")?).unwrap_or_default(),
         finished_at: fmt(r.datetime("finished_at")?),
         undone_at: fmt(r.datetime("undone_at")?),
-    }))
+    })
 }
 
 /// A batch its creator (or an administrator) may see.
