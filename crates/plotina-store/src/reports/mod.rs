@@ -5,10 +5,12 @@
 
 pub mod abc_xyz;
 pub mod dam;
+pub mod dashboard;
 pub mod forecast;
 pub mod funnel;
 pub mod operations;
 pub mod rating;
+pub mod schedules;
 pub mod stats;
 pub mod velocity;
 
