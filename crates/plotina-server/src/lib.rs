@@ -11,6 +11,7 @@ pub mod mailer;
 pub mod notebook_jobs;
 pub mod problem;
 pub mod reminders;
+pub mod report_schedule_job;
 pub mod state;
 pub mod system;
 pub mod web;
@@ -111,6 +112,9 @@ impl Application {
         let _jobs = self.jobs.then(|| {
             automation_job::spawn(self.state.store.clone(), std::time::Duration::from_secs(15))
         });
+        let _schedules = self
+            .jobs
+            .then(|| report_schedule_job::spawn(self.state.clone()));
         mailer::spawn(self.state.store.pool().clone(), &self.state.config.mail)?;
         reminders::spawn(self.state.clone());
         let app = self

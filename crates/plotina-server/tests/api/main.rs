@@ -9,6 +9,7 @@ mod helpers;
 mod imports;
 mod notebook;
 mod reminders;
+mod report_schedules;
 mod reports;
 mod scope;
 mod smtp;

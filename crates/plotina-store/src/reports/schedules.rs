@@ -479,6 +479,31 @@ impl Store {
         Ok(out)
     }
 
+    /// The e-mail addresses of active users among `ids` (users without one are left out).
+    pub async fn recipient_addresses(&self, ids: &[i64]) -> Result<Vec<(i64, String)>> {
+        let mut tx = self.pool().begin().await?;
+        let rows = tx
+            .fetch_all(
+                &Query::select()
+                    .columns(["id", "email"].map(Alias::new))
+                    .from(Alias::new("users"))
+                    .and_where(col("id").is_in(ids.to_vec()))
+                    .and_where(col("active").eq(true))
+                    .and_where(col("deleted_at").is_null())
+                    .order_by(Alias::new("id"), Order::Asc)
+                    .to_owned(),
+            )
+            .await?;
+        tx.commit().await?;
+        let mut out = Vec::new();
+        for r in rows {
+            if let Some(email) = r.text("email")?.filter(|e| !e.trim().is_empty()) {
+                out.push((r.i64("id")?.unwrap_or_default(), email));
+            }
+        }
+        Ok(out)
+    }
+
     /// Claims the due time `schedule.next_due` and queues `mails` in one transaction:
     /// `next_due` moves to the first due time after `now` only if it is still the one
     /// read, so a second worker, or a pass repeated after a restart, claims nothing and
