@@ -22,3 +22,28 @@ dashboard-schedule-mail-body =
     It includes only the records you may see in Plotina.
 
     This mail is sent on a schedule; the schedule can be changed under Settings → Scheduled reports.
+
+# The analytics dashboard (/reports)
+dashboard-title = Analytics
+dashboard-period = Period { $current }, compared with { $previous }
+dashboard-kpi-won-amount = Won
+dashboard-kpi-won-count = Deals won
+dashboard-kpi-new-deals = New deals
+dashboard-kpi-win-rate = Win rate
+dashboard-kpi-weighted = Weighted pipeline
+dashboard-kpi-weighted-note = { $count } open deals for { $amount }
+dashboard-kpi-plan = Plan done
+dashboard-kpi-plan-note = Plan { $plan }
+dashboard-kpi-overdue = Overdue tasks
+dashboard-kpi-no-next-step = Deals without a next step
+dashboard-previous = Period before: { $value }
+dashboard-now = Now
+dashboard-chart-won = Won by month
+dashboard-chart-won-caption = Won deals by closing month, the last twelve months; a bar opens its deals.
+dashboard-chart-plan = Plan and actual
+dashboard-chart-funnel = Funnel of the period
+dashboard-chart-funnel-caption = Deals created in the period that reached each stage; a bar opens those deals.
+dashboard-all-reports = All reports
+dashboard-schedules = Scheduled reports
+dashboard-compact-k = { $n }k
+dashboard-compact-m = { $n }M

@@ -22,3 +22,28 @@ dashboard-schedule-mail-body =
     В нём только записи, которые вам видны в «Плотине».
 
     Письмо отправлено по расписанию; изменить его можно в разделе «Настройки → Отчёты по расписанию».
+
+# Аналитика (/reports)
+dashboard-title = Аналитика
+dashboard-period = Период { $current }, для сравнения { $previous }
+dashboard-kpi-won-amount = Выиграно
+dashboard-kpi-won-count = Выиграно сделок
+dashboard-kpi-new-deals = Новых сделок
+dashboard-kpi-win-rate = Доля выигранных
+dashboard-kpi-weighted = Взвешенная воронка
+dashboard-kpi-weighted-note = { $count } открытых сделок на { $amount }
+dashboard-kpi-plan = Выполнение плана
+dashboard-kpi-plan-note = План { $plan }
+dashboard-kpi-overdue = Просроченных задач
+dashboard-kpi-no-next-step = Сделок без следующего шага
+dashboard-previous = Период раньше: { $value }
+dashboard-now = Сейчас
+dashboard-chart-won = Выиграно по месяцам
+dashboard-chart-won-caption = Выигранные сделки по месяцу закрытия за последние двенадцать месяцев; столбец открывает их список.
+dashboard-chart-plan = План и факт
+dashboard-chart-funnel = Воронка периода
+dashboard-chart-funnel-caption = Сделки, созданные в периоде, дошедшие до каждого этапа; столбец открывает их список.
+dashboard-all-reports = Все отчёты
+dashboard-schedules = Отчёты по расписанию
+dashboard-compact-k = { $n }к
+dashboard-compact-m = { $n }М

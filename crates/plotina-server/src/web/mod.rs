@@ -11,6 +11,7 @@ mod cards;
 mod charts;
 mod convert;
 mod ctx;
+mod dashboard;
 mod errors;
 mod exports;
 mod fields;

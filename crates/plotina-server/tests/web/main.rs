@@ -4,6 +4,7 @@
 mod approvals;
 mod automation;
 mod calendar;
+mod dashboard;
 mod duplicates;
 mod exports;
 mod gates;

@@ -105,7 +105,11 @@ pub fn periods(
 /// `CAST(COALESCE(SUM(x), 0) AS BIGINT)`: an integer on both engines (PostgreSQL sums
 /// BIGINT as NUMERIC).
 fn sum(x: SimpleExpr) -> SimpleExpr {
-    Expr::cust_with_expr("CAST(COALESCE(SUM($1), 0) AS BIGINT)", x)
+    Func::cast_as(
+        Func::coalesce([Func::sum(x).into(), Expr::cust("0")]),
+        Alias::new("BIGINT"),
+    )
+    .into()
 }
 
 async fn count_and_sum(tx: &mut Tx, cond: Cond) -> Result<(i64, i64)> {
