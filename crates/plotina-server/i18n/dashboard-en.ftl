@@ -47,3 +47,33 @@ dashboard-all-reports = All reports
 dashboard-schedules = Scheduled reports
 dashboard-compact-k = { $n }k
 dashboard-compact-m = { $n }M
+
+# Settings → Scheduled reports
+dashboard-schedules-help = A report is computed for each recipient with their own permissions and e-mailed as a spreadsheet. The hour is in the time zone of whoever saved the schedule.
+dashboard-schedule-report = Report
+dashboard-schedule-params = Report parameters
+dashboard-schedule-frequency = How often
+dashboard-schedule-weekly-option = Weekly
+dashboard-schedule-monthly-option = Monthly
+dashboard-schedule-day = Day
+dashboard-schedule-day-help = Weekly: 1 = Monday … 7 = Sunday. Monthly: day of the month (a shorter month uses its last day).
+dashboard-schedule-hour = Hour
+dashboard-schedule-recipients = Recipients
+dashboard-schedule-enabled = On
+dashboard-schedule-when = When
+dashboard-schedule-next = Next mail
+dashboard-schedule-last = Last sent
+dashboard-schedule-new = New schedule
+dashboard-schedule-edit = Edit
+dashboard-schedule-cancel = Cancel
+dashboard-schedule-confirm-delete = Delete this schedule?
+dashboard-schedule-send = Send by e-mail on schedule
+dashboard-schedule-weekly = Weekly on { $day } at { $hour }
+dashboard-schedule-monthly = Monthly on day { $day } at { $hour }
+dashboard-weekday-1 = Monday
+dashboard-weekday-2 = Tuesday
+dashboard-weekday-3 = Wednesday
+dashboard-weekday-4 = Thursday
+dashboard-weekday-5 = Friday
+dashboard-weekday-6 = Saturday
+dashboard-weekday-7 = Sunday

@@ -146,19 +146,34 @@ fn parse_body(obj: Map<String, Value>) -> Result<ScheduleInput, ApiError> {
     Ok(input)
 }
 
-/// Reads and checks a submitted schedule: the body's shape, then the report and its
-/// parameters by running it once as `actor`.
+/// Checks a submitted schedule: its fields as the store does, and the report and its
+/// parameters by running it once as `actor`; every refusal at once.
 pub async fn checked_input(
     store: &Store,
     actor: &Actor,
     input: ScheduleInput,
 ) -> Result<ScheduleInput, ApiError> {
-    if KINDS.contains(&input.report.as_str()) && input.params.len() <= MAX_PARAMS {
-        report_table(store, actor, &input.report, &input.params)
-            .await
-            .map_err(as_invalid)?;
+    let mut errors = Vec::new();
+    match store.check_report_schedule(&input).await {
+        Ok(()) => {}
+        Err(StoreError::Domain(DomainError::Invalid(errs))) => errors.extend(errs),
+        Err(e) => return Err(e.into()),
     }
-    Ok(input)
+    if KINDS.contains(&input.report.as_str()) && input.params.len() <= MAX_PARAMS {
+        match report_table(store, actor, &input.report, &input.params)
+            .await
+            .map_err(as_invalid)
+        {
+            Ok(_) => {}
+            Err(ApiError::Domain(DomainError::Invalid(errs))) => errors.extend(errs),
+            Err(e) => return Err(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(input)
+    } else {
+        Err(DomainError::Invalid(errors).into())
+    }
 }
 
 async fn body_input(

@@ -29,6 +29,7 @@ mod quality;
 mod report_forecast;
 mod report_operations;
 mod report_rating;
+mod report_schedules;
 mod report_velocity;
 mod reports;
 mod rules;
@@ -70,6 +71,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(settings::router())
         .merge(rules::router())
         .merge(reports::router())
+        .merge(report_schedules::router())
         .layer(axum::middleware::from_fn(ctx::layer))
 }
 

@@ -235,3 +235,125 @@ async fn dashboard_figures_follow_the_period_and_the_role() {
         assert!(bad.has("Период заканчивается раньше, чем начинается"));
     }
 }
+
+#[tokio::test]
+async fn schedules_are_kept_in_the_settings() {
+    for app in apps().await {
+        let fx = &app.fx;
+        let head = app.browser("head").await;
+        // The funnel page offers its parameters to the schedule form.
+        let funnel = head
+            .get(&format!(
+                "/reports/funnel?pipeline={}&period_from=2026-01-01",
+                fx.pipeline
+            ))
+            .await;
+        let link = format!(
+            "/settings/report-schedules?report=funnel&#38;params=pipeline%3D{}%26period_from%3D2026-01-01",
+            fx.pipeline
+        );
+        assert!(funnel.has(&link), "{}", funnel.body);
+        let form = head.get(&link.replace("&#38;", "&")).await;
+        assert_eq!(form.status, 200);
+        assert!(form.has(&format!(
+            r#"value="pipeline={}&#38;period_from=2026-01-01""#,
+            fx.pipeline
+        )));
+
+        // Refusals are shown next to their fields, in the user's language.
+        let m1 = fx.m1.user_id.to_string();
+        let bad = head
+            .post(
+                "/settings/report-schedules",
+                &[
+                    ("report", "funnel"),
+                    ("params", "period_from=2026-13-01"),
+                    ("frequency", "weekly"),
+                    ("day", "9"),
+                    ("hour", "8"),
+                    ("enabled", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, 422, "{}", bad.body);
+        // Every refusal at once: the day, the missing recipients and the bad date.
+        assert!(
+            bad.has(r#"data-field="day""#) && bad.has("День — от 1 до 7"),
+            "{}",
+            bad.body
+        );
+        assert!(
+            bad.has(r#"data-field="recipients""#) && bad.has("Выберите хотя бы одного получателя")
+        );
+        assert!(bad.has(r#"data-field="params""#));
+        let bad = head
+            .post(
+                "/settings/report-schedules",
+                &[
+                    ("report", "funnel"),
+                    ("params", "period_from=2026-13-01"),
+                    ("frequency", "weekly"),
+                    ("day", "1"),
+                    ("hour", "8"),
+                    ("recipients", &m1),
+                    ("enabled", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, 422);
+        assert!(
+            bad.has(r#"data-field="params""#) && bad.has("Это не дата"),
+            "{}",
+            bad.body
+        );
+
+        let ok = head
+            .post(
+                "/settings/report-schedules",
+                &[
+                    ("report", "forecast"),
+                    ("params", ""),
+                    ("frequency", "monthly"),
+                    ("day", "31"),
+                    ("hour", "9"),
+                    ("recipients", &m1),
+                    ("enabled", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(ok.status, 303, "{}", ok.body);
+        let list = head.get("/settings/report-schedules").await;
+        assert!(list.has(r#"data-testid="schedule-row""#));
+        assert!(
+            list.has("Прогноз") && list.has("Менеджер Первый"),
+            "{}",
+            list.body
+        );
+        assert!(list.has("Ежемесячно, 31-го числа, в 09:00 (Europe/Moscow)"));
+        let s = app.store.report_schedules(&fx.head).await.unwrap();
+        assert_eq!((s.len(), s[0].day, s[0].hour), (1, 31, 9));
+
+        // Another manager's settings do not offer it; a manager may not schedule.
+        let m1b = app.browser("m1").await;
+        assert_eq!(m1b.get("/settings/report-schedules").await.status, 403);
+        let admin = app.browser("admin").await;
+        assert!(admin.get("/settings/report-schedules").await.has("Прогноз"));
+        let edit = admin
+            .get(&format!("/settings/report-schedules/{}", s[0].id))
+            .await;
+        assert_eq!(edit.status, 200);
+        let gone = head
+            .post(
+                &format!("/settings/report-schedules/{}/delete", s[0].id),
+                &[],
+            )
+            .await;
+        assert_eq!(gone.status, 303);
+        assert!(app
+            .store
+            .report_schedules(&fx.admin)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+}

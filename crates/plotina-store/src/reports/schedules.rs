@@ -352,6 +352,14 @@ impl Store {
         Ok(out)
     }
 
+    /// Checks a schedule's input without saving it (the same checks as saving).
+    pub async fn check_report_schedule(&self, input: &ScheduleInput) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        validate(&mut tx, input).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Saves a new schedule; its first due time is the first one after `now`. The report
     /// parameters are checked by the caller (the server parses them as the report does).
     pub async fn create_report_schedule(
