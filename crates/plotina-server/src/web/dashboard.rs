@@ -70,11 +70,12 @@ fn r1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
 
+/// One bar's input: value, value text, tooltip, link, CSS kind.
+pub type BarInput = (i64, String, String, String, &'static str);
+
 /// Groups of bars side by side over a common zero line, all on one scale. Input per
 /// group: its label and its bars (value, value text, tooltip, link, CSS kind).
-pub fn columns(
-    groups: Vec<(String, Vec<(i64, String, String, String, &'static str)>)>,
-) -> ColumnChart {
+pub fn columns(groups: Vec<(String, Vec<BarInput>)>) -> ColumnChart {
     let max = groups
         .iter()
         .flat_map(|g| g.1.iter().map(|b| b.0))

@@ -283,6 +283,12 @@ async fn bad_schedules_are_refused_with_the_field() {
                 "report_schedule_bad_pipeline",
             ),
             (with("colour", json!("red")), "colour", "unknown_field"),
+            (
+                with("params", json!("period_from=2026-01-01\u{0}")),
+                "params",
+                "text_control_chars",
+            ),
+            (with("hour", json!(8.5)), "hour", "report_schedule_integer"),
         ] {
             let resp = app
                 .req("head", reqwest::Method::POST, "/api/v1/report-schedules")

@@ -245,6 +245,9 @@ async fn validate(tx: &mut Tx, input: &ScheduleInput) -> Result<Frequency> {
     if input.params.len() > MAX_PARAMS {
         errors
             .push(FieldError::new("params", "report_schedule_params_long").with("max", MAX_PARAMS));
+    } else if input.params.chars().any(char::is_control) {
+        // PostgreSQL cannot store NUL; a query string has no use for control characters.
+        errors.push(FieldError::new("params", "text_control_chars"));
     }
     let frequency = Frequency::parse(&input.frequency);
     match frequency {
