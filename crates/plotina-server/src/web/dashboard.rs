@@ -206,8 +206,21 @@ pub fn role_defaults(actor: &Actor, mut q: ReportQuery) -> ReportQuery {
     q
 }
 
+/// An amount in whole roubles (`124 088 500 ₽`): key figures are read at a glance, the
+/// kopecks are in the lists behind them.
+pub fn whole_roubles(lang: Lang, minor: i64) -> String {
+    let rounded = (minor + minor.signum() * 50) / 100 * 100;
+    let text = super::fmt::money_minor(lang, rounded, "RUB");
+    match lang {
+        // `1 234,00 ₽`: the only comma is the decimal one.
+        Lang::Ru => text.replacen(",00", "", 1),
+        // `₽1,234.00`.
+        Lang::En => text.strip_suffix(".00").map(String::from).unwrap_or(text),
+    }
+}
+
 fn kpis(ctx: &Ctx, d: &Dashboard, params: &ReportParams, plan: Option<(i64, f64)>) -> Vec<Kpi> {
-    let rub = |m: i64| super::fmt::money_minor(ctx.lang, m, "RUB");
+    let rub = |m: i64| whole_roubles(ctx.lang, m);
     let (c, p): (&Figures, &Figures) = (&d.current, &d.previous);
     let cur = (c.from, c.to);
     let won_href = deals_link(&stage_filter(params, cur, "closed_at", &d.won_stages));
@@ -542,6 +555,17 @@ pub async fn page(State(s): State<AppState>, web: Web, RawQuery(raw): RawQuery) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_amounts_in_whole_roubles() {
+        assert_eq!(
+            whole_roubles(Lang::Ru, 12_408_850_049),
+            "124\u{202f}088\u{202f}500\u{a0}₽"
+        );
+        assert_eq!(whole_roubles(Lang::En, 70_050), "₽701");
+        assert_eq!(whole_roubles(Lang::En, 100_000_000), "₽1,000,000");
+        assert_eq!(whole_roubles(Lang::En, -149), "₽-1");
+    }
 
     #[test]
     fn columns_share_one_scale() {

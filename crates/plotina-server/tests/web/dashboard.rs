@@ -162,7 +162,7 @@ async fn dashboard_figures_follow_the_period_and_the_role() {
             );
         }
         assert_eq!(figure(b, "plan"), None, "no company-wide plan");
-        assert!(page.has("Период раньше: 700,00\u{a0}₽"), "{b}");
+        assert!(page.has("Период раньше: 700\u{a0}₽"), "{b}");
         assert!(page.has("Период раньше: 50.0 %"));
         assert!(
             page.has(r#"data-testid="dashboard-won-chart""#)
@@ -173,6 +173,10 @@ async fn dashboard_figures_follow_the_period_and_the_role() {
             page.has(&format!("{}: 300,00\u{a0}₽ (1)", old.format("%Y-%m"))),
             "{b}"
         );
+        assert!(page.has(&format!(
+            "{}: 3\u{202f}500,00\u{a0}₽ (3)",
+            this_month.format("%Y-%m")
+        )));
         // Every figure opens the records behind it.
         let won = b.find("data-testid=\"kpi-won-count\"").unwrap();
         let href_start = b[..won].rfind("href=\"").unwrap() + 6;
@@ -222,7 +226,14 @@ async fn dashboard_figures_follow_the_period_and_the_role() {
                 app.backend
             );
         }
-        assert!(!page.has("2000,00"), "m2's deal w3 is not on m1's page");
+        // The won chart's bar of this month: w1 + w2 only, not m2's w3.
+        let month = this_month.format("%Y-%m");
+        assert!(
+            page.has(&format!("{month}: 1\u{202f}500,00\u{a0}₽ (2)")),
+            "{}",
+            page.body
+        );
+        assert!(!page.has(&format!("{month}: 3\u{202f}500,00\u{a0}₽ (3)")));
         // Even asking for everyone, m1 reads only own deals.
         let page = m1.get(&format!("/reports?owner={}", fx.m2.user_id)).await;
         assert_eq!(figure(&page.body, "won-amount").as_deref(), Some("0"));
