@@ -6,6 +6,7 @@
 //! Needs `chromium` and `chromedriver` (Debian: chromium, chromium-driver); without them
 //! the tests are skipped, except under `CI=true`.
 
+mod dashboard;
 mod kit;
 mod notebook;
 mod reports;
