@@ -387,6 +387,8 @@ pub const TABLES: &[&str] = &[
     "merges",
     "approvals",
     "calendar_feeds",
+    "report_schedules",
+    "report_schedule_recipients",
 ];
 
 /// The number of rows in a table (all rows, the trash included).

@@ -226,6 +226,7 @@ async fn bad_schedules_are_refused_with_the_field() {
             b[k] = v;
             b
         };
+        let before = app.counts().await;
         for (b, field, code) in [
             (
                 with("report", json!("weather")),
@@ -327,5 +328,6 @@ async fn bad_schedules_are_refused_with_the_field() {
             .await
             .unwrap()
             .is_empty());
+        assert_eq!(app.counts().await, before, "refusals leave nothing behind");
     }
 }
