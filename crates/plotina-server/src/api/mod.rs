@@ -5,6 +5,7 @@ pub mod attachments;
 pub mod automation;
 pub mod bulk;
 pub mod calendar;
+pub mod dashboard;
 pub mod duplicates;
 pub mod exports;
 pub mod imports;
@@ -41,6 +42,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(exports::router())
         .merge(reports::router())
         .merge(report_schedules::router())
+        .merge(dashboard::router())
         .merge(reminders::router())
         .merge(openapi::router())
         .merge(automation::router())

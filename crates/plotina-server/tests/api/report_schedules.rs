@@ -331,3 +331,68 @@ async fn bad_schedules_are_refused_with_the_field() {
         assert_eq!(app.counts().await, before, "refusals leave nothing behind");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_figures_as_json() {
+    for app in apps().await {
+        let fx = &app.fx;
+        for (user, stage, amount) in [
+            ("m1", "Успешно", "1000"),
+            ("m2", "Успешно", "400"),
+            ("m1", "Проиграна", "50"),
+        ] {
+            let mut b = json!({"title": format!("{user} {stage}"), "pipeline_id": fx.pipeline,
+                "stage_id": fx.stage(stage), "amount": amount});
+            if stage == "Проиграна" {
+                b["lost_reason"] = json!("Дорого");
+            }
+            app.create(user, "deals", b).await;
+        }
+        // Forty days either side of today, so the deals closed just now are inside.
+        let today = Utc::now().date_naive();
+        let period = format!(
+            "period_from={}&period_to={}",
+            today - chrono::Duration::days(40),
+            today + chrono::Duration::days(40)
+        );
+        let url = format!("/api/v1/reports/dashboard?{period}");
+        // The administrator: 1000 + 400 ₽ won in two deals, one lost → 2 / 3.
+        let (status, all) = body(app.get("admin", &url).await).await;
+        assert_eq!(status, 200, "{all}");
+        let c = &all["data"]["current"];
+        assert_eq!(
+            (
+                c["won_amount"].as_i64(),
+                c["won_count"].as_i64(),
+                c["lost_count"].as_i64()
+            ),
+            (Some(140_000), Some(2), Some(1))
+        );
+        assert_eq!(c["win_rate"], json!(0.6667));
+        assert_eq!(all["data"]["months"].as_array().map(Vec::len), Some(12));
+        // The manager m1 reads only own deals: 1000 ₽ won, one lost → 1 / 2.
+        let (_, own) = body(app.get("m1", &url).await).await;
+        let c = &own["data"]["current"];
+        assert_eq!(
+            (
+                c["won_amount"].as_i64(),
+                c["won_count"].as_i64(),
+                c["win_rate"].as_f64()
+            ),
+            (Some(100_000), Some(1), Some(0.5))
+        );
+        for bad in [
+            "period_from=2026-13-01",
+            "period_from=2000-01-01",
+            "owner=abc",
+            "format=xlsx",
+        ] {
+            let (status, p) = body(
+                app.get("admin", &format!("/api/v1/reports/dashboard?{bad}"))
+                    .await,
+            )
+            .await;
+            assert_eq!(status, 400, "{bad}: {p}");
+        }
+    }
+}

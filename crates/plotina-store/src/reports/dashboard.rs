@@ -167,6 +167,13 @@ impl Store {
         params.validate()?;
         let today = now.with_timezone(&actor.time_zone).date_naive();
         let (current, previous) = periods(params, today);
+        // The resolved period (an open end becomes today) obeys the same limits.
+        ReportParams {
+            period_from: Some(previous.0),
+            period_to: Some(current.1),
+            ..Default::default()
+        }
+        .validate()?;
         let mut tx = self.pool().begin().await?;
         let b = self.backend();
         let stages = all_stages(&mut tx).await?;
