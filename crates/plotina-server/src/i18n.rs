@@ -95,6 +95,7 @@ impl I18n {
                     include_str!("../i18n/reports-ru.ftl"),
                     include_str!("../i18n/abc-ru.ftl"),
                     include_str!("../i18n/importpage-ru.ftl"),
+                    include_str!("../i18n/dashboard-ru.ftl"),
                 ],
             ),
             en: bundle(
@@ -109,6 +110,7 @@ impl I18n {
                     include_str!("../i18n/reports-en.ftl"),
                     include_str!("../i18n/abc-en.ftl"),
                     include_str!("../i18n/importpage-en.ftl"),
+                    include_str!("../i18n/dashboard-en.ftl"),
                 ],
             ),
         })

@@ -12,6 +12,7 @@ pub mod mailer;
 pub mod notebook_jobs;
 pub mod problem;
 pub mod reminders;
+pub mod report_schedule_job;
 pub mod state;
 pub mod system;
 pub mod web;
@@ -117,6 +118,9 @@ impl Application {
         } else {
             None
         };
+        let _schedules = self
+            .jobs
+            .then(|| report_schedule_job::spawn(self.state.clone()));
         mailer::spawn(self.state.store.pool().clone(), &self.state.config.mail)?;
         reminders::spawn(self.state.clone());
         let app = self

@@ -390,6 +390,8 @@ pub const TABLES: &[&str] = &[
     "customer_class_runs",
     "customer_classes",
     "customer_class_changes",
+    "report_schedules",
+    "report_schedule_recipients",
 ];
 
 /// The number of rows in a table (all rows, the trash included).

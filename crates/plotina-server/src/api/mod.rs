@@ -6,6 +6,7 @@ pub mod automation;
 pub mod bulk;
 pub mod calendar;
 pub mod customer_classes;
+pub mod dashboard;
 pub mod duplicates;
 pub mod exports;
 pub mod imports;
@@ -16,6 +17,7 @@ pub mod quality;
 pub mod records;
 pub mod reminders;
 pub mod report_export;
+pub mod report_schedules;
 pub mod reports;
 pub mod sales;
 pub mod session;
@@ -41,6 +43,8 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(exports::router())
         .merge(reports::router())
         .merge(customer_classes::router())
+        .merge(report_schedules::router())
+        .merge(dashboard::router())
         .merge(reminders::router())
         .merge(openapi::router())
         .merge(automation::router())

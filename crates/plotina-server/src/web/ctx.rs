@@ -99,7 +99,7 @@ fn nav_items(actor: &Actor, lang: Lang) -> Vec<NavItem> {
     if actor.can(Entity::Deal, Action::Read) {
         out.push(NavItem {
             key: "reports",
-            href: "/reports/funnel",
+            href: "/reports",
             label: t(lang, "reports-nav"),
             icon: "▤",
         });

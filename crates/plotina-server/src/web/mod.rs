@@ -12,6 +12,7 @@ mod charts;
 mod convert;
 mod ctx;
 mod customer_classes;
+mod dashboard;
 mod errors;
 mod exports;
 mod fields;
@@ -31,6 +32,7 @@ mod quality;
 mod report_forecast;
 mod report_operations;
 mod report_rating;
+mod report_schedules;
 mod report_velocity;
 mod reports;
 mod rules;
@@ -74,6 +76,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(reports::router())
         .merge(customer_classes::router())
         .merge(imports::router())
+        .merge(report_schedules::router())
         .layer(axum::middleware::from_fn(ctx::layer))
 }
 

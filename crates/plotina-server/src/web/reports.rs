@@ -632,10 +632,7 @@ async fn abc_page(State(s): State<AppState>, web: Web, RawQuery(raw): RawQuery) 
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/reports",
-            get(|| async { super::redirect("/reports/funnel") }),
-        )
+        .route("/reports", get(super::dashboard::page))
         .route("/reports/funnel", get(funnel_page))
         .route("/reports/dam", get(dam_page))
         .route("/reports/abc-xyz", get(abc_page))

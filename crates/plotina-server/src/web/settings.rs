@@ -98,6 +98,13 @@ async fn index(web: Web) -> WebResult {
             testid: "imports".into(),
         });
     }
+    if plotina_store::reports::schedules::may_schedule(&web.actor) || web.actor.is_admin {
+        sections.push(Section {
+            href: "/settings/report-schedules".into(),
+            label: ctx.t("dashboard-schedules"),
+            testid: "report-schedules".into(),
+        });
+    }
     sections.push(Section {
         href: "/settings/profile".into(),
         label: ctx.t("ui-profile"),

@@ -10,6 +10,7 @@ mod helpers;
 mod imports;
 mod notebook;
 mod reminders;
+mod report_schedules;
 mod reports;
 mod scope;
 mod smtp;

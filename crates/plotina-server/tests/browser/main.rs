@@ -7,6 +7,7 @@
 //! the tests are skipped, except under `CI=true`.
 
 mod imports;
+mod dashboard;
 mod kit;
 mod notebook;
 mod reports;

@@ -5,6 +5,7 @@ mod approvals;
 mod automation;
 mod calendar;
 mod customer_classes;
+mod dashboard;
 mod duplicates;
 mod exports;
 mod gates;

@@ -472,6 +472,20 @@ pub const TABLES: &[TableSpec] = &[
         ],
     ),
     table(
+        "report_schedules",
+        Key::Id,
+        &[
+            ("id", Int), ("report", Text), ("params", Text), ("frequency", Text), ("day", Int),
+            ("hour", Int), ("time_zone", Text), ("enabled", Bool), ("next_due", Time),
+            ("last_sent_at", Time), ("created_by", Int), ("created_at", Time), ("updated_at", Time),
+        ],
+    ),
+    table(
+        "report_schedule_recipients",
+        Key::Primary(&["schedule_id", "user_id"]),
+        &[("schedule_id", Int), ("user_id", Int)],
+    ),
+    table(
         "export_log",
         Key::Id,
         &[

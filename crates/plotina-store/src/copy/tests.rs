@@ -813,6 +813,32 @@ async fn fill_transfer(tx: &mut Tx) {
     .await;
     put(
         tx,
+        "report_schedules",
+        vec![
+            ("id", 4011i64.into()),
+            ("report", "funnel".into()),
+            ("params", "period_from=2025-01-01&pipeline=1".into()),
+            ("frequency", "weekly".into()),
+            ("day", 1i64.into()),
+            ("hour", 8i64.into()),
+            ("time_zone", "Europe/Moscow".into()),
+            ("enabled", true.into()),
+            ("next_due", ts("2025-01-06T05:00:00Z")),
+            ("last_sent_at", ts("2024-12-30T05:00:00Z")),
+            ("created_by", USER.into()),
+            ("created_at", ts("2025-01-04T10:00:00Z")),
+            ("updated_at", ts("2025-01-04T10:00:00Z")),
+        ],
+    )
+    .await;
+    put(
+        tx,
+        "report_schedule_recipients",
+        vec![("schedule_id", 4011i64.into()), ("user_id", USER.into())],
+    )
+    .await;
+    put(
+        tx,
         "export_log",
         vec![
             ("id", 4004i64.into()),

@@ -6,10 +6,12 @@
 pub mod abc_xyz;
 pub mod classes;
 pub mod dam;
+pub mod dashboard;
 pub mod forecast;
 pub mod funnel;
 pub mod operations;
 pub mod rating;
+pub mod schedules;
 pub mod stats;
 pub mod velocity;
 
