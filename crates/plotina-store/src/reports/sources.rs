@@ -1,0 +1,603 @@
+//! Sources of first contact: per source, the leads and deals it brought, what was won,
+//! the conversions, what the source cost and whether it paid off.
+//!
+//! - **Leads**: created in the period, by their `source`; *converted* are those of them
+//!   that became a deal (`deal_id` set by the conversion). Leads take the period, the
+//!   owner, the department and the actor's lead scope; pipelines and the filter language
+//!   are about deals and do not apply to them.
+//! - **Deals**: created in the period (the report's deal selection). A child deal (the
+//!   work of another department on a sale, `parent_id` set) counts for the source of its
+//!   *top* parent, whatever its own source says: the client came through the parent.
+//!   *Won of them* are those now in a won stage; deal → won conversion is that share.
+//! - **Won**: deals closed won in the period and their amount (kopecks), attributed the
+//!   same way. This is the revenue ROMI compares with the cost.
+//! - **Cost**: `source_costs` (kopecks per source and month). A period counts the whole
+//!   cost of every month it touches (a report from 10 March to 9 April counts March and
+//!   April); without a period, every month. Costs are the company's: they do not shrink
+//!   with an owner, department or pipeline filter.
+//! - Cost per lead = cost / leads, cost per won deal = cost / won (kopecks, rounded),
+//!   ROMI = (won amount − cost) / cost × 100 % — each `None` when its divisor is zero.
+//!
+//! Records without a source (NULL or blank) form one row with `source: None`. The
+//! figures are SQL aggregates (GROUP BY source): root deals are grouped directly; child
+//! deals walk up their parent chain in a recursive CTE (both engines) and are grouped by
+//! the top parent's source. The parent's source is read whatever the actor's scope: it
+//! is a fact about the sale, and the figures are about the actor's own deals.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate};
+use plotina_core::error::{DomainError, FieldError};
+use plotina_core::policy::{Action, Actor};
+use plotina_core::schema::Entity;
+use sea_query::{
+    Alias, CommonTableExpression, Cond, Expr, Func, JoinType, Order, Query, SelectStatement,
+    SimpleExpr, UnionType, WithClause,
+};
+use serde::Serialize;
+
+use super::stats::ratio;
+use super::{all_stages, deal_condition, stages_of_kind, ts_value, PeriodOn, ReportParams};
+use crate::db::Tx;
+use crate::error::{fail, Result};
+use crate::filter_sql::col;
+use crate::listing::{ListParams, QueryCtx};
+use crate::store::Store;
+
+/// The longest source name a cost may be entered for (the `source` fields hold 100).
+pub const MAX_SOURCE_LEN: usize = 100;
+/// Parent chains longer than this stop climbing (cycles are refused on write anyway).
+const MAX_CHAIN: i64 = 32;
+/// Parent levels the links from a figure to its deals follow (the filter language
+/// reaches three relations deep).
+pub const LINK_LEVELS: usize = 2;
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SourceRow {
+    /// `None`: no source.
+    pub source: Option<String>,
+    pub leads: i64,
+    /// Leads of the period converted into a deal.
+    pub converted_leads: i64,
+    /// converted_leads / leads.
+    pub lead_conversion: Option<f64>,
+    /// Deals created in the period.
+    pub deals: i64,
+    /// Of those, in a won stage now.
+    pub deals_won: i64,
+    /// deals_won / deals.
+    pub deal_conversion: Option<f64>,
+    /// Deals closed won in the period and their amount (kopecks).
+    pub won: i64,
+    pub won_amount: i64,
+    /// Kopecks.
+    pub cost: i64,
+    pub cost_per_lead: Option<i64>,
+    pub cost_per_won: Option<i64>,
+    /// Percent, one decimal.
+    pub romi: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SourcesReport {
+    /// The months whose costs are counted (`YYYY-MM`), `None` for "all".
+    pub cost_from: Option<String>,
+    pub cost_to: Option<String>,
+    pub rows: Vec<SourceRow>,
+    pub total: SourceRow,
+}
+
+/// A month's cost of a source.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SourceCost {
+    pub source: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Kopecks.
+    pub amount: i64,
+    pub updated_at: String,
+    pub updated_by: Option<i64>,
+}
+
+/// What one aggregate query gives per source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub n: i64,
+    pub won: i64,
+    pub amount: i64,
+}
+
+/// A blank source is no source.
+fn key(source: Option<String>) -> Option<String> {
+    source
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// `part / whole` rounded half away from zero; `None` for a zero whole.
+fn per(part: i64, whole: i64) -> Option<i64> {
+    if whole == 0 {
+        return None;
+    }
+    Some((part as f64 / whole as f64).round() as i64)
+}
+
+/// ROMI in percent with one decimal: (revenue − cost) / cost × 100.
+pub fn romi(revenue: i64, cost: i64) -> Option<f64> {
+    if cost == 0 {
+        return None;
+    }
+    Some((((revenue - cost) as f64 / cost as f64) * 1000.0).round() / 10.0)
+}
+
+fn finish(mut r: SourceRow) -> SourceRow {
+    r.lead_conversion = ratio(r.converted_leads, r.leads);
+    r.deal_conversion = ratio(r.deals_won, r.deals);
+    r.cost_per_lead = per(r.cost, r.leads);
+    r.cost_per_won = per(r.cost, r.won);
+    r.romi = romi(r.won_amount, r.cost);
+    r
+}
+
+/// The report from its four aggregates by source: leads (n, converted in `won`), deals
+/// created (n, won now), deals won in the period (n, amount) and costs (amount). Rows
+/// are ordered by won amount, then deals, then leads (largest first), then name; the
+/// row without a source comes last.
+pub fn compute(
+    leads: &[(Option<String>, Counts)],
+    created: &[(Option<String>, Counts)],
+    won: &[(Option<String>, Counts)],
+    costs: &[(Option<String>, i64)],
+) -> (Vec<SourceRow>, SourceRow) {
+    fn entry<'a>(
+        rows: &'a mut BTreeMap<Option<String>, SourceRow>,
+        s: &Option<String>,
+    ) -> &'a mut SourceRow {
+        let k = key(s.clone());
+        rows.entry(k.clone()).or_insert_with(|| SourceRow {
+            source: k,
+            ..Default::default()
+        })
+    }
+    let mut rows: BTreeMap<Option<String>, SourceRow> = BTreeMap::new();
+    for (s, c) in leads {
+        let r = entry(&mut rows, s);
+        r.leads += c.n;
+        r.converted_leads += c.won;
+    }
+    for (s, c) in created {
+        let r = entry(&mut rows, s);
+        r.deals += c.n;
+        r.deals_won += c.won;
+    }
+    for (s, c) in won {
+        let r = entry(&mut rows, s);
+        r.won += c.n;
+        r.won_amount += c.amount;
+    }
+    for (s, amount) in costs {
+        entry(&mut rows, s).cost += amount;
+    }
+    let mut total = SourceRow::default();
+    let mut out: Vec<SourceRow> = rows
+        .into_values()
+        .map(|r| {
+            total.leads += r.leads;
+            total.converted_leads += r.converted_leads;
+            total.deals += r.deals;
+            total.deals_won += r.deals_won;
+            total.won += r.won;
+            total.won_amount += r.won_amount;
+            total.cost += r.cost;
+            finish(r)
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        a.source
+            .is_none()
+            .cmp(&b.source.is_none())
+            .then(b.won_amount.cmp(&a.won_amount))
+            .then(b.deals.cmp(&a.deals))
+            .then(b.leads.cmp(&a.leads))
+            .then(a.source.cmp(&b.source))
+    });
+    (out, finish(total))
+}
+
+/// The selection's deals of one source, in the filter language: a root deal (no
+/// parent) with this source, or a child whose top parent — up to [`LINK_LEVELS`] levels
+/// up — has it. Related paths only see parents the reader may read, so a link can show
+/// fewer deals than the figure when a parent is someone else's.
+pub fn attribution_filter(source: Option<&str>) -> String {
+    let test = |path: &str| match source {
+        Some(s) => format!(
+            "{path}source = \"{}\"",
+            s.replace('\\', "\\\\").replace('"', "\\\"")
+        ),
+        None => format!("{path}source is null"),
+    };
+    let terms: Vec<String> = (0..=LINK_LEVELS)
+        .map(|level| {
+            let path = "parent.".repeat(level);
+            format!("({path}parent is null and {})", test(&path))
+        })
+        .collect();
+    format!("({})", terms.join(" or "))
+}
+
+/// The first day of a `YYYY-MM` month.
+pub fn parse_month(month: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+        .ok()
+        .filter(|_| month.len() == 7)
+        .ok_or_else(|| DomainError::invalid("month", "sources_bad_month").into())
+}
+
+fn first_of(d: NaiveDate) -> NaiveDate {
+    d.with_day(1).unwrap_or(d)
+}
+
+fn month_key(d: NaiveDate) -> String {
+    format!("{:04}-{:02}", d.year(), d.month())
+}
+
+/// Adds the three sums every deal aggregate takes: `n` rows, `won` of them in a won
+/// stage, and `amount`, the amount of those (kopecks).
+fn sums(q: &mut SelectStatement, stage: impl Fn() -> Expr, amount: Expr, won: &[i64]) {
+    // Literal 1/0 (not bound values) so that SUM is an integer on PostgreSQL too.
+    let won_case =
+        Expr::case(stage().is_in(won.to_vec()), Expr::cust("1")).finally(Expr::cust("0"));
+    let amount_case = Expr::case(
+        stage().is_in(won.to_vec()),
+        Func::coalesce([SimpleExpr::from(amount), Expr::cust("0")]),
+    )
+    .finally(Expr::cust("0"));
+    q.expr_as(Func::count(Expr::cust("*")), Alias::new("n"))
+        .expr_as(Func::sum(won_case), Alias::new("won"))
+        .expr_as(
+            Func::cast_as(Func::sum(amount_case), Alias::new("BIGINT")),
+            Alias::new("amount"),
+        );
+}
+
+fn read_counts(rows: Vec<crate::db::Row>) -> Result<Vec<(Option<String>, Counts)>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push((
+            r.text("source")?,
+            Counts {
+                n: r.i64("n")?.unwrap_or(0),
+                won: r.i64("won")?.unwrap_or(0),
+                amount: r.i64("amount")?.unwrap_or(0),
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// Deals matching `cond` by attributed source: root deals by their own source, child
+/// deals by their top parent's.
+async fn deals_by_source(
+    tx: &mut Tx,
+    cond: Cond,
+    won: &[i64],
+) -> Result<Vec<(Option<String>, Counts)>> {
+    let a = Alias::new;
+    let mut roots = Query::select();
+    roots
+        .column(a("source"))
+        .from(a("deals"))
+        .cond_where(cond.clone().add(col("parent_id").is_null()))
+        .group_by_col(a("source"));
+    sums(
+        &mut roots,
+        || Expr::col(a("stage_id")),
+        Expr::col(a("amount")),
+        won,
+    );
+    let mut out = read_counts(tx.fetch_all(&roots).await?)?;
+
+    // Child deals climb their parent chain: each step replaces `cur` by the parent's
+    // parent and `src` by the parent's source; the top is where there is no parent.
+    let (up, p, p2) = (a("up"), a("p"), a("p2"));
+    let mut seed = Query::select();
+    seed.column(a("id"))
+        .expr_as(Expr::col(a("parent_id")), a("cur"))
+        .expr_as(Expr::col(a("source")), a("src"))
+        .columns([a("stage_id"), a("amount")])
+        .expr_as(Expr::cust("0"), a("depth"))
+        .from(a("deals"))
+        .cond_where(cond.add(col("parent_id").is_not_null()));
+    let step = Query::select()
+        .expr(Expr::col((up.clone(), a("id"))))
+        .expr(Expr::col((p.clone(), a("parent_id"))))
+        .expr(Expr::col((p.clone(), a("source"))))
+        .expr(Expr::col((up.clone(), a("stage_id"))))
+        .expr(Expr::col((up.clone(), a("amount"))))
+        .expr(Expr::col((up.clone(), a("depth"))).add(Expr::cust("1")))
+        .from(up.clone())
+        .join_as(
+            JoinType::InnerJoin,
+            a("deals"),
+            p.clone(),
+            Expr::col((p.clone(), a("id"))).equals((up.clone(), a("cur"))),
+        )
+        .and_where(Expr::col((up.clone(), a("depth"))).lt(Expr::cust(MAX_CHAIN.to_string())))
+        .to_owned();
+    seed.union(UnionType::All, step);
+    let cte = CommonTableExpression::new()
+        .query(seed)
+        .columns(["id", "cur", "src", "stage_id", "amount", "depth"].map(a))
+        .table_name(up.clone())
+        .to_owned();
+    let has_parent = Query::select()
+        .expr(Expr::cust("1"))
+        .from_as(a("deals"), p2.clone())
+        .and_where(Expr::col((p2.clone(), a("id"))).equals((up.clone(), a("cur"))))
+        .to_owned();
+    let at_top = Cond::any()
+        .add(Expr::exists(has_parent).not())
+        .add(Expr::col((up.clone(), a("depth"))).gte(Expr::cust(MAX_CHAIN.to_string())));
+    let mut top = Query::select();
+    top.expr_as(Expr::col((up.clone(), a("src"))), a("source"))
+        .from(up.clone())
+        .cond_where(at_top)
+        .group_by_col((up.clone(), a("src")));
+    sums(
+        &mut top,
+        || Expr::col((up.clone(), a("stage_id"))),
+        Expr::col((up.clone(), a("amount"))),
+        won,
+    );
+    let q = top.with(WithClause::new().recursive(true).cte(cte).to_owned());
+    out.extend(read_counts(tx.fetch_all(&q).await?)?);
+    Ok(out)
+}
+
+/// Leads created in the period by source (`n`), and how many of them were converted
+/// into a deal (`won`).
+async fn leads_by_source(
+    store: &Store,
+    tx: &mut Tx,
+    actor: &Actor,
+    params: &ReportParams,
+) -> Result<Vec<(Option<String>, Counts)>> {
+    let customs = store.custom_lookup().await?;
+    let ctx = QueryCtx {
+        backend: store.backend(),
+        actor,
+        custom: &customs,
+    };
+    let mut cond = ctx
+        .conditions(Entity::Lead, Action::Read, &ListParams::default())?
+        .add(super::owner_condition(tx, params).await?);
+    let (from, to) = params.instants();
+    if let Some(from) = from {
+        cond = cond.add(col("created_at").gte(ts_value(store.backend(), from)));
+    }
+    if let Some(to) = to {
+        cond = cond.add(col("created_at").lt(ts_value(store.backend(), to)));
+    }
+    let converted =
+        Expr::case(col("deal_id").is_not_null(), Expr::cust("1")).finally(Expr::cust("0"));
+    let q = Query::select()
+        .column(Alias::new("source"))
+        .expr_as(Func::count(Expr::cust("*")), Alias::new("n"))
+        .expr_as(Func::sum(converted), Alias::new("won"))
+        .expr_as(Expr::cust("CAST(0 AS BIGINT)"), Alias::new("amount"))
+        .from(Alias::new("leads"))
+        .cond_where(cond)
+        .group_by_col(Alias::new("source"))
+        .to_owned();
+    read_counts(tx.fetch_all(&q).await?)
+}
+
+/// The months whose costs a period counts: every month it touches.
+fn cost_span(params: &ReportParams) -> (Option<NaiveDate>, Option<NaiveDate>) {
+    (
+        params.period_from.map(first_of),
+        params.period_to.map(first_of),
+    )
+}
+
+impl Store {
+    pub async fn report_sources(
+        &self,
+        actor: &Actor,
+        params: &ReportParams,
+    ) -> Result<SourcesReport> {
+        params.validate()?;
+        let mut tx = self.pool().begin().await?;
+        let stages = all_stages(&mut tx).await?;
+        let won_stages = stages_of_kind(&stages, &["won"]);
+        let leads = leads_by_source(self, &mut tx, actor, params).await?;
+        let created_cond =
+            deal_condition(self, &mut tx, actor, params, PeriodOn::CreatedAt).await?;
+        let created = deals_by_source(&mut tx, created_cond, &won_stages).await?;
+        let won_cond = deal_condition(self, &mut tx, actor, params, PeriodOn::ClosedAt)
+            .await?
+            .add(col("stage_id").is_in(won_stages.clone()));
+        let won = deals_by_source(&mut tx, won_cond, &won_stages).await?;
+        let (cost_from, cost_to) = cost_span(params);
+        let mut q = Query::select()
+            .column(Alias::new("source"))
+            .expr_as(
+                Func::cast_as(
+                    Func::sum(Expr::col(Alias::new("amount"))),
+                    Alias::new("BIGINT"),
+                ),
+                Alias::new("amount"),
+            )
+            .from(Alias::new("source_costs"))
+            .group_by_col(Alias::new("source"))
+            .to_owned();
+        if let Some(from) = cost_from {
+            q.and_where(col("month").gte(from));
+        }
+        if let Some(to) = cost_to {
+            q.and_where(col("month").lte(to));
+        }
+        let mut costs = Vec::new();
+        for r in tx.fetch_all(&q).await? {
+            costs.push((r.text("source")?, r.i64("amount")?.unwrap_or(0)));
+        }
+        tx.commit().await?;
+        let (rows, total) = compute(&leads, &created, &won, &costs);
+        Ok(SourcesReport {
+            cost_from: cost_from.map(month_key),
+            cost_to: cost_to.map(month_key),
+            rows,
+            total,
+        })
+    }
+
+    /// Sets (or with `None` removes) what a source cost in a month (kopecks).
+    /// Administrators and heads only, as for sales plans.
+    pub async fn set_source_cost(
+        &self,
+        actor: &Actor,
+        source: &str,
+        month: &str,
+        amount: Option<i64>,
+    ) -> Result<()> {
+        if !super::forecast::may_plan(actor) {
+            return fail(DomainError::Forbidden("sources_cost_forbidden"));
+        }
+        let source = source.trim();
+        if source.is_empty() || source.chars().count() > MAX_SOURCE_LEN {
+            return fail(DomainError::Invalid(vec![FieldError::new(
+                "source",
+                "sources_bad_source",
+            )
+            .with("max", MAX_SOURCE_LEN)]));
+        }
+        let month = parse_month(month)?;
+        if amount.is_some_and(|a| a < 0) {
+            return fail(DomainError::invalid("amount", "money_negative"));
+        }
+        let mut tx = self.pool().begin_write().await?;
+        tx.execute(
+            Query::delete()
+                .from_table(Alias::new("source_costs"))
+                .and_where(col("source").eq(source))
+                .and_where(col("month").eq(month)),
+        )
+        .await?;
+        if let Some(amount) = amount {
+            tx.execute(
+                Query::insert()
+                    .into_table(Alias::new("source_costs"))
+                    .columns(
+                        ["source", "month", "amount", "updated_at", "updated_by"].map(Alias::new),
+                    )
+                    .values_panic(crate::db::vals([
+                        source.into(),
+                        month.into(),
+                        amount.into(),
+                        ts_value(self.backend(), plotina_core::value::now()),
+                        actor.user_id.into(),
+                    ])),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The costs of a span of months (`YYYY-MM`, both included), by month and source.
+    pub async fn source_costs(&self, from: &str, to: &str) -> Result<Vec<SourceCost>> {
+        let (from, to) = (parse_month(from)?, parse_month(to)?);
+        let mut tx = self.pool().begin().await?;
+        let q = Query::select()
+            .columns(["source", "month", "amount", "updated_at", "updated_by"].map(Alias::new))
+            .from(Alias::new("source_costs"))
+            .and_where(col("month").gte(from))
+            .and_where(col("month").lte(to))
+            .order_by(Alias::new("month"), Order::Asc)
+            .order_by(Alias::new("source"), Order::Asc)
+            .to_owned();
+        let mut out = Vec::new();
+        for r in tx.fetch_all(&q).await? {
+            out.push(SourceCost {
+                source: r.text("source")?.unwrap_or_default(),
+                month: r.date("month")?.map(month_key).unwrap_or_default(),
+                amount: r.i64("amount")?.unwrap_or_default(),
+                updated_at: r
+                    .datetime("updated_at")?
+                    .map(plotina_core::value::format_datetime)
+                    .unwrap_or_default(),
+                updated_by: r.i64("updated_by")?,
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(n: i64, won: i64, amount: i64) -> Counts {
+        Counts { n, won, amount }
+    }
+
+    #[test]
+    fn rows_ratios_and_romi() {
+        let s = |x: &str| Some(x.to_string());
+        let (rows, total) = compute(
+            &[
+                (s("Сайт"), c(10, 4, 0)),
+                (None, c(2, 0, 0)),
+                (s(" "), c(1, 0, 0)),
+            ],
+            &[(s("Сайт"), c(4, 1, 0)), (s("Сайт"), c(1, 1, 0))],
+            &[(s("Сайт"), c(2, 2, 300_000))],
+            &[(s("Сайт"), 100_000), (s("Выставка"), 50_000)],
+        );
+        assert_eq!(rows.len(), 3);
+        let site = &rows[0];
+        assert_eq!(site.source.as_deref(), Some("Сайт"));
+        // 4 of 10 leads converted; 2 of 5 deals won; 1000 ₽ / 10 leads = 100 ₽;
+        // 1000 ₽ / 2 won = 500 ₽; (3000 − 1000) / 1000 = 200 %.
+        assert_eq!(
+            (site.lead_conversion, site.deal_conversion),
+            (Some(0.4), Some(0.4))
+        );
+        assert_eq!(
+            (site.cost_per_lead, site.cost_per_won),
+            (Some(10_000), Some(50_000))
+        );
+        assert_eq!(site.romi, Some(200.0));
+        // A source that only cost money: −100 %; no leads, no cost per lead.
+        assert_eq!(rows[1].source.as_deref(), Some("Выставка"));
+        assert_eq!((rows[1].romi, rows[1].cost_per_lead), (Some(-100.0), None));
+        // Blank and missing sources are one row, last.
+        assert_eq!((rows[2].source.clone(), rows[2].leads), (None, 3));
+        assert_eq!(rows[2].romi, None);
+        assert_eq!((total.leads, total.deals, total.cost), (13, 5, 150_000));
+        // (3000 − 1500) / 1500 = 100 %.
+        assert_eq!(total.romi, Some(100.0));
+        assert_eq!(romi(1, 3), Some(-66.7));
+    }
+
+    #[test]
+    fn links_follow_the_parent_chain() {
+        assert_eq!(
+            attribution_filter(Some("Сайт \"Б\"")),
+            "((parent is null and source = \"Сайт \\\"Б\\\"\") or \
+             (parent.parent is null and parent.source = \"Сайт \\\"Б\\\"\") or \
+             (parent.parent.parent is null and parent.parent.source = \"Сайт \\\"Б\\\"\"))"
+        );
+        assert!(attribution_filter(None).contains("(parent is null and source is null)"));
+        for f in [attribution_filter(Some("x")), attribution_filter(None)] {
+            assert!(plotina_core::filter::parse(&f).is_ok(), "{f}");
+        }
+        assert!(parse_month("2026-13").is_err());
+        assert!(parse_month("2026-1").is_err());
+        assert_eq!(
+            parse_month("2026-02").ok(),
+            NaiveDate::from_ymd_opt(2026, 2, 1)
+        );
+    }
+}
