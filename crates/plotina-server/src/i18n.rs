@@ -93,6 +93,7 @@ impl I18n {
                     include_str!("../i18n/automation-ru.ftl"),
                     include_str!("../i18n/transfer-ru.ftl"),
                     include_str!("../i18n/reports-ru.ftl"),
+                    include_str!("../i18n/sources-ru.ftl"),
                 ],
             ),
             en: bundle(
@@ -105,6 +106,7 @@ impl I18n {
                     include_str!("../i18n/automation-en.ftl"),
                     include_str!("../i18n/transfer-en.ftl"),
                     include_str!("../i18n/reports-en.ftl"),
+                    include_str!("../i18n/sources-en.ftl"),
                 ],
             ),
         })

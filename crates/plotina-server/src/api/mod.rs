@@ -15,6 +15,7 @@ pub mod quality;
 pub mod records;
 pub mod reminders;
 pub mod report_export;
+pub mod report_sources;
 pub mod reports;
 pub mod sales;
 pub mod session;
@@ -39,6 +40,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(bulk::router())
         .merge(exports::router())
         .merge(reports::router())
+        .merge(report_sources::router())
         .merge(reminders::router())
         .merge(openapi::router())
         .merge(automation::router())

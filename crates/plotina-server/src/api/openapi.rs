@@ -312,6 +312,7 @@ pub fn document() -> Value {
     crate::api::bulk::openapi(&mut paths);
     crate::api::exports::openapi(&mut paths);
     crate::api::reports::openapi_paths(&mut paths, &mut schemas);
+    crate::api::report_sources::openapi_paths(&mut paths, &mut schemas);
     crate::api::approvals::openapi_paths(&mut paths);
     crate::api::calendar::openapi_paths(&mut paths);
     crate::api::reminders::openapi_paths(&mut paths);

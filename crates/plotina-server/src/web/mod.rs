@@ -28,6 +28,7 @@ mod quality;
 mod report_forecast;
 mod report_operations;
 mod report_rating;
+mod report_sources;
 mod report_velocity;
 mod reports;
 mod rules;

@@ -15,8 +15,9 @@
 //!   cost of every month it touches (a report from 10 March to 9 April counts March and
 //!   April); without a period, every month. Costs are the company's: they do not shrink
 //!   with an owner, department or pipeline filter.
-//! - Cost per lead = cost / leads, cost per won deal = cost / won (kopecks, rounded),
-//!   ROMI = (won amount − cost) / cost × 100 % — each `None` when its divisor is zero.
+//! - Cost per lead = cost / leads, cost per won deal = cost / won (kopecks, rounded;
+//!   `None` without a cost), ROMI = (won amount − cost) / cost × 100 % — each `None`
+//!   when its divisor is zero.
 //!
 //! Records without a source (NULL or blank) form one row with `source: None`. The
 //! figures are SQL aggregates (GROUP BY source): root deals are grouped directly; child
@@ -133,8 +134,11 @@ pub fn romi(revenue: i64, cost: i64) -> Option<f64> {
 fn finish(mut r: SourceRow) -> SourceRow {
     r.lead_conversion = ratio(r.converted_leads, r.leads);
     r.deal_conversion = ratio(r.deals_won, r.deals);
-    r.cost_per_lead = per(r.cost, r.leads);
-    r.cost_per_won = per(r.cost, r.won);
+    // Without a cost entered there is no price of a lead to speak of.
+    if r.cost > 0 {
+        r.cost_per_lead = per(r.cost, r.leads);
+        r.cost_per_won = per(r.cost, r.won);
+    }
     r.romi = romi(r.won_amount, r.cost);
     r
 }
