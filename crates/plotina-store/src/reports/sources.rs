@@ -39,7 +39,7 @@ use serde::Serialize;
 
 use super::stats::ratio;
 use super::{all_stages, deal_condition, stages_of_kind, ts_value, PeriodOn, ReportParams};
-use crate::db::Tx;
+use crate::db::{Backend, Tx};
 use crate::error::{fail, Result};
 use crate::filter_sql::col;
 use crate::listing::{ListParams, QueryCtx};
@@ -245,80 +245,135 @@ fn month_key(d: NaiveDate) -> String {
     format!("{:04}-{:02}", d.year(), d.month())
 }
 
-/// Adds the three sums every deal aggregate takes: `n` rows, `won` of them in a won
-/// stage, and `amount`, the amount of those (kopecks).
-fn sums(q: &mut SelectStatement, stage: impl Fn() -> Expr, amount: Expr, won: &[i64]) {
-    // Literal 1/0 (not bound values) so that SUM is an integer on PostgreSQL too.
-    let won_case =
-        Expr::case(stage().is_in(won.to_vec()), Expr::cust("1")).finally(Expr::cust("0"));
-    let amount_case = Expr::case(
-        stage().is_in(won.to_vec()),
-        Func::coalesce([SimpleExpr::from(amount), Expr::cust("0")]),
-    )
-    .finally(Expr::cust("0"));
-    q.expr_as(Func::count(Expr::cust("*")), Alias::new("n"))
-        .expr_as(Func::sum(won_case), Alias::new("won"))
-        .expr_as(
-            Func::cast_as(Func::sum(amount_case), Alias::new("BIGINT")),
-            Alias::new("amount"),
-        );
+/// The deal figures of one source: created in the period (`created`, `created_won` of
+/// them in a won stage now) and won in the period (`won`, `won_amount` in kopecks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct DealCounts {
+    created: i64,
+    created_won: i64,
+    won: i64,
+    won_amount: i64,
 }
 
-fn read_counts(rows: Vec<crate::db::Row>) -> Result<Vec<(Option<String>, Counts)>> {
+/// The four per-deal flags every deal is summed by, as 1/0 (the won amount as the
+/// amount or 0). Literal 1/0 (not bound values) so that SUM is an integer on PostgreSQL.
+const FLAGS: [&str; 4] = ["c", "ck", "w", "wa"];
+
+fn flag(cond: SimpleExpr, then: SimpleExpr) -> SimpleExpr {
+    Expr::case(cond, then).finally(Expr::cust("0")).into()
+}
+
+/// The sums of the flags, per `source` column given.
+fn sum_flags(q: &mut SelectStatement, column: impl Fn(&str) -> Expr) {
+    for f in FLAGS {
+        let sum = Func::sum(column(f));
+        if f == "wa" {
+            q.expr_as(Func::cast_as(sum, Alias::new("BIGINT")), Alias::new(f));
+        } else {
+            q.expr_as(sum, Alias::new(f));
+        }
+    }
+}
+
+fn read_deal_counts(rows: Vec<crate::db::Row>) -> Result<Vec<(Option<String>, DealCounts)>> {
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         out.push((
             r.text("source")?,
-            Counts {
-                n: r.i64("n")?.unwrap_or(0),
-                won: r.i64("won")?.unwrap_or(0),
-                amount: r.i64("amount")?.unwrap_or(0),
+            DealCounts {
+                created: r.i64("c")?.unwrap_or(0),
+                created_won: r.i64("ck")?.unwrap_or(0),
+                won: r.i64("w")?.unwrap_or(0),
+                won_amount: r.i64("wa")?.unwrap_or(0),
             },
         ));
     }
     Ok(out)
 }
 
-/// Deals matching `cond` by attributed source: root deals by their own source, child
-/// deals by their top parent's.
+/// A period condition on a deal timestamp column; `1 = 1` without a period.
+fn period_on(backend: Backend, params: &ReportParams, column: &str) -> SimpleExpr {
+    let (from, to) = params.instants();
+    let mut cond = Cond::all();
+    if let Some(from) = from {
+        cond = cond.add(col(column).gte(ts_value(backend, from)));
+    }
+    if let Some(to) = to {
+        cond = cond.add(col(column).lt(ts_value(backend, to)));
+    }
+    if cond.is_empty() {
+        Expr::cust("1 = 1")
+    } else {
+        cond.into()
+    }
+}
+
+/// The deals of the selection (`base`, no period) created in the period or won in it,
+/// by attributed source, in one pass over the deals: root deals by their own source,
+/// child deals by their top parent's.
 async fn deals_by_source(
     tx: &mut Tx,
-    cond: Cond,
-    won: &[i64],
-) -> Result<Vec<(Option<String>, Counts)>> {
+    base: Cond,
+    created_in: SimpleExpr,
+    won_in: SimpleExpr,
+    won_stages: &[i64],
+) -> Result<Vec<(Option<String>, DealCounts)>> {
     let a = Alias::new;
+    let is_won: SimpleExpr = col("stage_id").is_in(won_stages.to_vec());
+    let won_in = Cond::all().add(won_in).add(is_won.clone());
+    let flags = [
+        flag(created_in.clone(), Expr::cust("1")),
+        flag(
+            Cond::all().add(created_in.clone()).add(is_won).into(),
+            Expr::cust("1"),
+        ),
+        flag(won_in.clone().into(), Expr::cust("1")),
+        flag(
+            won_in.clone().into(),
+            Func::coalesce([Expr::col(a("amount")).into(), Expr::cust("0")]).into(),
+        ),
+    ];
+    let wanted = base.add(Cond::any().add(created_in).add(won_in));
+
+    // Root deals: their own source. The flags are summed directly.
     let mut roots = Query::select();
     roots
         .column(a("source"))
         .from(a("deals"))
-        .cond_where(cond.clone().add(col("parent_id").is_null()))
+        .cond_where(wanted.clone().add(col("parent_id").is_null()))
         .group_by_col(a("source"));
-    sums(
-        &mut roots,
-        || Expr::col(a("stage_id")),
-        Expr::col(a("amount")),
-        won,
-    );
-    let mut out = read_counts(tx.fetch_all(&roots).await?)?;
+    for (f, e) in FLAGS.iter().zip(flags.iter()) {
+        let sum = Func::sum(e.clone());
+        if *f == "wa" {
+            roots.expr_as(Func::cast_as(sum, a("BIGINT")), a(*f));
+        } else {
+            roots.expr_as(sum, a(*f));
+        }
+    }
+    let mut out = read_deal_counts(tx.fetch_all(&roots).await?)?;
 
-    // Child deals climb their parent chain: each step replaces `cur` by the parent's
-    // parent and `src` by the parent's source; the top is where there is no parent.
+    // Child deals climb their parent chain carrying their flags: each step replaces
+    // `cur` by the parent's parent and `src` by the parent's source; the top is where
+    // there is no parent.
     let (up, p, p2) = (a("up"), a("p"), a("p2"));
     let mut seed = Query::select();
     seed.column(a("id"))
         .expr_as(Expr::col(a("parent_id")), a("cur"))
-        .expr_as(Expr::col(a("source")), a("src"))
-        .columns([a("stage_id"), a("amount")])
-        .expr_as(Expr::cust("0"), a("depth"))
+        .expr_as(Expr::col(a("source")), a("src"));
+    for (f, e) in FLAGS.iter().zip(flags) {
+        seed.expr_as(e, a(*f));
+    }
+    seed.expr_as(Expr::cust("0"), a("depth"))
         .from(a("deals"))
-        .cond_where(cond.add(col("parent_id").is_not_null()));
-    let step = Query::select()
-        .expr(Expr::col((up.clone(), a("id"))))
+        .cond_where(wanted.add(col("parent_id").is_not_null()));
+    let mut step = Query::select();
+    step.expr(Expr::col((up.clone(), a("id"))))
         .expr(Expr::col((p.clone(), a("parent_id"))))
-        .expr(Expr::col((p.clone(), a("source"))))
-        .expr(Expr::col((up.clone(), a("stage_id"))))
-        .expr(Expr::col((up.clone(), a("amount"))))
-        .expr(Expr::col((up.clone(), a("depth"))).add(Expr::cust("1")))
+        .expr(Expr::col((p.clone(), a("source"))));
+    for f in FLAGS {
+        step.expr(Expr::col((up.clone(), a(f))));
+    }
+    step.expr(Expr::col((up.clone(), a("depth"))).add(Expr::cust("1")))
         .from(up.clone())
         .join_as(
             JoinType::InnerJoin,
@@ -326,12 +381,14 @@ async fn deals_by_source(
             p.clone(),
             Expr::col((p.clone(), a("id"))).equals((up.clone(), a("cur"))),
         )
-        .and_where(Expr::col((up.clone(), a("depth"))).lt(Expr::cust(MAX_CHAIN.to_string())))
-        .to_owned();
+        .and_where(Expr::col((up.clone(), a("depth"))).lt(Expr::cust(MAX_CHAIN.to_string())));
     seed.union(UnionType::All, step);
+    let mut columns = vec![a("id"), a("cur"), a("src")];
+    columns.extend(FLAGS.map(a));
+    columns.push(a("depth"));
     let cte = CommonTableExpression::new()
         .query(seed)
-        .columns(["id", "cur", "src", "stage_id", "amount", "depth"].map(a))
+        .columns(columns)
         .table_name(up.clone())
         .to_owned();
     let has_parent = Query::select()
@@ -347,14 +404,24 @@ async fn deals_by_source(
         .from(up.clone())
         .cond_where(at_top)
         .group_by_col((up.clone(), a("src")));
-    sums(
-        &mut top,
-        || Expr::col((up.clone(), a("stage_id"))),
-        Expr::col((up.clone(), a("amount"))),
-        won,
-    );
+    sum_flags(&mut top, |f| Expr::col((up.clone(), Alias::new(f))));
     let q = top.with(WithClause::new().recursive(true).cte(cte).to_owned());
-    out.extend(read_counts(tx.fetch_all(&q).await?)?);
+    out.extend(read_deal_counts(tx.fetch_all(&q).await?)?);
+    Ok(out)
+}
+
+fn read_counts(rows: Vec<crate::db::Row>) -> Result<Vec<(Option<String>, Counts)>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push((
+            r.text("source")?,
+            Counts {
+                n: r.i64("n")?.unwrap_or(0),
+                won: r.i64("won")?.unwrap_or(0),
+                amount: r.i64("amount")?.unwrap_or(0),
+            },
+        ));
+    }
     Ok(out)
 }
 
@@ -415,13 +482,38 @@ impl Store {
         let stages = all_stages(&mut tx).await?;
         let won_stages = stages_of_kind(&stages, &["won"]);
         let leads = leads_by_source(self, &mut tx, actor, params).await?;
-        let created_cond =
-            deal_condition(self, &mut tx, actor, params, PeriodOn::CreatedAt).await?;
-        let created = deals_by_source(&mut tx, created_cond, &won_stages).await?;
-        let won_cond = deal_condition(self, &mut tx, actor, params, PeriodOn::ClosedAt)
-            .await?
-            .add(col("stage_id").is_in(won_stages.clone()));
-        let won = deals_by_source(&mut tx, won_cond, &won_stages).await?;
+        let base = deal_condition(self, &mut tx, actor, params, PeriodOn::None).await?;
+        let backend = self.backend();
+        let deals = deals_by_source(
+            &mut tx,
+            base,
+            period_on(backend, params, "created_at"),
+            period_on(backend, params, "closed_at"),
+            &won_stages,
+        )
+        .await?;
+        let created: Vec<(Option<String>, Counts)> = deals
+            .iter()
+            .map(|(s, d)| {
+                let c = Counts {
+                    n: d.created,
+                    won: d.created_won,
+                    amount: 0,
+                };
+                (s.clone(), c)
+            })
+            .collect();
+        let won: Vec<(Option<String>, Counts)> = deals
+            .into_iter()
+            .map(|(s, d)| {
+                let c = Counts {
+                    n: d.won,
+                    won: d.won,
+                    amount: d.won_amount,
+                };
+                (s, c)
+            })
+            .collect();
         let (cost_from, cost_to) = cost_span(params);
         let mut q = Query::select()
             .column(Alias::new("source"))
