@@ -116,6 +116,12 @@ fn view(ctx: &Ctx, params: &ReportParams, r: &SourceRow, total: bool) -> SourceV
         };
         (lead, attribution_filter(r.source.as_deref()))
     };
+    // Leads hold only the sources of their option list: another source has no leads
+    // and no list to open (the filter language refuses an unknown option).
+    let lead_link = total
+        || r.source
+            .as_deref()
+            .is_none_or(|s| LEAD_SOURCES.contains(&s));
     let leads = join(&[lead_filter(params), lead_source]);
     let created = join(&[params.deal_filter("created_at"), deal_source.clone()]);
     let won_stage = "stage.kind = \"won\"".to_string();
@@ -127,9 +133,17 @@ fn view(ctx: &Ctx, params: &ReportParams, r: &SourceRow, total: bool) -> SourceV
             source_name(r.source.as_deref(), ctx.lang)
         },
         leads: r.leads,
-        leads_href: list("leads", &leads),
+        leads_href: if lead_link {
+            list("leads", &leads)
+        } else {
+            String::new()
+        },
         converted: r.converted_leads,
-        converted_href: list("leads", &join(&[leads, "deal_id is not null".into()])),
+        converted_href: if lead_link {
+            list("leads", &join(&[leads, "deal_id is not null".into()]))
+        } else {
+            String::new()
+        },
         lead_conversion: percent(r.lead_conversion),
         deals: r.deals,
         deals_href: list("deals", &created),

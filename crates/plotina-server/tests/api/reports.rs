@@ -815,5 +815,11 @@ async fn sources_report_and_costs_over_http() {
         )
         .await;
         assert_eq!(body["data"]["rows"][0]["romi"], Value::Null);
+
+        let (_, doc) = json(app.get("admin", "/api/v1/openapi.json").await).await;
+        let paths = &doc["paths"];
+        assert!(paths["/api/v1/reports/sources"]["get"].is_object());
+        assert!(paths["/api/v1/source-costs"]["put"].is_object());
+        assert!(doc["components"]["schemas"]["SourcesReport"].is_object());
     }
 }

@@ -327,6 +327,12 @@ async fn sources_page_shows_figures_links_and_saves_costs() {
                 "parent_id": parent, "source": "Монтаж"}),
         )
         .await;
+        app.create(
+            "m1",
+            Entity::Lead,
+            json!({"title": "Заявка с формы", "source": "web_form"}),
+        )
+        .await;
         let admin = app.browser("admin").await;
         let saved = admin
             .post(
@@ -351,7 +357,11 @@ async fn sources_page_shows_figures_links_and_saves_costs() {
             .split(r#"data-testid="sources-table""#)
             .nth(1)
             .unwrap();
-        let row = table.split(r#"data-testid="sources-row""#).nth(1).unwrap();
+        let row = table
+            .split(r#"data-testid="sources-row""#)
+            .nth(1)
+            .and_then(|r| r.split("</tr>").next())
+            .unwrap();
         // «Выставка»: the sale and its child (the child counts for the parent's source),
         // one won for 90 000; cost 30 000 → ROMI (90 000 − 30 000) / 30 000 = 200 %.
         assert!(row.contains("Выставка"), "{row}");
@@ -362,13 +372,17 @@ async fn sources_page_shows_figures_links_and_saves_costs() {
             !table.contains(">Монтаж<"),
             "the child's own source has no row"
         );
-        // The deals link lists both deals.
-        let href = row
+        // «Выставка» is not a lead source: its lead counts are not links. The first link
+        // opens the deals, the last the won ones.
+        let hrefs: Vec<String> = row
             .split("href=\"")
-            .nth(3)
-            .and_then(|s| s.split('"').next())
-            .unwrap()
-            .replace("&amp;", "&");
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .map(|h| h.replace("&amp;", "&"))
+            .collect();
+        assert_eq!(hrefs.len(), 4, "deals, won of them, won, won amount: {row}");
+        assert!(hrefs.iter().all(|h| h.starts_with("/deals?")), "{hrefs:?}");
+        let href = hrefs[0].clone();
         let list = admin.get(&href).await;
         assert_eq!(list.status, 200, "{href}");
         assert!(
@@ -376,16 +390,18 @@ async fn sources_page_shows_figures_links_and_saves_costs() {
             "{href}"
         );
         // The won link opens the won sale only.
-        let won_href = row
-            .split("href=\"")
-            .nth(5)
-            .and_then(|s| s.split('"').next())
-            .unwrap()
-            .replace("&amp;", "&");
+        let won_href = hrefs[3].clone();
         let list = admin.get(&won_href).await;
         assert_eq!(list.status, 200, "{won_href}");
         assert!(list.has("Продажа с выставки") && !list.has("Монтаж для выставки"));
         assert!(page.has(r#"data-testid="costs-table""#));
+        // The lead source's row: its lead count opens its leads.
+        let leads = "/leads?filter=source+%3D+%22web_form%22";
+        assert!(page.has(leads), "{}", page.body);
+        assert!(page.has("Форма на сайте"));
+        let list = admin.get(&leads.replace("+", " ")).await;
+        assert_eq!(list.status, 200);
+        assert!(list.has("Заявка с формы"));
 
         let m1 = app.browser("m1").await;
         let page = m1.get("/reports/sources").await;

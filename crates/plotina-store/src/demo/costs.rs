@@ -30,7 +30,7 @@ pub async fn install(store: &Store, org: &Org, deals: usize, seed: u64) -> anyho
     for back in 0..12u32 {
         let month = this_month - Months::new(back);
         for (source, rub) in PAID {
-            if *source == "Выставка" && month.month() % 3 != 0 {
+            if *source == "Выставка" && !month.month().is_multiple_of(3) {
                 continue;
             }
             let rub = (*rub as f64 * scale * rng.range(80, 120) as f64 / 100.0).round() as i64;

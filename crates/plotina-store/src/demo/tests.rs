@@ -155,7 +155,10 @@ async fn check(db: &TestDb, plan: Plan) {
         .report_sources(&admin, &crate::reports::ReportParams::default())
         .await
         .unwrap();
-    assert!(sources.total.cost > 0 && sources.total.romi.is_some(), "{name}");
+    assert!(
+        sources.total.cost > 0 && sources.total.romi.is_some(),
+        "{name}"
+    );
     let bulk = "('company', 'contact', 'deal', 'activity')";
     let n = scalar(
         &store,

@@ -345,9 +345,9 @@ async fn deals_by_source(
     for (f, e) in FLAGS.iter().zip(flags.iter()) {
         let sum = Func::sum(e.clone());
         if *f == "wa" {
-            roots.expr_as(Func::cast_as(sum, a("BIGINT")), a(*f));
+            roots.expr_as(Func::cast_as(sum, a("BIGINT")), a(f));
         } else {
-            roots.expr_as(sum, a(*f));
+            roots.expr_as(sum, a(f));
         }
     }
     let mut out = read_deal_counts(tx.fetch_all(&roots).await?)?;
@@ -361,7 +361,7 @@ async fn deals_by_source(
         .expr_as(Expr::col(a("parent_id")), a("cur"))
         .expr_as(Expr::col(a("source")), a("src"));
     for (f, e) in FLAGS.iter().zip(flags) {
-        seed.expr_as(e, a(*f));
+        seed.expr_as(e, a(f));
     }
     seed.expr_as(Expr::cust("0"), a("depth"))
         .from(a("deals"))
