@@ -11,3 +11,8 @@ CREATE TABLE source_costs (
     UNIQUE (source, month)
 );
 CREATE INDEX source_costs_month_idx ON source_costs (month);
+
+-- Reports select deals created or closed in a period (the sources report both at once,
+-- which both engines answer with an OR of two index ranges).
+CREATE INDEX IF NOT EXISTS deals_created_at_idx ON deals (created_at);
+CREATE INDEX IF NOT EXISTS deals_closed_at_idx ON deals (closed_at);

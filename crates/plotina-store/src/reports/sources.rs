@@ -335,22 +335,33 @@ async fn deals_by_source(
     ];
     let wanted = base.add(Cond::any().add(created_in).add(won_in));
 
-    // Root deals: their own source. The flags are summed directly.
+    // Root deals: their own source. The flags are summed directly, each also requiring
+    // no parent — kept out of the WHERE so that the planner can use the indexes on the
+    // two dates (`parent_id IS NULL` looks selective to it and is not). Sources of child
+    // deals alone come out as rows of zeros, dropped below.
+    let root = |e: &SimpleExpr| -> SimpleExpr {
+        Expr::case(col("parent_id").is_not_null(), Expr::cust("0"))
+            .finally(e.clone())
+            .into()
+    };
     let mut roots = Query::select();
     roots
         .column(a("source"))
         .from(a("deals"))
-        .cond_where(wanted.clone().add(col("parent_id").is_null()))
+        .cond_where(wanted.clone())
         .group_by_col(a("source"));
     for (f, e) in FLAGS.iter().zip(flags.iter()) {
-        let sum = Func::sum(e.clone());
+        let sum = Func::sum(root(e));
         if *f == "wa" {
             roots.expr_as(Func::cast_as(sum, a("BIGINT")), a(f));
         } else {
             roots.expr_as(sum, a(f));
         }
     }
-    let mut out = read_deal_counts(tx.fetch_all(&roots).await?)?;
+    let mut out: Vec<(Option<String>, DealCounts)> = read_deal_counts(tx.fetch_all(&roots).await?)?
+        .into_iter()
+        .filter(|(_, c)| *c != DealCounts::default())
+        .collect();
 
     // Child deals climb their parent chain carrying their flags: each step replaces
     // `cur` by the parent's parent and `src` by the parent's source; the top is where
@@ -365,7 +376,9 @@ async fn deals_by_source(
     }
     seed.expr_as(Expr::cust("0"), a("depth"))
         .from(a("deals"))
-        .cond_where(wanted.add(col("parent_id").is_not_null()));
+        // `> 0` (ids are positive) rather than IS NOT NULL: SQLite then reads the few
+        // child deals through `deals_parent_idx` instead of scanning every deal.
+        .cond_where(wanted.add(col("parent_id").gt(0)));
     let mut step = Query::select();
     step.expr(Expr::col((up.clone(), a("id"))))
         .expr(Expr::col((p.clone(), a("parent_id"))))
