@@ -9,6 +9,7 @@ pub mod forecast;
 pub mod funnel;
 pub mod operations;
 pub mod rating;
+pub mod source_costs;
 pub mod sources;
 pub mod stats;
 pub mod velocity;
