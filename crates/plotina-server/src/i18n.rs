@@ -96,6 +96,7 @@ impl I18n {
                     include_str!("../i18n/abc-ru.ftl"),
                     include_str!("../i18n/importpage-ru.ftl"),
                     include_str!("../i18n/dashboard-ru.ftl"),
+                    include_str!("../i18n/sources-ru.ftl"),
                 ],
             ),
             en: bundle(
@@ -111,6 +112,7 @@ impl I18n {
                     include_str!("../i18n/abc-en.ftl"),
                     include_str!("../i18n/importpage-en.ftl"),
                     include_str!("../i18n/dashboard-en.ftl"),
+                    include_str!("../i18n/sources-en.ftl"),
                 ],
             ),
         })

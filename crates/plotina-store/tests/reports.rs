@@ -1740,5 +1740,323 @@ async fn customer_classes_are_stored_with_history_and_override() {
             vec![may.id, r2.id, r1.id]
         );
         assert_eq!(runs[2].source, "api");
+/// Sets columns of a row directly (timestamps as the engine stores them).
+async fn set_cols(store: &Store, table: &str, id: i64, values: Vec<(&str, SqlValue)>) {
+    let mut tx: Tx = store.pool().begin_write().await.expect("begin");
+    let mut q = Query::update();
+    q.table(Alias::new(table));
+    for (column, v) in values {
+        q.value(Alias::new(column), v);
+    }
+    q.and_where(sea_query::Expr::col(Alias::new("id")).eq(id));
+    tx.execute(&q).await.expect("set columns");
+    tx.commit().await.expect("commit");
+}
+
+/// The sources data set, March 2026 (amounts in roubles):
+/// - leads: L1 web_form (converted into D1), L2, L3 web_form, L4 call (converted into
+///   D2), L5 call, L6 without a source, L7 web_form created in February, L8 web_form of m2.
+/// - deals: D1 web_form won 100 000 (closed 20 March); D2 call open; D3 «Выставка» won
+///   50 000; D4 «Выставка» lost; D5 child of D3 (own source «Запрос отдела продаж») won
+///   20 000; D6 child of D5 («Логистика») open; D7 without a source won 5 000; D8 call
+///   created in January, won 30 000 on 5 March; D9 web_form of m2 won 7 000.
+/// - costs: web_form 10 000 in February and 20 000 in March; «Выставка» 35 000 in March;
+///   call 5 000 in April; «Радио» 8 000 in March.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_attribute_children_to_the_top_parent_and_weigh_costs() {
+    use plotina_store::sales::ConvertRequest;
+    for db in testing::all().await {
+        eprintln!("backend: {}", db.name());
+        let (store, fx) = testing::seeded_store(&db).await;
+        let (m1, m2) = (&fx.m1, &fx.m2);
+        let backend = store.backend();
+        let march = |day: u32| format!("2026-03-{day:02}T10:00:00Z");
+        let lead = |actor: &'static str, source: Option<&str>| (actor, source.map(String::from));
+        let mut lead_ids = Vec::new();
+        for (i, (who, source)) in [
+            lead("m1", Some("web_form")),
+            lead("m1", Some("web_form")),
+            lead("m1", Some("web_form")),
+            lead("m1", Some("call")),
+            lead("m1", Some("call")),
+            lead("m1", None),
+            lead("m1", Some("web_form")),
+            lead("m2", Some("web_form")),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let actor = if who == "m1" { m1 } else { m2 };
+            let (rec, _) = store
+                .create(
+                    actor,
+                    Entity::Lead,
+                    &obj(json!({"title": format!("L{}", i + 1), "source": source})),
+                    None,
+                )
+                .await
+                .unwrap_or_else(|e| panic!("lead: {e:?}"));
+            let id = rec["id"].as_i64().unwrap();
+            let created = if i == 6 {
+                "2026-02-15T10:00:00Z".to_string()
+            } else {
+                march(2 + i as u32)
+            };
+            set_cols(
+                &store,
+                "leads",
+                id,
+                vec![("created_at", ts(backend, &created))],
+            )
+            .await;
+            lead_ids.push(id);
+        }
+        let convert = |stage: &str, amount: &str| ConvertRequest {
+            deal: Some(obj(
+                json!({"pipeline_id": fx.pipeline, "stage_id": fx.stage(stage),
+                "amount": amount}),
+            )),
+            create_company: Some(false),
+            create_contact: Some(false),
+            ..Default::default()
+        };
+        let d1 = store
+            .convert_lead(m1, lead_ids[0], convert(W, "100000"))
+            .await
+            .unwrap()
+            .deal
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let d2 = store
+            .convert_lead(m1, lead_ids[3], convert(N, "1"))
+            .await
+            .unwrap()
+            .deal
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let deal =
+            |title: &str, stage: &str, amount: &str, source: Option<&str>, parent: Option<i64>| {
+                obj(
+                    json!({"title": title, "pipeline_id": fx.pipeline, "stage_id": fx.stage(stage),
+                "amount": amount, "source": source, "parent_id": parent,
+                "lost_reason": (stage == L).then_some("Дорого")}),
+                )
+            };
+        let mk = |actor: &Actor, body: Map<String, Json>| {
+            let store = &store;
+            let actor = actor.clone();
+            async move {
+                let (rec, _) = store
+                    .create(&actor, Entity::Deal, &body, None)
+                    .await
+                    .unwrap_or_else(|e| panic!("deal: {e:?}"));
+                rec["id"].as_i64().unwrap()
+            }
+        };
+        let d3 = mk(m1, deal("D3", W, "50000", Some("Выставка"), None)).await;
+        let d4 = mk(m1, deal("D4", L, "9000", Some("Выставка"), None)).await;
+        let d5 = mk(
+            m1,
+            deal("D5", W, "20000", Some("Запрос отдела продаж"), Some(d3)),
+        )
+        .await;
+        let d6 = mk(m1, deal("D6", N, "4000", Some("Логистика"), Some(d5))).await;
+        let d7 = mk(m1, deal("D7", W, "5000", None, None)).await;
+        let d8 = mk(m1, deal("D8", W, "30000", Some("call"), None)).await;
+        let d9 = mk(m2, deal("D9", W, "7000", Some("web_form"), None)).await;
+        for (id, created, closed) in [
+            (d1, march(10), Some(march(20))),
+            (d2, march(11), None),
+            (d3, march(12), Some(march(25))),
+            (d4, march(13), Some(march(26))),
+            (d5, march(14), Some(march(28))),
+            (d6, march(15), None),
+            (d7, march(3), Some(march(15))),
+            (d8, "2026-01-10T10:00:00Z".into(), Some(march(5))),
+            (d9, march(16), Some(march(17))),
+        ] {
+            let mut v = vec![("created_at", ts(backend, &created))];
+            if let Some(c) = closed {
+                v.push(("closed_at", ts(backend, &c)));
+            }
+            set_cols(&store, "deals", id, v).await;
+        }
+        for (source, month, amount) in [
+            ("web_form", "2026-02", 1_000_000),
+            ("web_form", "2026-03", 2_000_000),
+            ("Выставка", "2026-03", 3_500_000),
+            ("call", "2026-04", 500_000),
+            ("Радио", "2026-03", 800_000),
+        ] {
+            store
+                .set_source_cost(&fx.head, source, month, Some(amount))
+                .await
+                .unwrap();
+        }
+        let params = ReportParams {
+            period_from: NaiveDate::from_ymd_opt(2026, 3, 1),
+            period_to: NaiveDate::from_ymd_opt(2026, 3, 31),
+            ..Default::default()
+        };
+        let r = store.report_sources(&fx.admin, &params).await.unwrap();
+        assert_eq!(
+            (r.cost_from.as_deref(), r.cost_to.as_deref()),
+            (Some("2026-03"), Some("2026-03"))
+        );
+        let names: Vec<Option<&str>> = r.rows.iter().map(|r| r.source.as_deref()).collect();
+        // By won amount: 107 000, 70 000, 30 000, 0; no source last.
+        assert_eq!(
+            names,
+            [
+                Some("web_form"),
+                Some("Выставка"),
+                Some("call"),
+                Some("Радио"),
+                None
+            ]
+        );
+        let row = |i: usize| {
+            let x = &r.rows[i];
+            (
+                x.leads,
+                x.converted_leads,
+                x.deals,
+                x.deals_won,
+                x.won,
+                x.won_amount,
+                x.cost,
+            )
+        };
+        // web_form: L1 L2 L3 L8 (L7 is February), L1 converted; D1 D9 created and won;
+        // won 100 000 + 7 000; cost March 20 000 (February's not counted).
+        assert_eq!(row(0), (4, 1, 2, 2, 2, 10_700_000, 2_000_000));
+        let w = &r.rows[0];
+        assert_eq!(
+            (w.lead_conversion, w.deal_conversion),
+            (Some(0.25), Some(1.0))
+        );
+        // 20 000 / 4 leads = 5 000; 20 000 / 2 won = 10 000; (107 000 − 20 000) / 20 000.
+        assert_eq!(
+            (w.cost_per_lead, w.cost_per_won),
+            (Some(500_000), Some(1_000_000))
+        );
+        assert_eq!(w.romi, Some(435.0));
+        // «Выставка»: D3, D4 and the children D5 (parent D3) and D6 (grandchild) created;
+        // D3 and D5 won: 50 000 + 20 000; cost 35 000 → ROMI 100 %.
+        assert_eq!(row(1), (0, 0, 4, 2, 2, 7_000_000, 3_500_000));
+        let e = &r.rows[1];
+        assert_eq!((e.lead_conversion, e.deal_conversion), (None, Some(0.5)));
+        assert_eq!((e.cost_per_lead, e.cost_per_won), (None, Some(1_750_000)));
+        assert_eq!(e.romi, Some(100.0));
+        // call: L4 L5, L4 converted into D2 (open); D8 (created in January) won 30 000 in
+        // March; April's cost is outside.
+        assert_eq!(row(2), (2, 1, 1, 0, 1, 3_000_000, 0));
+        assert_eq!(
+            (r.rows[2].deal_conversion, r.rows[2].romi),
+            (Some(0.0), None)
+        );
+        // «Радио» only cost money.
+        assert_eq!(row(3), (0, 0, 0, 0, 0, 0, 800_000));
+        assert_eq!(r.rows[3].romi, Some(-100.0));
+        // No source: L6, D7 won 5 000.
+        assert_eq!(row(4), (1, 0, 1, 1, 1, 500_000, 0));
+        let t = &r.total;
+        assert_eq!(
+            (
+                t.leads,
+                t.converted_leads,
+                t.deals,
+                t.deals_won,
+                t.won,
+                t.won_amount,
+                t.cost
+            ),
+            (7, 2, 8, 5, 6, 21_200_000, 6_300_000)
+        );
+        // 63 000 / 7 = 9 000; 63 000 / 6 = 10 500; (212 000 − 63 000) / 63 000 = 236.5 %.
+        assert_eq!(
+            (t.cost_per_lead, t.cost_per_won),
+            (Some(900_000), Some(1_050_000))
+        );
+        assert_eq!(t.romi, Some(236.5));
+        assert_eq!(t.lead_conversion, Some(0.2857));
+
+        // m1 does not see m2's lead L8 and deal D9.
+        let mine = store.report_sources(m1, &params).await.unwrap();
+        let w = &mine.rows[0];
+        assert_eq!(w.source.as_deref(), Some("web_form"));
+        assert_eq!(
+            (w.leads, w.deals, w.won, w.won_amount, w.romi),
+            (3, 1, 1, 10_000_000, Some(400.0))
+        );
+        // The filter language narrows deals, not leads: amount ≥ 40 000 keeps D1, D3 (D8
+        // won at 30 000 drops out).
+        let big = ReportParams {
+            filter: Some("amount >= 40000".into()),
+            ..params.clone()
+        };
+        let b = store.report_sources(&fx.admin, &big).await.unwrap();
+        let by = |s: &str| {
+            b.rows
+                .iter()
+                .find(|r| r.source.as_deref() == Some(s))
+                .unwrap()
+        };
+        assert_eq!((by("web_form").leads, by("web_form").won), (4, 1));
+        assert_eq!(
+            (by("Выставка").deals, by("Выставка").won_amount),
+            (1, 5_000_000)
+        );
+        assert_eq!(by("call").won, 0);
+
+        // Costs: listed by month; replaced, removed; only administrators and heads.
+        let costs = store.source_costs("2026-02", "2026-03").await.unwrap();
+        assert_eq!(costs.len(), 4);
+        assert_eq!(
+            (
+                costs[0].source.as_str(),
+                costs[0].month.as_str(),
+                costs[0].amount
+            ),
+            ("web_form", "2026-02", 1_000_000)
+        );
+        assert_eq!(costs[0].updated_by, Some(fx.head.user_id));
+        store
+            .set_source_cost(&fx.admin, "web_form", "2026-03", Some(4_000_000))
+            .await
+            .unwrap();
+        store
+            .set_source_cost(&fx.admin, "Радио", "2026-03", None)
+            .await
+            .unwrap();
+        let r = store.report_sources(&fx.admin, &params).await.unwrap();
+        assert_eq!(r.rows[0].romi, Some(167.5), "(107 000 − 40 000) / 40 000");
+        assert!(r.rows.iter().all(|r| r.source.as_deref() != Some("Радио")));
+        assert!(matches!(
+            store
+                .set_source_cost(m1, "web_form", "2026-03", Some(1))
+                .await,
+            Err(StoreError::Domain(DomainError::Forbidden(
+                "sources_cost_forbidden"
+            )))
+        ));
+        for (source, month, amount) in [
+            ("", "2026-03", Some(1)),
+            ("web_form", "2026-3", Some(1)),
+            ("web_form", "2026-03", Some(-1)),
+            (&*"x".repeat(101), "2026-03", Some(1)),
+        ] {
+            assert!(
+                matches!(
+                    store
+                        .set_source_cost(&fx.admin, source, month, amount)
+                        .await,
+                    Err(StoreError::Domain(DomainError::Invalid(_)))
+                ),
+                "{source:?} {month}"
+            );
+        }
     }
 }

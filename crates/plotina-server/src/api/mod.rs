@@ -18,6 +18,7 @@ pub mod records;
 pub mod reminders;
 pub mod report_export;
 pub mod report_schedules;
+pub mod report_sources;
 pub mod reports;
 pub mod sales;
 pub mod session;
@@ -45,6 +46,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .merge(customer_classes::router())
         .merge(report_schedules::router())
         .merge(dashboard::router())
+        .merge(report_sources::router())
         .merge(reminders::router())
         .merge(openapi::router())
         .merge(automation::router())

@@ -315,6 +315,7 @@ pub fn document() -> Value {
     crate::api::customer_classes::openapi_paths(&mut paths);
     crate::api::report_schedules::openapi_paths(&mut paths);
     crate::api::dashboard::openapi_paths(&mut paths);
+    crate::api::report_sources::openapi_paths(&mut paths, &mut schemas);
     crate::api::approvals::openapi_paths(&mut paths);
     crate::api::calendar::openapi_paths(&mut paths);
     crate::api::reminders::openapi_paths(&mut paths);

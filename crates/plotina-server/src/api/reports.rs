@@ -52,7 +52,7 @@ pub struct ReportQuery {
     pub idle_days: Option<String>,
 }
 
-fn bad(field: &str, code: &'static str) -> DomainError {
+pub(crate) fn bad(field: &str, code: &'static str) -> DomainError {
     DomainError::BadRequest(FieldError::new(field, code))
 }
 
@@ -238,7 +238,7 @@ pub fn funnel_table(f: &Funnel, lang: Lang) -> Table {
 /// What every report handler does: the query, the format, the shared parameters and
 /// the report's own (`extra`, checked before the export right), then the report, answered
 /// as JSON or as a CSV/XLSX table.
-async fn respond<X, T, Fut>(
+pub(crate) async fn respond<X, T, Fut>(
     raw: Option<&str>,
     actor: &Actor,
     name: &str,
@@ -262,7 +262,7 @@ where
     }
 }
 
-fn no_extra(_: &ReportQuery) -> Result<(), DomainError> {
+pub(crate) fn no_extra(_: &ReportQuery) -> Result<(), DomainError> {
     Ok(())
 }
 
@@ -806,15 +806,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/reports/dam", get(dam))
 }
 
-/// The reports' entries in the OpenAPI document.
-pub fn openapi_paths(
-    paths: &mut serde_json::Map<String, serde_json::Value>,
-    schemas: &mut serde_json::Map<String, serde_json::Value>,
-) {
+/// The query parameters every report takes, as OpenAPI parameter objects.
+pub(crate) fn report_parameters() -> Vec<serde_json::Value> {
     let qp = |name: &str, schema: serde_json::Value, description: &str| json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description});
     let id_list =
         json!({"type": "string", "pattern": "^[1-9][0-9]{0,17}(,[1-9][0-9]{0,17}){0,49}$"});
-    let params = vec![
+    vec![
         qp(
             "period_from",
             json!({"type": "string", "format": "date"}),
@@ -850,7 +847,16 @@ pub fn openapi_paths(
             json!({"type": "string", "enum": ["json", "csv", "xlsx"]}),
             "json (default), csv or xlsx; exports need the right to export deals",
         ),
-    ];
+    ]
+}
+
+/// The reports' entries in the OpenAPI document.
+pub fn openapi_paths(
+    paths: &mut serde_json::Map<String, serde_json::Value>,
+    schemas: &mut serde_json::Map<String, serde_json::Value>,
+) {
+    let qp = |name: &str, schema: serde_json::Value, description: &str| json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description});
+    let params = report_parameters();
     let reasons = json!({"type": "array", "items": {"type": "object", "properties": {
         "reason": {"type": "string"}, "count": {"type": "integer"}}, "required": ["reason", "count"]}});
     let num = json!({"type": ["number", "null"]});

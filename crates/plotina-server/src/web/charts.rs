@@ -222,3 +222,99 @@ mod level_tests {
         assert_eq!(c.line, "165,60 475,130");
     }
 }
+
+/// One row of a paired bar chart: two values on one scale (the sources report: won
+/// amount and cost), the first linking to its records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairInput {
+    pub label: String,
+    pub a: i64,
+    pub a_text: String,
+    pub a_href: String,
+    pub b: i64,
+    pub b_text: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairRow {
+    pub label: String,
+    pub label_y: f64,
+    /// The first bar (class `won`) and the second (class `lost`).
+    pub a: Bar,
+    pub b: Bar,
+}
+
+/// Horizontal paired bars, labels on the left, both bars of every row on the scale of
+/// the largest value of the chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairChart {
+    pub width: f64,
+    pub height: f64,
+    pub rows: Vec<PairRow>,
+}
+
+pub const PAIR_WIDTH: f64 = 640.0;
+const PAIR_LABELS: f64 = 200.0;
+const PAIR_AREA: f64 = 420.0;
+const PAIR_ROW: f64 = 44.0;
+const PAIR_BAR: f64 = 16.0;
+
+pub fn pairs(rows: Vec<PairInput>) -> PairChart {
+    let max = rows.iter().map(|r| r.a.max(r.b)).max().unwrap_or(0).max(1) as f64;
+    let width = |v: i64| ((PAIR_AREA * v.max(0) as f64 / max).max(1.0) * 10.0).round() / 10.0;
+    let bar = |y: f64, v: i64, text: String, href: String, kind: &str| Bar {
+        x: PAIR_LABELS,
+        y,
+        w: width(v),
+        h: PAIR_BAR,
+        label: String::new(),
+        value: text,
+        note: String::new(),
+        href,
+        kind: kind.into(),
+        text_y: y + 12.0,
+        note_y: y + 12.0,
+    };
+    let rows: Vec<PairRow> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let y = i as f64 * PAIR_ROW + 4.0;
+            PairRow {
+                label: r.label,
+                label_y: y + PAIR_BAR + 2.0,
+                a: bar(y, r.a, r.a_text, r.a_href, "won"),
+                b: bar(y + PAIR_BAR + 2.0, r.b, r.b_text, String::new(), "lost"),
+            }
+        })
+        .collect();
+    PairChart {
+        width: PAIR_WIDTH,
+        height: rows.len() as f64 * PAIR_ROW + 8.0,
+        rows,
+    }
+}
+
+#[cfg(test)]
+mod pair_tests {
+    use super::*;
+
+    #[test]
+    fn pairs_share_one_scale() {
+        let row = |label: &str, a: i64, b: i64| PairInput {
+            label: label.into(),
+            a,
+            a_text: a.to_string(),
+            a_href: String::new(),
+            b,
+            b_text: b.to_string(),
+        };
+        let c = pairs(vec![row("x", 400, 100), row("y", 0, 800)]);
+        // The largest value, 800, spans the 420-wide area: 400 → 210, 100 → 52.5,
+        // 0 → the 1-unit minimum.
+        assert_eq!((c.rows[0].a.w, c.rows[0].b.w), (210.0, 52.5));
+        assert_eq!((c.rows[1].a.w, c.rows[1].b.w), (1.0, 420.0));
+        assert_eq!((c.rows[1].a.y, c.rows[1].b.y), (48.0, 66.0));
+        assert_eq!(c.height, 2.0 * 44.0 + 8.0);
+    }
+}

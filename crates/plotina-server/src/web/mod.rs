@@ -33,6 +33,7 @@ mod report_forecast;
 mod report_operations;
 mod report_rating;
 mod report_schedules;
+mod report_sources;
 mod report_velocity;
 mod reports;
 mod rules;

@@ -61,6 +61,7 @@ pub struct ParamsForm {
     pub forecast: bool,
     pub rating: bool,
     pub operations: bool,
+    pub sources: bool,
     pub idle_days: String,
     pub abc_by: String,
     pub pipelines: Vec<Opt>,
@@ -88,6 +89,7 @@ pub(super) fn params_form(
         forecast: action == "/reports/forecast",
         rating: action == "/reports/rating",
         operations: action == "/reports/operations",
+        sources: action == "/reports/sources",
         idle_days: q.idle_days.clone().unwrap_or_default(),
         abc_by: q.abc_by.clone().unwrap_or_default(),
         pipelines: options(
@@ -641,6 +643,11 @@ pub fn router() -> Router<AppState> {
         .route("/reports/forecast", get(super::report_forecast::page))
         .route("/reports/rating", get(super::report_rating::page))
         .route("/reports/operations", get(super::report_operations::page))
+        .route("/reports/sources", get(super::report_sources::page))
+        .route(
+            "/reports/sources/cost",
+            axum::routing::post(super::report_sources::save_cost),
+        )
         .route(
             "/reports/rating/weights",
             axum::routing::post(super::report_rating::save_weights),

@@ -572,3 +572,254 @@ async fn industry_and_overdue_children_over_http() {
         }
     }
 }
+
+#[tokio::test]
+async fn sources_report_and_costs_over_http() {
+    for app in apps().await {
+        let fx = &app.fx;
+        let p = fx.pipeline;
+        let won = fx.stage("Успешно");
+        // m1: «Сайт» won 120 000 with a child «Логистика» (open) — the child counts for
+        // «Сайт»; m2: «Сайт» won 50 000; leads of m1: web_form and one without a source.
+        let parent = app
+            .create(
+                "m1",
+                "deals",
+                json!({"title": "Продажа", "pipeline_id": p, "stage_id": won,
+                    "amount": "120000", "source": "Сайт"}),
+            )
+            .await;
+        app.create(
+            "m1",
+            "deals",
+            json!({"title": "Доставка", "pipeline_id": p, "parent_id": parent["id"],
+                "source": "Логистика"}),
+        )
+        .await;
+        app.create(
+            "m2",
+            "deals",
+            json!({"title": "Другая", "pipeline_id": p, "stage_id": won,
+                "amount": "50000", "source": "Сайт"}),
+        )
+        .await;
+        app.create(
+            "m1",
+            "leads",
+            json!({"title": "С сайта", "source": "web_form"}),
+        )
+        .await;
+        app.create(
+            "m1",
+            "leads",
+            json!({"title": "Без источника", "source": null}),
+        )
+        .await;
+        let month = Utc::now().format("%Y-%m").to_string();
+        let r = app
+            .req("head", reqwest::Method::PUT, "/api/v1/source-costs")
+            .json(&json!({"source": "Сайт", "month": month, "amount": "40000.00"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        let (st, body) = json(
+            app.get(
+                "admin",
+                &format!("/api/v1/source-costs?from={month}&to={month}"),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(st, 200, "{body}");
+        assert_eq!(body["data"][0]["amount"], 4_000_000);
+        assert_eq!(body["data"][0]["source"], "Сайт");
+
+        let today = Utc::now().date_naive();
+        let period = format!(
+            "period_from={}&period_to={}",
+            today - Duration::days(1),
+            today + Duration::days(1)
+        );
+        let (st, body) = json(
+            app.get("admin", &format!("/api/v1/reports/sources?{period}"))
+                .await,
+        )
+        .await;
+        assert_eq!(st, 200, "{body}");
+        let rows = body["data"]["rows"].as_array().unwrap();
+        let sources: Vec<&Value> = rows.iter().map(|r| &r["source"]).collect();
+        assert_eq!(
+            sources,
+            [&json!("Сайт"), &json!("web_form"), &Value::Null],
+            "{body}"
+        );
+        let site = &rows[0];
+        // Deals: the parent, its child and m2's; won 120 000 + 50 000 = 17 000 000
+        // kopecks; (170 000 − 40 000) / 40 000 = 325 %; 40 000 / 2 won = 20 000.
+        assert_eq!(
+            (
+                &site["deals"],
+                &site["deals_won"],
+                &site["won"],
+                &site["won_amount"],
+                &site["cost"],
+                &site["cost_per_won"],
+                &site["romi"],
+                &site["cost_per_lead"]
+            ),
+            (
+                &json!(3),
+                &json!(2),
+                &json!(2),
+                &json!(17_000_000),
+                &json!(4_000_000),
+                &json!(2_000_000),
+                &json!(325.0),
+                &Value::Null
+            )
+        );
+        assert_eq!(site["deal_conversion"], json!(0.6667));
+        assert_eq!(
+            (&rows[1]["leads"], &rows[2]["leads"]),
+            (&json!(1), &json!(1))
+        );
+        assert_eq!(body["data"]["total"]["leads"], json!(2));
+        // m1 does not see m2's deal: 2 deals, won 120 000, ROMI (120 000 − 40 000) / 40 000.
+        let (_, mine) = json(
+            app.get("m1", &format!("/api/v1/reports/sources?{period}"))
+                .await,
+        )
+        .await;
+        let site = &mine["data"]["rows"][0];
+        assert_eq!(
+            (&site["deals"], &site["won_amount"], &site["romi"]),
+            (&json!(2), &json!(12_000_000), &json!(200.0))
+        );
+
+        // CSV in the admin's language, the total last.
+        let r = app
+            .get(
+                "admin",
+                &format!("/api/v1/reports/sources?{period}&format=csv"),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let text = r.text().await.unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("\u{feff}Источник,Лиды,Конвертированы,Лид → сделка,Сделки,"),
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with("Сайт,0,0,,3,2,0.6667,2,170000.00,40000.00,,20000.00,325"),
+            "{text}"
+        );
+        assert!(lines[2].starts_with("Форма на сайте,1,0,0,"), "{text}");
+        assert!(lines[3].starts_with("(без источника),1,"), "{text}");
+        assert!(lines[4].starts_with("Итого,2,0,0,3,2,"), "{text}");
+        let r = app
+            .get(
+                "admin",
+                &format!("/api/v1/reports/sources?{period}&format=xlsx"),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(&r.bytes().await.unwrap()[..2], b"PK");
+        assert_eq!(
+            app.get("m1", "/api/v1/reports/sources?format=csv")
+                .await
+                .status(),
+            403
+        );
+        for bad in [
+            "period_from=x",
+            "pipeline=0",
+            "filter=amount+%3E",
+            "format=pdf",
+        ] {
+            let r = app
+                .get("admin", &format!("/api/v1/reports/sources?{bad}"))
+                .await;
+            assert_eq!(r.status(), 400, "{bad}");
+        }
+
+        // Costs: managers may not set them; bad input is refused, nothing changes.
+        for (user, body, code) in [
+            (
+                "m1",
+                json!({"source": "Сайт", "month": month, "amount": "1"}),
+                403,
+            ),
+            (
+                "admin",
+                json!({"source": "Сайт", "month": "2026-13", "amount": "1"}),
+                422,
+            ),
+            (
+                "admin",
+                json!({"source": "  ", "month": month, "amount": "1"}),
+                422,
+            ),
+            (
+                "admin",
+                json!({"source": "Сайт", "month": month, "amount": "-5"}),
+                422,
+            ),
+            (
+                "admin",
+                json!({"source": "Сайт", "month": month, "amount": "много"}),
+                422,
+            ),
+            ("admin", json!({"source": 5, "month": month}), 400),
+            (
+                "admin",
+                json!({"source": "Сайт", "month": month, "extra": 1}),
+                400,
+            ),
+        ] {
+            let r = app
+                .req(user, reqwest::Method::PUT, "/api/v1/source-costs")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), code, "{user} {body}");
+        }
+        let (_, body) = json(
+            app.get(
+                "admin",
+                &format!("/api/v1/source-costs?from={month}&to={month}"),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(body["data"].as_array().unwrap().len(), 1);
+        assert_eq!(body["data"][0]["amount"], 4_000_000);
+        assert!(app
+            .get("admin", "/api/v1/source-costs?from=2026-1&to=2026-02")
+            .await
+            .status()
+            .is_client_error());
+        // Removing the cost: no ROMI any more.
+        let r = app
+            .req("admin", reqwest::Method::PUT, "/api/v1/source-costs")
+            .json(&json!({"source": "Сайт", "month": month, "amount": null}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        let (_, body) = json(
+            app.get("admin", &format!("/api/v1/reports/sources?{period}"))
+                .await,
+        )
+        .await;
+        assert_eq!(body["data"]["rows"][0]["romi"], Value::Null);
+
+        let (_, doc) = json(app.get("admin", "/api/v1/openapi.json").await).await;
+        let paths = &doc["paths"];
+        assert!(paths["/api/v1/reports/sources"]["get"].is_object());
+        assert!(paths["/api/v1/source-costs"]["put"].is_object());
+        assert!(doc["components"]["schemas"]["SourcesReport"].is_object());
+    }
+}

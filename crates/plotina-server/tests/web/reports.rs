@@ -307,3 +307,126 @@ async fn operations_page_groups_by_industry_and_lists_late_child_deals() {
         assert!(page.has("Доставка") && page.has(&app.fx.m2.name));
     }
 }
+
+#[tokio::test]
+async fn sources_page_shows_figures_links_and_saves_costs() {
+    for app in apps().await {
+        let month = chrono::Utc::now().format("%Y-%m").to_string();
+        let parent = app
+            .create(
+                "m1",
+                Entity::Deal,
+                json!({"title": "Продажа с выставки", "pipeline_id": app.fx.pipeline,
+                    "stage_id": app.fx.stage("Успешно"), "amount": "90000", "source": "Выставка"}),
+            )
+            .await;
+        app.create(
+            "m1",
+            Entity::Deal,
+            json!({"title": "Монтаж для выставки", "pipeline_id": app.fx.pipeline,
+                "parent_id": parent, "source": "Монтаж"}),
+        )
+        .await;
+        app.create(
+            "m1",
+            Entity::Lead,
+            json!({"title": "Заявка с формы", "source": "web_form"}),
+        )
+        .await;
+        let admin = app.browser("admin").await;
+        let saved = admin
+            .post(
+                "/reports/sources/cost",
+                &[
+                    ("source", "Выставка"),
+                    ("month", &month),
+                    ("amount", "30 000"),
+                    ("back", "/reports/sources"),
+                ],
+            )
+            .await;
+        assert_eq!(saved.status, 303, "{}", saved.body);
+        let page = admin.get(&saved.location).await;
+        assert_eq!(page.status, 200, "{}", app.backend);
+        assert!(page.has(r#"data-testid="cost-saved""#));
+        assert!(page.has(r#"data-testid="sources-chart""#) && page.has("<svg"));
+        assert!(page.has(r#"data-testid="cost-form""#));
+        assert!(page.has(r#"href="/reports/sources" class="on""#));
+        let table = page
+            .body
+            .split(r#"data-testid="sources-table""#)
+            .nth(1)
+            .unwrap();
+        let row = table
+            .split(r#"data-testid="sources-row""#)
+            .nth(1)
+            .and_then(|r| r.split("</tr>").next())
+            .unwrap();
+        // «Выставка»: the sale and its child (the child counts for the parent's source),
+        // one won for 90 000; cost 30 000 → ROMI (90 000 − 30 000) / 30 000 = 200 %.
+        assert!(row.contains("Выставка"), "{row}");
+        assert!(row.contains(">2</a>"), "two deals: {row}");
+        assert!(row.contains("50.0 %"), "one of two won: {row}");
+        assert!(row.contains("200.0 %"), "ROMI: {row}");
+        assert!(
+            !table.contains(">Монтаж<"),
+            "the child's own source has no row"
+        );
+        // «Выставка» is not a lead source: its lead counts are not links. The first link
+        // opens the deals, the last the won ones.
+        let hrefs: Vec<String> = row
+            .split("href=\"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .map(|h| h.replace("&amp;", "&"))
+            .collect();
+        assert_eq!(hrefs.len(), 4, "deals, won of them, won, won amount: {row}");
+        assert!(hrefs.iter().all(|h| h.starts_with("/deals?")), "{hrefs:?}");
+        let href = hrefs[0].clone();
+        let list = admin.get(&href).await;
+        assert_eq!(list.status, 200, "{href}");
+        assert!(
+            list.has("Продажа с выставки") && list.has("Монтаж для выставки"),
+            "{href}"
+        );
+        // The won link opens the won sale only.
+        let won_href = hrefs[3].clone();
+        let list = admin.get(&won_href).await;
+        assert_eq!(list.status, 200, "{won_href}");
+        assert!(list.has("Продажа с выставки") && !list.has("Монтаж для выставки"));
+        assert!(page.has(r#"data-testid="costs-table""#));
+        // The lead source's row: its lead count opens its leads.
+        let leads = "/leads?filter=source+%3D+%22web_form%22";
+        assert!(page.has(leads), "{}", page.body);
+        assert!(page.has("Форма на сайте"));
+        let list = admin.get(&leads.replace("+", " ")).await;
+        assert_eq!(list.status, 200);
+        assert!(list.has("Заявка с формы"));
+
+        let m1 = app.browser("m1").await;
+        let page = m1.get("/reports/sources").await;
+        assert_eq!(page.status, 200);
+        assert!(!page.has(r#"data-testid="cost-form""#));
+        let refused = m1
+            .post(
+                "/reports/sources/cost",
+                &[("source", "Выставка"), ("month", &month), ("amount", "1")],
+            )
+            .await;
+        assert_eq!(refused.status, 403);
+        let bad = admin
+            .post(
+                "/reports/sources/cost",
+                &[
+                    ("source", "Выставка"),
+                    ("month", "2026-13"),
+                    ("amount", "1"),
+                ],
+            )
+            .await;
+        assert!(bad.status >= 400 && bad.status < 500, "{}", bad.status);
+        let bad = admin.get("/reports/sources?period_from=x").await;
+        assert_eq!(bad.status, 200);
+        assert!(bad.has(r#"data-testid="report-error""#));
+    }
+}

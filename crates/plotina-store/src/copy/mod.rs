@@ -486,6 +486,14 @@ pub const TABLES: &[TableSpec] = &[
         &[("schedule_id", Int), ("user_id", Int)],
     ),
     table(
+        "source_costs",
+        Key::Id,
+        &[
+            ("id", Int), ("source", Text), ("month", Date), ("amount", Int), ("updated_at", Time),
+            ("updated_by", Int),
+        ],
+    ),
+    table(
         "export_log",
         Key::Id,
         &[

@@ -833,6 +833,19 @@ async fn fill_transfer(tx: &mut Tx) {
     .await;
     put(
         tx,
+        "source_costs",
+        vec![
+            ("id", 4011i64.into()),
+            ("source", "Яндекс.Директ".into()),
+            ("month", day("2025-02-01")),
+            ("amount", 4_500_000i64.into()),
+            ("updated_at", ts("2025-01-04T10:05:00Z")),
+            ("updated_by", USER.into()),
+        ],
+    )
+    .await;
+    put(
+        tx,
         "report_schedule_recipients",
         vec![("schedule_id", 4011i64.into()), ("user_id", USER.into())],
     )

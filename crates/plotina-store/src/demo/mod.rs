@@ -21,6 +21,7 @@
 mod activities;
 mod automation;
 mod clock;
+mod costs;
 mod customers;
 mod deals;
 mod names;
@@ -258,6 +259,7 @@ pub(crate) async fn generate_plan(
     });
     finish(&pool).await?;
     automation::install(store, &org).await?;
+    costs::install(store, &org, plan.deals, seed).await?;
     progress(DemoProgress {
         phase: "finishing",
         done: 1,

@@ -147,6 +147,18 @@ async fn check(db: &TestDb, plan: Plan) {
         let n = scalar(&store, &format!("SELECT COUNT(*) AS n FROM {table}")).await;
         assert_eq!(n as u64, count_of(&report, table), "{name}: {table}");
     }
+    // A year of costs for the five paid sources (exhibitions quarterly: 4 of 12 months),
+    // so the sources report shows ROMI on a fresh demo.
+    let costs = scalar(&store, "SELECT COUNT(*) AS n FROM source_costs").await;
+    assert_eq!(costs, 4 * 12 + 4, "{name}");
+    let sources = store
+        .report_sources(&admin, &crate::reports::ReportParams::default())
+        .await
+        .unwrap();
+    assert!(
+        sources.total.cost > 0 && sources.total.romi.is_some(),
+        "{name}"
+    );
     let bulk = "('company', 'contact', 'deal', 'activity')";
     let n = scalar(
         &store,

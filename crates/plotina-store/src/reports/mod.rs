@@ -12,6 +12,8 @@ pub mod funnel;
 pub mod operations;
 pub mod rating;
 pub mod schedules;
+pub mod source_costs;
+pub mod sources;
 pub mod stats;
 pub mod velocity;
 
@@ -156,6 +158,25 @@ pub(crate) async fn department_subtree(tx: &mut Tx, root: i64) -> Result<Vec<i64
     Ok(out)
 }
 
+/// The owner and department of the parameters as a condition on `owner_id` (of deals,
+/// leads or any record with an owner).
+pub(crate) async fn owner_condition(tx: &mut Tx, params: &ReportParams) -> Result<Cond> {
+    let mut cond = Cond::all();
+    if let Some(owner) = params.owner {
+        cond = cond.add(col("owner_id").eq(owner));
+    }
+    if let Some(dept) = params.department {
+        let ids = department_subtree(tx, dept).await?;
+        let members = Query::select()
+            .column(Alias::new("id"))
+            .from(Alias::new("users"))
+            .and_where(col("department_id").is_in(ids))
+            .to_owned();
+        cond = cond.add(col("owner_id").in_subquery(members));
+    }
+    Ok(cond)
+}
+
 /// Which date of a deal the period applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeriodOn {
@@ -192,18 +213,7 @@ pub(crate) async fn deal_condition(
     if !params.pipelines.is_empty() {
         cond = cond.add(col("pipeline_id").is_in(params.pipelines.clone()));
     }
-    if let Some(owner) = params.owner {
-        cond = cond.add(col("owner_id").eq(owner));
-    }
-    if let Some(dept) = params.department {
-        let ids = department_subtree(tx, dept).await?;
-        let members = Query::select()
-            .column(Alias::new("id"))
-            .from(Alias::new("users"))
-            .and_where(col("department_id").is_in(ids))
-            .to_owned();
-        cond = cond.add(col("owner_id").in_subquery(members));
-    }
+    cond = cond.add(owner_condition(tx, params).await?);
     let column = match period_on {
         PeriodOn::CreatedAt => Some("created_at"),
         PeriodOn::ClosedAt => Some("closed_at"),

@@ -547,4 +547,17 @@ pub const SCENARIOS: &[Scenario] = &[
         http: Some(|h, _, _| Box::pin(async move { h.get("/api/v1/reports/abc-xyz", &[]).await })),
         direct: None,
     },
+    Scenario {
+        name: "report_sources",
+        http: Some(|h, _, _| Box::pin(async move { h.get("/api/v1/reports/sources", &[]).await })),
+        direct: Some(|s, fx, _| {
+            Box::pin(async move {
+                let p = plotina_store::reports::ReportParams::default();
+                s.report_sources(&fx.actor, &p)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        }),
+    },
 ];

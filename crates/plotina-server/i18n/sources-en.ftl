@@ -1,0 +1,32 @@
+# The sources report (/reports/sources) and source costs.
+sources-title = Sources
+sources-no-source = (no source)
+sources-total = Total
+sources-col-source = Source
+sources-col-leads = Leads
+sources-col-converted = Converted
+sources-col-lead-conversion = Lead → deal
+sources-col-deals = Deals
+sources-col-deals-won = Won of them
+sources-col-deal-conversion = Deal → won
+sources-col-won = Won in the period
+sources-col-won-amount = Won amount
+sources-col-cost = Cost
+sources-col-cost-per-lead = Cost per lead
+sources-col-cost-per-won = Cost per won deal
+sources-col-romi = ROMI, %
+sources-caption = Leads and deals created in the period, deals won in it. A child deal counts for the source of its top parent deal. Leads follow the period, owner and department only. ROMI = (won amount − cost) / cost.
+sources-cost-months = Costs counted: { $from } – { $to } (every month the period touches; costs are the company's whatever the filter).
+sources-cost-all = Costs counted: all months (no period chosen).
+sources-chart-won = Won amount
+sources-chart-cost = Cost
+sources-cost-set = Cost of a source per month
+sources-cost-source = Source
+sources-cost-month = Month
+sources-cost-amount = Amount, ₽ (empty removes)
+sources-cost-saved = The cost is saved.
+sources-costs-entered = Costs entered
+sources-empty = No leads, deals or costs in the period.
+sources_bad_month = A month as YYYY-MM, e.g. 2026-03
+sources_bad_source = A source: from 1 to { $max } characters
+problem-sources_cost_forbidden = Source costs are entered by administrators and heads

@@ -1,0 +1,32 @@
+# Отчёт по источникам (/reports/sources) и затраты на источники.
+sources-title = Источники
+sources-no-source = (без источника)
+sources-total = Итого
+sources-col-source = Источник
+sources-col-leads = Лиды
+sources-col-converted = Конвертированы
+sources-col-lead-conversion = Лид → сделка
+sources-col-deals = Сделки
+sources-col-deals-won = Из них выиграно
+sources-col-deal-conversion = Сделка → успех
+sources-col-won = Выиграно за период
+sources-col-won-amount = Сумма выигранных
+sources-col-cost = Затраты
+sources-col-cost-per-lead = Цена лида
+sources-col-cost-per-won = Цена выигранной сделки
+sources-col-romi = ROMI, %
+sources-caption = Лиды и сделки, созданные за период, и сделки, выигранные в нём. Дочерняя сделка считается по источнику своей верхней родительской сделки. Для лидов действуют только период, ответственный и отдел. ROMI = (сумма выигранных − затраты) / затраты.
+sources-cost-months = Затраты учтены за { $from } – { $to } (каждый месяц, которого касается период; затраты общие для компании при любом фильтре).
+sources-cost-all = Затраты учтены за все месяцы (период не выбран).
+sources-chart-won = Сумма выигранных
+sources-chart-cost = Затраты
+sources-cost-set = Затраты на источник за месяц
+sources-cost-source = Источник
+sources-cost-month = Месяц
+sources-cost-amount = Сумма, ₽ (пусто — удалить)
+sources-cost-saved = Затраты сохранены.
+sources-costs-entered = Внесённые затраты
+sources-empty = За период нет ни лидов, ни сделок, ни затрат.
+sources_bad_month = Месяц в виде ГГГГ-ММ, например 2026-03
+sources_bad_source = Источник: от 1 до { $max } символов
+problem-sources_cost_forbidden = Затраты на источники вносят администратор и руководители
