@@ -1740,6 +1740,9 @@ async fn customer_classes_are_stored_with_history_and_override() {
             vec![may.id, r2.id, r1.id]
         );
         assert_eq!(runs[2].source, "api");
+    }
+}
+
 /// Sets columns of a row directly (timestamps as the engine stores them).
 async fn set_cols(store: &Store, table: &str, id: i64, values: Vec<(&str, SqlValue)>) {
     let mut tx: Tx = store.pool().begin_write().await.expect("begin");

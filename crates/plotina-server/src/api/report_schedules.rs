@@ -63,6 +63,9 @@ pub async fn report_table(
         "overdue-children" => {
             reports::overdue_table(&store.report_overdue_children(actor, &p).await?, l)
         }
+        "sources" => {
+            super::report_sources::sources_table(&store.report_sources(actor, &p).await?, l)
+        }
         _ => return Err(DomainError::invalid("report", "report_schedule_kind").into()),
     };
     Ok(table)

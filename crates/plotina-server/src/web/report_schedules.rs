@@ -31,6 +31,7 @@ pub fn report_label(ctx: &Ctx, kind: &str) -> String {
         "managers" => "reports-rating",
         "by-industry" => "reports-by-industry",
         "overdue-children" => "reports-overdue-children",
+        "sources" => "sources-title",
         other => return other.to_string(),
     };
     ctx.t(id)
@@ -368,6 +369,7 @@ impl super::reports::ParamsForm {
             "/reports/forecast" => "forecast",
             "/reports/rating" => "managers",
             "/reports/operations" => "by-industry",
+            "/reports/sources" => "sources",
             _ => "funnel",
         };
         let selected = |opts: &[super::fields::Opt]| {

@@ -194,6 +194,12 @@ async fn due_schedule_mails_each_recipient_their_own_report_once() {
             (changed["report"].as_str(), changed["enabled"].as_bool()),
             (Some("funnel"), Some(false))
         );
+        // The sources report can be sent as well.
+        let sources = json!({"report": "sources", "params": "period_from=2026-01-01", "frequency": "weekly",
+            "day": 1, "hour": 8, "recipients": [fx.m1.user_id], "enabled": true});
+        let (status, changed) = body(put("admin", sources).await).await;
+        assert_eq!(status, 200, "{changed}");
+        assert_eq!(changed["report"].as_str(), Some("sources"));
         assert_eq!(
             app.delete("m1", &format!("/api/v1/report-schedules/{id}"))
                 .await

@@ -6,8 +6,8 @@
 //! Needs `chromium` and `chromedriver` (Debian: chromium, chromium-driver); without them
 //! the tests are skipped, except under `CI=true`.
 
-mod imports;
 mod dashboard;
+mod imports;
 mod kit;
 mod notebook;
 mod reports;

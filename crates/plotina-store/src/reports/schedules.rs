@@ -24,7 +24,7 @@ use crate::mail::{queue_mail, NewMail};
 use crate::store::Store;
 
 /// The reports a schedule can send (the names of `/api/v1/reports/{name}`).
-pub const KINDS: [&str; 8] = [
+pub const KINDS: [&str; 9] = [
     "funnel",
     "dam",
     "abc-xyz",
@@ -33,6 +33,7 @@ pub const KINDS: [&str; 8] = [
     "managers",
     "by-industry",
     "overdue-children",
+    "sources",
 ];
 
 /// The most recipients one schedule has.
