@@ -7,14 +7,13 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use plotina_core::error::{DomainError, FieldError};
 use plotina_core::types::Money;
 use plotina_store::reports::sources::{SourceRow, SourcesReport};
 use serde_json::json;
 
 use crate::api::input;
 use crate::api::report_export::{Cell, Table};
-use crate::api::reports::{no_extra, report_parameters, respond};
+use crate::api::reports::{no_extra, parse_amount, report_parameters, respond, MonthSpan};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::i18n::{t, I18n, Lang};
@@ -109,19 +108,12 @@ async fn sources(
     .await
 }
 
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CostsQuery {
-    from: String,
-    to: String,
-}
-
 async fn costs(
     State(s): State<AppState>,
     _auth: Auth,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let q: CostsQuery = input::query(raw.as_deref())?;
+    let q: MonthSpan = input::query(raw.as_deref())?;
     let costs = s.store.source_costs(&q.from, &q.to).await?;
     Ok(Json(json!({"data": costs})).into_response())
 }
@@ -132,20 +124,6 @@ struct CostBody {
     source: String,
     month: String,
     amount: Option<serde_json::Value>,
-}
-
-/// Roubles as a decimal string or number; `None` (or null) removes the cost.
-pub fn parse_amount(v: Option<serde_json::Value>) -> Result<Option<i64>, DomainError> {
-    match v.filter(|a| !a.is_null()) {
-        None => Ok(None),
-        Some(v) => Money::from_json(&v)
-            .map(|m| Some(m.to_minor()))
-            .map_err(|e| {
-                let mut fe = FieldError::new("amount", e.code);
-                fe.args = e.args;
-                DomainError::Invalid(vec![fe])
-            }),
-    }
 }
 
 async fn set_cost(

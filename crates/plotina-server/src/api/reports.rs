@@ -497,11 +497,26 @@ async fn forecast(
     .await
 }
 
+/// A span of months (`YYYY-MM`), as the plan and cost lists take it.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PlansQuery {
-    from: String,
-    to: String,
+pub(crate) struct MonthSpan {
+    pub from: String,
+    pub to: String,
+}
+
+/// Roubles as a decimal string or number; `None` (or null) removes the amount.
+pub fn parse_amount(v: Option<serde_json::Value>) -> Result<Option<i64>, DomainError> {
+    match v.filter(|a| !a.is_null()) {
+        None => Ok(None),
+        Some(v) => plotina_core::types::Money::from_json(&v)
+            .map(|m| Some(m.to_minor()))
+            .map_err(|e| {
+                let mut fe = FieldError::new("amount", e.code);
+                fe.args = e.args;
+                DomainError::Invalid(vec![fe])
+            }),
+    }
 }
 
 async fn plans(
@@ -509,7 +524,7 @@ async fn plans(
     _auth: Auth,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let q: PlansQuery = input::query(raw.as_deref())?;
+    let q: MonthSpan = input::query(raw.as_deref())?;
     let plans = s.store.plans(&q.from, &q.to).await?;
     Ok(Json(json!({"data": plans})).into_response())
 }
@@ -533,18 +548,7 @@ async fn set_plan(
         .map_err(|_| ApiError::malformed("body", "bad_request"))?;
     let target = PlanTarget::parse(&b.target)
         .ok_or_else(|| ApiError::from(bad("target", "plan_bad_target")))?;
-    let amount = match b.amount.filter(|a| !a.is_null()) {
-        None => None,
-        Some(v) => Some(
-            plotina_core::types::Money::from_json(&v)
-                .map_err(|e| {
-                    let mut fe = FieldError::new("amount", e.code);
-                    fe.args = e.args;
-                    ApiError::from(DomainError::Invalid(vec![fe]))
-                })?
-                .to_minor(),
-        ),
-    };
+    let amount = parse_amount(b.amount)?;
     s.store
         .set_plan(&auth.actor, &b.month, target, amount)
         .await?;

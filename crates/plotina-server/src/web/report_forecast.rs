@@ -7,7 +7,6 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use plotina_core::policy::Action;
 use plotina_core::schema::Entity;
-use plotina_core::types::Money;
 use plotina_core::DomainError;
 use plotina_store::reports::forecast::{may_plan, Forecast, PlanTarget};
 
@@ -178,21 +177,17 @@ pub async fn save_plan(State(s): State<AppState>, web: Web, body: Bytes) -> WebR
     let Some(target) = PlanTarget::parse(form.text("target")) else {
         return fail(DomainError::invalid("target", "plan_bad_target"));
     };
-    let raw = form.text("amount").trim();
-    let amount = if raw.is_empty() {
-        None
-    } else {
-        match Money::parse(raw) {
-            Ok(m) => Some(m.to_minor()),
-            Err(e) => {
-                let mut fe = plotina_core::error::FieldError::new("amount", e.code);
-                fe.args = e.args;
-                return fail(DomainError::Invalid(vec![fe]));
-            }
-        }
-    };
+    let amount = form_amount(form.text("amount")).map_err(super::WebError::Domain)?;
     s.store
         .set_plan(&web.actor, form.text("month"), target, amount)
         .await?;
     Ok(redirect(&format!("{base}?saved=1")))
+}
+
+/// A form's amount in roubles; empty means none (the plan or cost is removed).
+pub fn form_amount(raw: &str) -> Result<Option<i64>, DomainError> {
+    match raw.trim() {
+        "" => Ok(None),
+        text => crate::api::reports::parse_amount(Some(serde_json::Value::String(text.into()))),
+    }
 }

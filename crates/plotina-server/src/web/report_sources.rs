@@ -17,7 +17,7 @@ use super::fields::Opt;
 use super::lookups::Lookups;
 use super::reports::{export_qs, params_form, percent, run_report, ParamsForm};
 use super::{html, redirect, urls, Ctx, Web, WebResult};
-use crate::api::report_sources::{parse_amount, source_name};
+use crate::api::report_sources::source_name;
 use crate::api::reports::ReportQuery;
 use crate::state::AppState;
 
@@ -290,13 +290,8 @@ pub async fn save_cost(State(s): State<AppState>, web: Web, body: Bytes) -> WebR
     let form = web.form(&body)?;
     let back = urls::safe_next(form.text("back"));
     let base = back.split('?').next().unwrap_or("/reports/sources");
-    let raw = form.text("amount").trim();
-    let amount = if raw.is_empty() {
-        None
-    } else {
-        parse_amount(Some(serde_json::Value::String(raw.to_string())))
-            .map_err(super::WebError::Domain)?
-    };
+    let amount = super::report_forecast::form_amount(form.text("amount"))
+        .map_err(super::WebError::Domain)?;
     s.store
         .set_source_cost(&web.actor, form.text("source"), form.text("month"), amount)
         .await?;

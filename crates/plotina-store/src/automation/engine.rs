@@ -254,7 +254,7 @@ pub fn on_change<'a>(
 
 /// Whether each rule's condition holds for a stored record, answered by one query
 /// (`CASE WHEN condition THEN 1 ELSE 0 END` per rule); a rule without a condition holds
-/// without asking. Same SQL as [`condition_holds`], so both agree.
+/// without asking. [`condition_holds`] asks it for one rule.
 pub async fn conditions_hold(
     tx: &mut Tx,
     actor: &Actor,
@@ -374,25 +374,8 @@ pub async fn condition_holds(
         };
         return Ok(filter::eval::eval(&expr, &r));
     }
-    let customs = crate::rules::load_custom_defs(tx).await?;
-    let lookup =
-        move |e: Entity| -> Vec<CustomFieldDef> { customs.get(&e).cloned().unwrap_or_default() };
-    let ctx = FilterCtx {
-        backend: tx.backend(),
-        actor,
-        input: text,
-        custom: &lookup,
-    };
-    let cond = ctx
-        .compile(entity, &expr)
-        .map_err(plotina_core::DomainError::BadFilter)?;
-    let q = Query::select()
-        .column(Alias::new("id"))
-        .from(Alias::new(entity.table()))
-        .and_where(col("id").eq(record_id(record)))
-        .and_where(cond)
-        .to_owned();
-    Ok(tx.fetch_optional(&q).await?.is_some())
+    let holds = conditions_hold(tx, actor, entity, record_id(record), &[rule]).await?;
+    Ok(holds.first().copied().unwrap_or(false))
 }
 
 struct MemResolve {
