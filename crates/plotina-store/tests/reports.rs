@@ -2063,3 +2063,141 @@ async fn sources_attribute_children_to_the_top_parent_and_weigh_costs() {
         }
     }
 }
+
+/// The read-only BI views (docs/bi.md): a deal with its pipeline, stage, company and
+/// owner by name and its amount in roubles; deleted records left out; no secret columns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bi_views_show_live_records_with_names_and_roubles() {
+    for db in testing::all().await {
+        eprintln!("backend: {}", db.name());
+        let (store, fx) = testing::seeded_store(&db).await;
+        let company = store
+            .create(
+                &fx.m1,
+                Entity::Company,
+                &obj(json!({"name": "ООО «Витрина»", "industry": "retail"})),
+                None,
+            )
+            .await
+            .expect("company")
+            .0["id"]
+            .as_i64()
+            .unwrap();
+        let mut deal = |title: &'static str| {
+            let store = &store;
+            let fx = &fx;
+            async move {
+                store
+                    .create(
+                        &fx.m1,
+                        Entity::Deal,
+                        &obj(json!({"title": title, "pipeline_id": fx.pipeline,
+                            "company_id": company, "amount": "1500.50"})),
+                        None,
+                    )
+                    .await
+                    .expect("deal")
+                    .0["id"]
+                    .as_i64()
+                    .unwrap()
+            }
+        };
+        let kept = deal("Витрина: стеллажи").await;
+        let gone = deal("Витрина: удалённая").await;
+        store
+            .delete(&fx.admin, Entity::Deal, gone, None)
+            .await
+            .expect("delete");
+
+        let mut tx: Tx = store.pool().begin().await.expect("begin");
+        let q = Query::select()
+            .columns(
+                [
+                    "id",
+                    "title",
+                    "pipeline",
+                    "stage",
+                    "stage_kind",
+                    "company",
+                    "owner",
+                    "amount_kopecks",
+                ]
+                .map(Alias::new),
+            )
+            .expr_as(
+                sea_query::Expr::cust("CAST(amount_rub AS TEXT)"),
+                Alias::new("rub"),
+            )
+            .from(Alias::new("bi_deals"))
+            .and_where(sea_query::Expr::col(Alias::new("company_id")).eq(company))
+            .to_owned();
+        let rows = tx.fetch_all(&q).await.expect("bi_deals");
+        assert_eq!(rows.len(), 1, "the deleted deal is not in the view");
+        let r = &rows[0];
+        assert_eq!(r.i64("id").unwrap(), Some(kept));
+        assert_eq!(
+            r.text("title").unwrap().as_deref(),
+            Some("Витрина: стеллажи")
+        );
+        assert_eq!(r.text("company").unwrap().as_deref(), Some("ООО «Витрина»"));
+        assert_eq!(r.text("stage_kind").unwrap().as_deref(), Some("open"));
+        assert!(r.text("pipeline").unwrap().is_some_and(|p| !p.is_empty()));
+        assert!(r.text("stage").unwrap().is_some_and(|s| !s.is_empty()));
+        assert!(r.text("owner").unwrap().is_some_and(|o| !o.is_empty()));
+        assert_eq!(r.i64("amount_kopecks").unwrap(), Some(150_050));
+        let rub: f64 = r.text("rub").unwrap().unwrap().parse().unwrap();
+        assert_eq!(rub, 1500.5);
+        // Every view answers, and the users' view holds no login or password hash.
+        for view in [
+            "bi_departments",
+            "bi_users",
+            "bi_pipelines",
+            "bi_stages",
+            "bi_companies",
+            "bi_contacts",
+            "bi_leads",
+            "bi_deals",
+            "bi_activities",
+            "bi_stage_changes",
+        ] {
+            let q = Query::select()
+                .expr_as(sea_query::Expr::cust("COUNT(*)"), Alias::new("n"))
+                .from(Alias::new(view))
+                .to_owned();
+            let n = tx.fetch_all(&q).await.expect(view)[0].i64("n").unwrap();
+            assert!(n.is_some(), "{view}");
+        }
+        tx.commit().await.expect("commit");
+        let columns_sql = match store.backend() {
+            Backend::Sqlite => "SELECT name AS c FROM pragma_table_info('bi_users')",
+            Backend::Postgres => {
+                "SELECT column_name::text AS c FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = 'bi_users'"
+            }
+        };
+        let mut tx: Tx = store.pool().begin().await.expect("begin");
+        let columns: Vec<String> = tx
+            .fetch_all_sql(
+                columns_sql,
+                sea_query_binder::SqlxValues(sea_query::Values(Vec::new())),
+            )
+            .await
+            .expect("columns")
+            .iter()
+            .filter_map(|r| r.text("c").unwrap())
+            .collect();
+        tx.commit().await.expect("commit");
+        assert_eq!(
+            columns,
+            [
+                "id",
+                "name",
+                "email",
+                "department_id",
+                "department",
+                "role",
+                "active"
+            ]
+        );
+    }
+}
