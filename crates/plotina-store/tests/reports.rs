@@ -2083,7 +2083,7 @@ async fn bi_views_show_live_records_with_names_and_roubles() {
             .0["id"]
             .as_i64()
             .unwrap();
-        let mut deal = |title: &'static str| {
+        let deal = |title: &'static str| {
             let store = &store;
             let fx = &fx;
             async move {
