@@ -34,6 +34,16 @@ pub struct Fixture {
     pub custom_filter: Option<String>,
 }
 
+/// The report parameters of the report scenarios: the whole base, as the administrator
+/// sees it (the heaviest case).
+fn whole_base() -> plotina_store::reports::ReportParams {
+    plotina_store::reports::ReportParams::default()
+}
+
+fn done<T>(r: Result<T, plotina_store::StoreError>) -> Result<(), String> {
+    r.map(|_| ()).map_err(|e| e.to_string())
+}
+
 fn pick<T: Clone>(items: &[T], i: u64) -> T {
     items[(i.wrapping_mul(2_654_435_761) % items.len().max(1) as u64) as usize].clone()
 }
@@ -545,7 +555,57 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "report_abc_xyz",
         http: Some(|h, _, _| Box::pin(async move { h.get("/api/v1/reports/abc-xyz", &[]).await })),
-        direct: None,
+        direct: Some(|s, fx, _| {
+            Box::pin(async move {
+                let t = plotina_store::reports::abc_xyz::Thresholds::default();
+                done(s.report_abc_xyz(&fx.actor, &whole_base(), t).await)
+            })
+        }),
+    },
+    Scenario {
+        name: "report_velocity",
+        http: None,
+        direct: Some(|s, fx, _| {
+            Box::pin(async move { done(s.report_velocity(&fx.actor, &whole_base(), 14).await) })
+        }),
+    },
+    Scenario {
+        name: "report_forecast",
+        http: None,
+        direct: Some(|s, fx, _| {
+            Box::pin(async move { done(s.report_forecast(&fx.actor, &whole_base()).await) })
+        }),
+    },
+    Scenario {
+        name: "report_managers",
+        http: None,
+        direct: Some(|s, fx, _| {
+            Box::pin(async move { done(s.report_rating(&fx.actor, &whole_base()).await) })
+        }),
+    },
+    Scenario {
+        name: "report_by_industry",
+        http: None,
+        direct: Some(|s, fx, _| {
+            Box::pin(async move { done(s.report_by_industry(&fx.actor, &whole_base()).await) })
+        }),
+    },
+    Scenario {
+        name: "report_overdue_children",
+        http: None,
+        direct: Some(|s, fx, _| {
+            Box::pin(async move { done(s.report_overdue_children(&fx.actor, &whole_base()).await) })
+        }),
+    },
+    Scenario {
+        name: "report_dashboard",
+        http: None,
+        direct: Some(|s, fx, _| {
+            Box::pin(async move {
+                let now = plotina_core::value::now();
+                done(s.report_dashboard(&fx.actor, &whole_base(), now).await)
+            })
+        }),
     },
     Scenario {
         name: "report_sources",
