@@ -206,6 +206,18 @@ fn default_child_title() -> String {
 }
 
 impl Action {
+    /// Writes nothing a rule's condition can read: only notebook items, mail and webhook
+    /// deliveries (a delay only postpones the actions after it).
+    pub fn writes_no_record(&self) -> bool {
+        matches!(
+            self,
+            Action::NotebookItem { .. }
+                | Action::SendEmail { .. }
+                | Action::Webhook { .. }
+                | Action::Delay { .. }
+        )
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             Action::CreateActivity { .. } => "create_activity",
@@ -314,14 +326,8 @@ impl RuleInput {
         }
         for (i, a) in self.actions.iter().enumerate() {
             validate_action(entity, a, &format!("actions[{i}]"), &mut errs);
-            let leaves_record_alone = matches!(
-                a,
-                Action::NotebookItem { .. }
-                    | Action::SendEmail { .. }
-                    | Action::Webhook { .. }
-                    | Action::MoveParent { .. }
-                    | Action::Delay { .. }
-            );
+            let leaves_record_alone =
+                a.writes_no_record() || matches!(a, Action::MoveParent { .. });
             if self.trigger == Trigger::Deleted && !leaves_record_alone {
                 errs.push(FieldError::new(
                     format!("actions[{i}]"),

@@ -312,6 +312,16 @@ async fn each_rule_sees_what_the_rules_before_it_did() {
     each_backend(|store, fx| async move {
         let admin = &fx.admin;
         let stage = fx.stage("Квалификация");
+        // A rule that writes no record: the conditions checked before it still hold.
+        let note = rule(
+            &store,
+            admin,
+            json!({"name": "Заметка", "entity": "deal",
+            "trigger": {"type": "stage_entered", "stage_id": stage},
+            "actions": [{"type": "notebook_item", "text": "Сделка {{title}} на квалификации",
+                "assignee": {"kind": "owner"}}]}),
+        )
+        .await;
         let first = rule(
             &store,
             admin,
@@ -356,6 +366,7 @@ async fn each_rule_sees_what_the_rules_before_it_did() {
         let now = store.get(admin, Entity::Deal, id(&deal)).await.unwrap();
         assert_eq!(now["description"], json!("готово"));
         assert_eq!(now["tags"], json!(["второе"]));
+        assert_eq!(runs_of_rule(&store, admin, note.id).await, vec!["done"]);
         assert_eq!(runs_of_rule(&store, admin, first.id).await, vec!["done"]);
         assert_eq!(runs_of_rule(&store, admin, second.id).await, vec!["done"]);
         assert!(runs_of_rule(&store, admin, third.id).await.is_empty());

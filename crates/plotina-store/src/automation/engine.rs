@@ -43,7 +43,10 @@ tokio::task_local! {
 struct Reads {
     rules: HashMap<Entity, Arc<Vec<StoredRule>>>,
     subscriptions: Option<Arc<Vec<Subscription>>>,
+    custom_fields: Option<Arc<CustomDefs>>,
 }
+
+type CustomDefs = std::collections::BTreeMap<Entity, Vec<CustomFieldDef>>;
 
 fn cached<T>(pick: impl FnOnce(&Reads) -> Option<T>) -> Option<T> {
     READS
@@ -65,6 +68,15 @@ async fn active_rules(tx: &mut Tx, entity: Entity) -> Result<Arc<Vec<StoredRule>
         r.rules.insert(entity, rules.clone());
     });
     Ok(rules)
+}
+
+async fn custom_fields(tx: &mut Tx) -> Result<Arc<CustomDefs>> {
+    if let Some(defs) = cached(|r| r.custom_fields.clone()) {
+        return Ok(defs);
+    }
+    let defs = Arc::new(crate::rules::load_custom_defs(tx).await?);
+    remember(|r| r.custom_fields = Some(defs.clone()));
+    Ok(defs)
 }
 
 async fn enabled_subscriptions(tx: &mut Tx) -> Result<Arc<Vec<Subscription>>> {
@@ -226,15 +238,22 @@ pub fn on_change<'a>(
             .filter(|r| trigger_matches(&r.trigger, &change))
             .collect();
         // The conditions of all rules still to run are checked in one query; after a
-        // rule has run (its actions may have changed the record) the rest are checked
-        // again, so each rule sees the record as the rules before it left it.
+        // rule that may have changed a record has run, the rest are checked again, so
+        // each rule sees the record as the rules before it left it.
+        let mut known: Option<Vec<bool>> = None;
         while !pending.is_empty() {
-            let holds = conditions_hold(tx, actor, change.entity, id, &pending).await?;
+            let holds = match known.take() {
+                Some(holds) => holds,
+                None => conditions_hold(tx, actor, change.entity, id, &pending).await?,
+            };
             let Some(first) = holds.iter().position(|h| *h) else {
                 break;
             };
             let rule = pending[first];
             pending.drain(..=first);
+            if rule.actions.iter().all(Action::writes_no_record) {
+                known = Some(holds[first + 1..].to_vec());
+            }
             let run = RunRequest {
                 rule,
                 entity: change.entity,
@@ -276,7 +295,7 @@ pub async fn conditions_hold(
             continue;
         };
         if customs.is_none() {
-            customs = Some(crate::rules::load_custom_defs(tx).await?);
+            customs = Some(custom_fields(tx).await?);
         }
         let defs = customs.as_ref().expect("loaded above");
         let lookup =
