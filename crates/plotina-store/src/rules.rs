@@ -480,14 +480,15 @@ fn pipeline(changes: &mut Changes) -> Result<()> {
 }
 
 fn user(old: Option<&Record>, changes: &mut Changes) {
-    if old.is_none() {
-        if changes.get("active").is_none() {
-            changes.set(Entity::User, "active", Value::Bool(true));
-        }
-        for (name, default) in [("language", "ru"), ("time_zone", "Europe/Moscow")] {
-            if changes.get(name).is_none_or(Value::is_null) {
-                changes.set(Entity::User, name, Value::Text(default.into()));
-            }
+    if old.is_none() && changes.get("active").is_none() {
+        changes.set(Entity::User, "active", Value::Bool(true));
+    }
+    // A user always has a language and a time zone: missing on create, or cleared later,
+    // means the default.
+    for (name, default) in [("language", "ru"), ("time_zone", "Europe/Moscow")] {
+        let cleared = changes.get(name).is_some_and(Value::is_null);
+        if cleared || (old.is_none() && changes.get(name).is_none()) {
+            changes.set(Entity::User, name, Value::Text(default.into()));
         }
     }
 }

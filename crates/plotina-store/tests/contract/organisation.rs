@@ -324,6 +324,30 @@ pub async fn department_role_and_user_lifecycle(t: &T) {
     .unwrap();
     trash_round_trip(t, admin, Entity::Role, &r2).await;
     trash_round_trip(t, admin, Entity::Department, &d2).await;
+    // Clearing the language or the time zone brings back the default.
+    t.update(
+        admin,
+        Entity::User,
+        id(&u),
+        json!({"language": "en", "time_zone": "Asia/Yekaterinburg"}),
+        None,
+    )
+    .await
+    .expect("set language and zone");
+    let cleared = t
+        .update(
+            admin,
+            Entity::User,
+            id(&u),
+            json!({"language": null, "time_zone": null}),
+            None,
+        )
+        .await
+        .expect("cleared language and zone");
+    assert_eq!(
+        (cleared["language"].as_str(), cleared["time_zone"].as_str()),
+        (Some("ru"), Some("Europe/Moscow"))
+    );
 }
 
 pub async fn custom_field_definitions_lifecycle(t: &T) {
