@@ -37,9 +37,7 @@ async fn bulk(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let obj = input::json_object(&headers, &body)?;
-    let b: Body = serde_json::from_value(Value::Object(obj))
-        .map_err(|_| ApiError::malformed("body", "bad_request"))?;
+    let b: Body = input::json_body(&headers, &body)?;
     let op = match (b.set, b.owner_id, b.add_tag) {
         (Some(set), None, None) if !set.is_empty() => BulkOp::Set(set),
         (None, Some(owner), None) => {

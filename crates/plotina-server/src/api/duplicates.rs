@@ -225,9 +225,7 @@ async fn tasks(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let obj = input::json_object(&headers, &body)?;
-    let b: TasksBody = serde_json::from_value(Value::Object(obj))
-        .map_err(|_| ApiError::malformed("body", "bad_request"))?;
+    let b: TasksBody = input::json_body(&headers, &body)?;
     let p = find_params(b.entity, b.reason, None, b.limit)?;
     let lang = Lang::from_accept_language(&auth.actor.language);
     let out = state
@@ -257,9 +255,7 @@ async fn merge(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let obj = input::json_object(&headers, &body)?;
-    let b: MergeBody = serde_json::from_value(Value::Object(obj))
-        .map_err(|_| ApiError::malformed("body", "bad_request"))?;
+    let b: MergeBody = input::json_body(&headers, &body)?;
     let entity = parse_entity(Some(&b.entity))?;
     if b.survivor < 1 || b.victims.iter().any(|v| *v < 1) {
         return Err(ApiError::malformed("victims", "bad_request"));

@@ -171,9 +171,7 @@ async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let obj = input::json_object(&headers, &body)?;
-    let b: ExportBody = serde_json::from_value(Value::Object(obj))
-        .map_err(|_| ApiError::malformed("body", "bad_request"))?;
+    let b: ExportBody = input::json_body(&headers, &body)?;
     let entity = Entity::from_plural(&b.entity)
         .or_else(|| Entity::from_code(&b.entity))
         .filter(|e| e.is_business())

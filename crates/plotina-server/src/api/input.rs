@@ -44,6 +44,13 @@ pub fn json_object(headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Json
     }
 }
 
+/// A JSON object body into a struct (which refuses unknown fields): the checks of
+/// [`json_object`], then any field of the wrong shape is a 400 `bad_request` on `body`.
+pub fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_value(Json::Object(json_object(headers, body)?))
+        .map_err(|_| ApiError::malformed("body", "bad_request"))
+}
+
 /// Query parameters into a struct; unknown parameters are ignored, bad values named.
 pub fn query<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, ApiError> {
     serde_urlencoded::from_str(raw.unwrap_or("")).map_err(|e| {

@@ -15,7 +15,7 @@ use crate::api::input;
 use crate::api::report_export::{Cell, Table};
 use crate::api::reports::{no_extra, parse_amount, report_parameters, respond, MonthSpan};
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::i18n::{t, I18n, Lang};
 use crate::state::AppState;
 
@@ -132,9 +132,7 @@ async fn set_cost(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let obj = input::json_object(&headers, &body)?;
-    let b: CostBody = serde_json::from_value(serde_json::Value::Object(obj))
-        .map_err(|_| ApiError::malformed("body", "bad_request"))?;
+    let b: CostBody = input::json_body(&headers, &body)?;
     let amount = parse_amount(b.amount)?;
     s.store
         .set_source_cost(&auth.actor, &b.source, &b.month, amount)

@@ -543,9 +543,7 @@ async fn set_plan(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let obj = input::json_object(&headers, &body)?;
-    let b: PlanBody = serde_json::from_value(serde_json::Value::Object(obj))
-        .map_err(|_| ApiError::malformed("body", "bad_request"))?;
+    let b: PlanBody = input::json_body(&headers, &body)?;
     let target = PlanTarget::parse(&b.target)
         .ok_or_else(|| ApiError::from(bad("target", "plan_bad_target")))?;
     let amount = parse_amount(b.amount)?;
