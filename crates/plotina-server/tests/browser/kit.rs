@@ -391,7 +391,12 @@ impl Kit {
 
     /// Waits until `script` returns `true`; panics with `what` and the page otherwise.
     pub async fn wait_js(&self, what: &str, script: &str, args: Vec<Value>) {
-        let deadline = Instant::now() + WAIT;
+        self.wait_js_within(what, script, args, WAIT).await
+    }
+
+    /// [`Self::wait_js`] for work that takes longer than a page change (a background job).
+    pub async fn wait_js_within(&self, what: &str, script: &str, args: Vec<Value>, wait: Duration) {
+        let deadline = Instant::now() + wait;
         loop {
             // A script run while a page is being replaced may fail: try again.
             if let Ok(v) = self.b.execute(script, args.clone()).await {
