@@ -13,17 +13,17 @@
 //! Activities count for their assignee (else their owner), by `done_at` in the period;
 //! deals for their owner: created in the period (new), closed in the period (won, lost).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
 use plotina_core::error::{DomainError, FieldError};
 use plotina_core::policy::{Action, Actor, Scope};
 use plotina_core::schema::Entity;
-use sea_query::{Alias, Query};
+use sea_query::{Alias, Expr, Query};
 use serde::{Deserialize, Serialize};
 
-use super::stats::{percentile, ratio};
-use super::{all_stages, deal_condition, ts_value, PeriodOn, ReportParams};
+use super::stats::ratio;
+use super::{all_stages, deal_condition, stages_of_kind, ts_value, PeriodOn, ReportParams};
+use crate::db::Backend;
 use crate::error::{fail, Result};
 use crate::filter_sql::col;
 use crate::listing::{ListParams, QueryCtx};
@@ -185,8 +185,52 @@ pub fn score(rows: &mut [ManagerRow], weights: &Weights) {
     }
 }
 
-fn person(r: &crate::db::Row) -> Result<Option<i64>> {
-    Ok(r.i64("assignee_id")?.or(r.i64("owner_id")?))
+/// Whose an activity is for the rating: its assignee, else its owner. The same
+/// expression is indexed (`activities_person_kind_idx`), so it must stay as written.
+const PERSON: &str = "COALESCE(assignee_id, owner_id)";
+
+/// A won deal's cycle in whole days (truncated, at least 0), `NULL` for other stages and
+/// for deals without both dates: the same figure as `(closed - created).num_days()`.
+fn cycle_days_sql(backend: Backend, won: &[i64]) -> String {
+    let won = if won.is_empty() {
+        "NULL".to_string()
+    } else {
+        won.iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let days = match backend {
+        // julianday keeps milliseconds; rounding the difference to whole milliseconds
+        // undoes the floating point before the integer division truncates to days.
+        Backend::Sqlite => {
+            "MAX(0, CAST(ROUND((julianday(closed_at) - julianday(created_at)) * 86400000) \
+             AS INTEGER) / 86400000)"
+        }
+        Backend::Postgres => {
+            "GREATEST(0, CAST(TRUNC(EXTRACT(EPOCH FROM (closed_at - created_at)) / 86400) \
+             AS BIGINT))"
+        }
+    };
+    format!(
+        "CASE WHEN stage_id IN ({won}) AND created_at IS NOT NULL AND closed_at IS NOT NULL \
+         THEN {days} END"
+    )
+}
+
+/// The median (nearest rank, as [`super::stats::percentile`]) of values given as counts
+/// per value.
+fn median_of_counts(counts: &BTreeMap<i64, i64>) -> Option<i64> {
+    let n: u64 = counts.values().map(|c| u64::try_from(*c).unwrap_or(0)).sum();
+    let rank = (50 * n).div_ceil(100).max(1);
+    let mut seen = 0u64;
+    for (value, count) in counts {
+        seen += u64::try_from(*count).unwrap_or(0);
+        if seen >= rank {
+            return Some(*value);
+        }
+    }
+    None
 }
 
 impl Store {
@@ -240,9 +284,12 @@ impl Store {
     pub async fn report_rating(&self, actor: &Actor, params: &ReportParams) -> Result<Rating> {
         let weights = self.rating_weights().await?;
         let now = plotina_core::value::now();
+        let backend = self.backend();
         let mut tx = self.pool().begin().await?;
         let mut rows: HashMap<i64, ManagerRow> = HashMap::new();
-        let mut cycles: HashMap<i64, Vec<i64>> = HashMap::new();
+        // Won deals' cycle lengths per owner as counts per number of days, so the median
+        // is taken without every deal coming back from the database.
+        let mut cycles: HashMap<i64, BTreeMap<i64, i64>> = HashMap::new();
         macro_rules! row {
             ($id:expr) => {
                 rows.entry($id).or_insert_with(|| ManagerRow {
@@ -252,112 +299,139 @@ impl Store {
             };
         }
         let stages = all_stages(&mut tx).await?;
+        let won = stages_of_kind(&stages, &["won"]);
 
-        // Deals created in the period: new deals.
+        // Deals created in the period: new deals, counted per owner in the database.
         let created = deal_condition(self, &mut tx, actor, params, PeriodOn::CreatedAt).await?;
         let q = Query::select()
             .column(Alias::new("owner_id"))
+            .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
             .from(Alias::new("deals"))
             .cond_where(created)
+            .and_where(col("owner_id").is_not_null())
+            .group_by_col(Alias::new("owner_id"))
             .to_owned();
         for r in tx.fetch_all(&q).await? {
             if let Some(o) = r.i64("owner_id")? {
-                row!(o).new_deals += 1;
+                row!(o).new_deals += r.i64("n")?.unwrap_or(0);
             }
         }
-        // Deals closed in the period: won, lost, amounts, cycle.
+        // Deals closed in the period: won, lost, amounts per owner and stage, and for won
+        // deals the cycle in whole days (created to closed, never below zero).
         let closed = deal_condition(self, &mut tx, actor, params, PeriodOn::ClosedAt).await?;
+        let days = cycle_days_sql(backend, &won);
         let q = Query::select()
-            .columns(["owner_id", "stage_id", "amount", "created_at", "closed_at"].map(Alias::new))
+            .columns(["owner_id", "stage_id"].map(Alias::new))
+            .expr_as(Expr::cust(&days), Alias::new("days"))
+            .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+            .expr_as(
+                Expr::cust("CAST(COALESCE(SUM(amount), 0) AS BIGINT)"),
+                Alias::new("amount"),
+            )
             .from(Alias::new("deals"))
             .cond_where(closed)
+            .and_where(col("owner_id").is_not_null())
+            .group_by_columns(["owner_id", "stage_id"].map(Alias::new))
+            .add_group_by([Expr::cust(&days)])
             .to_owned();
         for r in tx.fetch_all(&q).await? {
             let Some(o) = r.i64("owner_id")? else {
                 continue;
             };
+            let n = r.i64("n")?.unwrap_or(0);
             let kind = r
                 .i64("stage_id")?
                 .and_then(|s| stages.get(&s))
-                .map(|s| s.kind.clone())
+                .map(|s| s.kind.as_str())
                 .unwrap_or_default();
-            match kind.as_str() {
+            match kind {
                 "won" => {
                     let m = row!(o);
-                    m.won_count += 1;
+                    m.won_count += n;
                     m.won_amount += r.i64("amount")?.unwrap_or(0);
-                    if let (Some(c), Some(d)) =
-                        (r.datetime("created_at")?, r.datetime("closed_at")?)
-                    {
-                        cycles.entry(o).or_default().push((d - c).num_days().max(0));
+                    if let Some(d) = r.i64("days")? {
+                        *cycles.entry(o).or_default().entry(d).or_default() += n;
                     }
                 }
-                "lost" => row!(o).lost_count += 1,
+                "lost" => row!(o).lost_count += n,
                 _ => {}
             }
         }
 
-        // Activities: done in the period (calls, meetings, tasks), and tasks overdue now.
+        // Activities: done in the period (calls, meetings, tasks on time and late) and
+        // tasks overdue now, counted per person (the assignee, else the owner).
         let customs = self.custom_lookup().await?;
         let ctx = QueryCtx {
-            backend: self.backend(),
+            backend,
             actor,
             custom: &customs,
         };
         let visible = ctx.conditions(Entity::Activity, Action::Read, &ListParams::default())?;
         let people = self.rating_people(&mut tx, params).await?;
+        let mut visible_people = visible;
+        if let Some(ids) = &people {
+            visible_people = visible_people.add(Expr::expr(Expr::cust(PERSON)).is_in(ids.clone()));
+        }
         let (from, to) = params.instants();
-        let backend = self.backend();
-        let mut done = visible.clone().add(col("done_at").is_not_null());
+        let mut done = visible_people.clone().add(col("done_at").is_not_null());
         if let Some(f) = from {
             done = done.add(col("done_at").gte(ts_value(backend, f)));
         }
         if let Some(t) = to {
             done = done.add(col("done_at").lt(ts_value(backend, t)));
         }
+        let late = match backend {
+            // Compared as instants: stored texts may differ in their offset notation.
+            Backend::Sqlite => "julianday(done_at) > julianday(due_at)",
+            Backend::Postgres => "done_at > due_at",
+        };
         let q = Query::select()
-            .columns(["kind", "owner_id", "assignee_id", "due_at", "done_at"].map(Alias::new))
+            .column(Alias::new("kind"))
+            .expr_as(Expr::cust(PERSON), Alias::new("person"))
+            .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+            .expr_as(
+                Expr::cust(format!(
+                    "CAST(COALESCE(SUM(CASE WHEN kind = 'task' AND due_at IS NOT NULL \
+                     AND {late} THEN 1 ELSE 0 END), 0) AS BIGINT)"
+                )),
+                Alias::new("late"),
+            )
             .from(Alias::new("activities"))
             .cond_where(done)
             .and_where(col("kind").is_in(["call", "meeting", "task"]))
+            .add_group_by([Expr::cust(PERSON), Expr::col(Alias::new("kind")).into()])
             .to_owned();
         for r in tx.fetch_all(&q).await? {
-            let Some(p) = person(&r)? else { continue };
-            if people.as_ref().is_some_and(|ids| !ids.contains(&p)) {
-                continue;
-            }
+            let Some(p) = r.i64("person")? else { continue };
+            let n = r.i64("n")?.unwrap_or(0);
             let kind = r.text("kind")?.unwrap_or_default();
             let m = row!(p);
             match kind.as_str() {
-                "call" => m.calls += 1,
-                "meeting" => m.meetings += 1,
+                "call" => m.calls += n,
+                "meeting" => m.meetings += n,
                 _ => {
-                    let due: Option<DateTime<Utc>> = r.datetime("due_at")?;
-                    let at: Option<DateTime<Utc>> = r.datetime("done_at")?;
-                    match (due, at) {
-                        (Some(due), Some(at)) if at > due => m.tasks_late += 1,
-                        _ => m.tasks_on_time += 1,
-                    }
+                    let late = r.i64("late")?.unwrap_or(0);
+                    m.tasks_late += late;
+                    m.tasks_on_time += n - late;
                 }
             }
         }
         let q = Query::select()
-            .columns(["owner_id", "assignee_id"].map(Alias::new))
+            .expr_as(Expr::cust(PERSON), Alias::new("person"))
+            .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
             .from(Alias::new("activities"))
-            .cond_where(visible)
+            .cond_where(visible_people)
             .and_where(col("kind").eq("task"))
             .and_where(col("done").eq(false))
             .and_where(col("due_at").lt(ts_value(backend, now)))
+            .add_group_by([Expr::cust(PERSON)])
             .to_owned();
         for r in tx.fetch_all(&q).await? {
-            let Some(p) = person(&r)? else { continue };
-            if people.as_ref().is_some_and(|ids| !ids.contains(&p)) {
-                continue;
-            }
-            row!(p).tasks_overdue_now += 1;
+            let Some(p) = r.i64("person")? else { continue };
+            row!(p).tasks_overdue_now += r.i64("n")?.unwrap_or(0);
         }
         // Only people who are users of a sales role show up: drop rows of inactive users.
-        let active: Vec<i64> = tx
+        let active: HashSet<i64> = tx
             .fetch_all(
                 &Query::select()
                     .column(Alias::new("id"))
@@ -378,7 +452,7 @@ impl Store {
             .map(|mut r| {
                 r.win_rate = ratio(r.won_count, r.won_count + r.lost_count);
                 r.avg_won = (r.won_count > 0).then(|| r.won_amount / r.won_count);
-                r.cycle_days = cycles.get(&r.user_id).and_then(|c| percentile(c, 50));
+                r.cycle_days = cycles.get(&r.user_id).and_then(median_of_counts);
                 r
             })
             .collect();
@@ -419,6 +493,18 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn median_from_counts_per_value() {
+        // 2, 2, 5, 9, 9, 9: median rank ceil(0.5 × 6) = 3 → 5.
+        let counts: BTreeMap<i64, i64> = [(2, 2), (5, 1), (9, 3)].into_iter().collect();
+        assert_eq!(median_of_counts(&counts), Some(5));
+        // 0, 7, 7, 7: rank 2 → 7. One value: itself.
+        let counts: BTreeMap<i64, i64> = [(0, 1), (7, 3)].into_iter().collect();
+        assert_eq!(median_of_counts(&counts), Some(7));
+        assert_eq!(median_of_counts(&[(4, 1)].into_iter().collect()), Some(4));
+        assert_eq!(median_of_counts(&BTreeMap::new()), None);
+    }
 
     #[test]
     fn scores_against_the_best_and_weights() {
