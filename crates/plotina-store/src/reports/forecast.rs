@@ -13,14 +13,17 @@
 
 use std::collections::HashMap;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use plotina_core::error::{DomainError, FieldError};
 use plotina_core::policy::{Action, Actor, Scope};
 use plotina_core::schema::Entity;
-use sea_query::{Alias, Order, Query};
+use sea_query::{Alias, Expr, Order, Query};
 use serde::Serialize;
 
-use super::{all_stages, deal_condition, stages_of_kind, PeriodOn, ReportParams};
+use super::{
+    all_stages, deal_condition, stages_of_kind, ts_value, PeriodOn, ReportParams, StageInfo,
+};
+use crate::db::Backend;
 use crate::error::{fail, Result};
 use crate::filter_sql::col;
 use crate::store::Store;
@@ -104,6 +107,41 @@ pub struct Forecast {
     /// Open deals without an expected close date.
     pub undated_amount: i64,
     pub undated_deals: i64,
+}
+
+/// A deal's probability in percent as SQL: its own when set, else its stage's, else 0,
+/// kept within 0…100. The stages' probabilities are written into the expression (a
+/// handful of integers), so it needs no join.
+fn probability_sql(stages: &HashMap<i64, StageInfo>) -> String {
+    let mut by_stage: Vec<(i64, i64)> = stages
+        .values()
+        .filter_map(|s| s.probability.map(|p| (s.id, p)))
+        .collect();
+    by_stage.sort_unstable();
+    let stage = if by_stage.is_empty() {
+        "0".to_string()
+    } else {
+        let arms: String = by_stage
+            .iter()
+            .map(|(id, p)| format!(" WHEN {id} THEN {p}"))
+            .collect();
+        format!("CASE stage_id{arms} ELSE 0 END")
+    };
+    let raw = format!("COALESCE(probability, {stage})");
+    format!("(CASE WHEN {raw} < 0 THEN 0 WHEN {raw} > 100 THEN 100 ELSE {raw} END)")
+}
+
+/// The instant a local day starts in a time zone (the first existing moment of it when
+/// the clocks jump over midnight).
+fn local_midnight(tz: chrono_tz::Tz, day: NaiveDate) -> DateTime<Utc> {
+    let start = day.and_time(chrono::NaiveTime::MIN);
+    (0..=3)
+        .find_map(|h| {
+            tz.from_local_datetime(&(start + chrono::Duration::hours(h)))
+                .earliest()
+        })
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| start.and_utc())
 }
 
 fn month_key(d: NaiveDate) -> String {
@@ -277,68 +315,104 @@ impl Store {
             })
             .collect();
 
-        // Actual: won deals by closing month, within the report's months.
+        // Actual: won deals by closing month, within the report's months. The months are
+        // the actor's (a deal closed late on the last evening of a month in Moscow is that
+        // month's even if it is the next one in UTC): each month's bounds become instants,
+        // and the database sums per month between them.
         let mut p = params.clone();
         p.period_from = Some(first);
         p.period_to = Some(after_last.pred_opt().unwrap_or(after_last));
         let won = deal_condition(self, &mut tx, actor, &p, PeriodOn::ClosedAt)
             .await?
             .add(col("stage_id").is_in(with_kind("won")));
+        let backend = self.backend();
+        let bounds: Vec<_> = months
+            .iter()
+            .copied()
+            .chain([after_last])
+            .map(|m| ts_value(backend, local_midnight(actor.time_zone, m)))
+            .collect();
+        // Bucket -1: before the first month in the actor's zone (west of UTC the period's
+        // first hours are the previous month there); past the last bound: no bucket.
+        let closed_at = || Expr::col(Alias::new("closed_at"));
+        let mut bucket = Expr::case(closed_at().lt(bounds[0].clone()), -1);
+        for (i, bound) in bounds.iter().enumerate().skip(1) {
+            bucket = bucket.case(closed_at().lt(bound.clone()), i as i64 - 1);
+        }
+        let bucket = bucket.finally(-1);
         let q = Query::select()
-            .columns(["amount", "closed_at"].map(Alias::new))
+            .expr_as(bucket, Alias::new("bucket"))
+            .expr_as(
+                Expr::cust("CAST(COALESCE(SUM(amount), 0) AS BIGINT)"),
+                Alias::new("amount"),
+            )
             .from(Alias::new("deals"))
             .cond_where(won)
+            // By position: the bucket carries bound values, which PostgreSQL would not
+            // match between the select list and a repeated expression.
+            .add_group_by([Expr::cust("1")])
             .to_owned();
         for r in tx.fetch_all(&q).await? {
-            if let Some(t) = r.datetime("closed_at")? {
-                let key = month_key(t.with_timezone(&actor.time_zone).date_naive());
-                if let Some(m) = by_month.get_mut(&key) {
-                    m.actual += r.i64("amount")?.unwrap_or(0);
-                }
+            let Some(i) = r.i64("bucket")?.and_then(|i| usize::try_from(i).ok()) else {
+                continue;
+            };
+            if let Some(m) = keys.get(i).and_then(|k| by_month.get_mut(k)) {
+                m.actual += r.i64("amount")?.unwrap_or(0);
             }
         }
 
-        // The open pipeline by expected close month.
+        // The open pipeline by expected close month, summed per month and probability.
         let open = deal_condition(self, &mut tx, actor, params, PeriodOn::None)
             .await?
             .add(col("stage_id").is_in(with_kind("open")));
+        let probability = probability_sql(&stages);
+        let month = match backend {
+            Backend::Sqlite => "substr(close_date, 1, 7)",
+            Backend::Postgres => "to_char(close_date, 'YYYY-MM')",
+        };
         let q = Query::select()
-            .columns(["amount", "close_date", "probability", "stage_id"].map(Alias::new))
+            .expr_as(Expr::cust(month), Alias::new("month"))
+            .expr_as(Expr::cust(&probability), Alias::new("p"))
+            .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+            .expr_as(
+                Expr::cust("CAST(COALESCE(SUM(amount), 0) AS BIGINT)"),
+                Alias::new("amount"),
+            )
+            .expr_as(
+                // Per deal, as the figure is defined: amount × probability / 100 rounded
+                // down for each deal, then summed.
+                Expr::cust(format!(
+                    "CAST(COALESCE(SUM(COALESCE(amount, 0) * {probability} / 100), 0) AS BIGINT)"
+                )),
+                Alias::new("weighted"),
+            )
             .from(Alias::new("deals"))
             .cond_where(open)
+            .add_group_by([Expr::cust(month), Expr::cust(&probability)])
             .to_owned();
+        let first_key = month_key(first);
         let (mut overdue_amount, mut overdue_deals) = (0, 0);
         let (mut undated_amount, mut undated_deals) = (0, 0);
         for r in tx.fetch_all(&q).await? {
+            let n = r.i64("n")?.unwrap_or(0);
             let amount = r.i64("amount")?.unwrap_or(0);
-            let Some(date) = r.date("close_date")? else {
+            let Some(key) = r.text("month")? else {
                 undated_amount += amount;
-                undated_deals += 1;
+                undated_deals += n;
                 continue;
             };
-            if date < first {
+            if key < first_key {
                 overdue_amount += amount;
-                overdue_deals += 1;
+                overdue_deals += n;
                 continue;
             }
-            let Some(m) = by_month.get_mut(&month_key(date)) else {
+            let Some(m) = by_month.get_mut(&key) else {
                 continue;
             };
-            let probability = r
-                .i64("probability")?
-                .or_else(|| {
-                    r.i64("stage_id")
-                        .ok()
-                        .flatten()
-                        .and_then(|s| stages.get(&s))
-                        .and_then(|s| s.probability)
-                })
-                .unwrap_or(0)
-                .clamp(0, 100);
-            m.open_deals += 1;
+            m.open_deals += n;
             m.best += amount;
-            m.weighted += amount * probability / 100;
-            if probability >= COMMIT_PROBABILITY {
+            m.weighted += r.i64("weighted")?.unwrap_or(0);
+            if r.i64("p")?.unwrap_or(0) >= COMMIT_PROBABILITY {
                 m.commit += amount;
             }
         }
