@@ -112,6 +112,9 @@ pub fn compute(
     let bought_in = |list: &[Purchase], from: i32, to: i32| {
         list.iter().any(|p| p.month >= from && p.month <= to)
     };
+    // In id order (the order of the linked ids), sorted once for all months.
+    let mut companies: Vec<(&i64, &Vec<Purchase>)> = by_company.iter().collect();
+    companies.sort_by_key(|(id, _)| **id);
     let mut months = Vec::new();
     let (mut repeat_sum, mut previous_sum, mut repeat_total) = (0i64, 0i64, 0i64);
     for m in first..=last {
@@ -131,8 +134,7 @@ pub fn compute(
             lost_ids: Vec::new(),
             active_end_ids: Vec::new(),
         };
-        let mut companies: Vec<(&i64, &Vec<Purchase>)> = by_company.iter().collect();
-        companies.sort_by_key(|(id, _)| **id);
+        let companies = companies.iter().copied();
         let keep = |ids: &mut Vec<i64>, id: i64| {
             if ids.len() < LINK_IDS {
                 ids.push(id);

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use plotina_core::policy::Actor;
-use sea_query::{Alias, Order, Query};
+use sea_query::{Alias, Expr, JoinType, Order, Query};
 use serde::Serialize;
 
 use super::stats::ratio;
@@ -67,63 +67,85 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let stages = all_stages(&mut tx).await?;
         let cond = deal_condition(self, &mut tx, actor, params, PeriodOn::CreatedAt).await?;
-        let q = Query::select()
-            .columns(["company_id", "stage_id", "amount"].map(Alias::new))
+        // Deals are summed per company first (one row per client instead of one per
+        // deal), then per industry through the company; a stage not found counts as open.
+        // `-1` for no stage of a kind: ids are positive, and `NOT IN (NULL)` would be
+        // unknown instead of true.
+        let list = |ids: Vec<i64>| {
+            if ids.is_empty() {
+                "-1".to_string()
+            } else {
+                ids.iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        let won = list(stages_of_kind(&stages, &["won"]));
+        let lost = list(stages_of_kind(&stages, &["lost"]));
+        let count_if = |test: &str| format!("COALESCE(SUM(CASE WHEN {test} THEN 1 ELSE 0 END), 0)");
+        let sum_if = |test: &str| {
+            format!("COALESCE(SUM(CASE WHEN {test} THEN COALESCE(amount, 0) ELSE 0 END), 0)")
+        };
+        let open_test = format!("stage_id NOT IN ({won}) AND stage_id NOT IN ({lost})");
+        let won_test = format!("stage_id IN ({won})");
+        let lost_test = format!("stage_id IN ({lost})");
+        let per_company = Query::select()
+            .column(Alias::new("company_id"))
+            .expr_as(Expr::cust("COUNT(*)"), Alias::new("deals"))
+            .expr_as(Expr::cust(count_if(&open_test)), Alias::new("open"))
+            .expr_as(Expr::cust(sum_if(&open_test)), Alias::new("open_amount"))
+            .expr_as(Expr::cust(count_if(&won_test)), Alias::new("won"))
+            .expr_as(Expr::cust(sum_if(&won_test)), Alias::new("won_amount"))
+            .expr_as(Expr::cust(count_if(&lost_test)), Alias::new("lost"))
             .from(Alias::new("deals"))
             .cond_where(cond)
+            .group_by_col(Alias::new("company_id"))
             .to_owned();
-        let deals = tx.fetch_all(&q).await?;
-        let mut company_ids: Vec<i64> = deals
-            .iter()
-            .filter_map(|r| r.i64("company_id").ok().flatten())
-            .collect();
-        company_ids.sort_unstable();
-        company_ids.dedup();
         // The industry is a fact about the client, read whatever the actor's company
         // scope: the figures are about the actor's own deals.
-        let mut industry: HashMap<i64, Option<String>> = HashMap::new();
-        for chunk in company_ids.chunks(IN_CHUNK) {
-            let q = Query::select()
-                .columns(["id", "industry"].map(Alias::new))
-                .from(Alias::new("companies"))
-                .and_where(col("id").is_in(chunk.iter().copied()))
-                .to_owned();
-            for r in tx.fetch_all(&q).await? {
-                industry.insert(
-                    r.i64("id")?.unwrap_or_default(),
-                    r.text("industry")?.filter(|s| !s.trim().is_empty()),
-                );
-            }
+        let total = |c: &str| Expr::cust(format!("CAST(SUM(d.{c}) AS BIGINT)"));
+        let no_company = "CASE WHEN d.company_id IS NULL THEN 1 ELSE 0 END";
+        let mut q = Query::select()
+            .expr_as(Expr::cust("c.industry"), Alias::new("industry"))
+            .expr_as(
+                Expr::cust(format!("CAST({no_company} AS BIGINT)")),
+                Alias::new("no_company"),
+            )
+            .from_subquery(per_company, Alias::new("d"))
+            .join_as(
+                JoinType::LeftJoin,
+                Alias::new("companies"),
+                Alias::new("c"),
+                Expr::cust("c.id = d.company_id"),
+            )
+            .add_group_by([Expr::cust("c.industry"), Expr::cust(no_company)])
+            .to_owned();
+        for c in ["deals", "open", "open_amount", "won", "won_amount", "lost"] {
+            q.expr_as(total(c), Alias::new(c));
         }
+        let totals = tx.fetch_all(&q).await?;
         tx.commit().await?;
         let mut rows: BTreeMap<(bool, Option<String>), IndustryRow> = BTreeMap::new();
-        for r in deals {
-            let company = r.i64("company_id")?;
-            let ind = company.and_then(|c| industry.get(&c).cloned().flatten());
-            let key = (company.is_none(), ind.clone());
-            let row = rows.entry(key).or_insert_with(|| IndustryRow {
-                industry: ind,
-                without_company: company.is_none(),
-                ..Default::default()
-            });
-            let amount = r.i64("amount")?.unwrap_or(0);
-            row.deals += 1;
-            let kind = r
-                .i64("stage_id")?
-                .and_then(|s| stages.get(&s))
-                .map(|s| s.kind.as_str())
-                .unwrap_or("open");
-            match kind {
-                "won" => {
-                    row.won += 1;
-                    row.won_amount += amount;
-                }
-                "lost" => row.lost += 1,
-                _ => {
-                    row.open += 1;
-                    row.open_amount += amount;
-                }
-            }
+        for r in totals {
+            let without_company = r.i64("no_company")? == Some(1);
+            let ind = r
+                .text("industry")?
+                .filter(|s| !without_company && !s.trim().is_empty());
+            let row = rows
+                .entry((without_company, ind.clone()))
+                .or_insert_with(|| IndustryRow {
+                    industry: ind,
+                    without_company,
+                    ..Default::default()
+                });
+            let n = |c: &str| r.i64(c).map(Option::unwrap_or_default);
+            row.deals += n("deals")?;
+            row.open += n("open")?;
+            row.open_amount += n("open_amount")?;
+            row.won += n("won")?;
+            row.won_amount += n("won_amount")?;
+            row.lost += n("lost")?;
         }
         let mut out: Vec<IndustryRow> = rows
             .into_values()
