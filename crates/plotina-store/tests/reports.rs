@@ -2201,3 +2201,128 @@ async fn bi_views_show_live_records_with_names_and_roubles() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rating_cycle_is_the_median_of_whole_days_per_owner() {
+    for db in testing::all().await {
+        eprintln!("backend: {}", db.name());
+        let (store, fx) = testing::seeded_store(&db).await;
+        let (m1, m2) = (&fx.m1, &fx.m2);
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // (owner, stage, created, closed). m1's won deals last 3 days, 1 day 23:59:59.999
+        // (one whole day), 10 days and 40 days: sorted 1 3 10 40, median rank
+        // ceil(0.5 × 4) = 2 → 3 days. The lost deal's 100 days do not count.
+        // m2's single won deal is "closed" before it was created: 0 days, not -2.
+        let plan = [
+            (m1, W, "2026-03-01T10:00:00Z", "2026-03-04T10:00:00Z"),
+            (m1, W, "2026-03-01T10:00:00Z", "2026-03-03T09:59:59.999Z"),
+            (m1, W, "2026-02-01T00:00:00Z", "2026-02-11T00:00:00Z"),
+            (m1, W, "2026-01-01T00:00:00Z", "2026-02-10T00:00:00Z"),
+            (m1, L, "2025-11-01T00:00:00Z", "2026-02-09T00:00:00Z"),
+            (m2, W, "2026-03-05T00:00:00Z", "2026-03-03T00:00:00Z"),
+        ];
+        for (who, stage, created, closed) in plan {
+            let body = json!({"title": "Цикл", "pipeline_id": fx.pipeline,
+                "stage_id": fx.stage(stage), "amount": "100",
+                "lost_reason": (stage == L).then_some("Дорого")});
+            let (rec, _) = store
+                .create(who, Entity::Deal, &obj(body), None)
+                .await
+                .unwrap();
+            let id = rec["id"].as_i64().unwrap();
+            set_times(
+                &store,
+                "deals",
+                id,
+                &[("created_at", at(created)), ("closed_at", at(closed))],
+            )
+            .await;
+        }
+        let r = store
+            .report_rating(&fx.admin, &ReportParams::default())
+            .await
+            .unwrap();
+        let row = |id: i64| r.managers.iter().find(|m| m.user_id == id).unwrap().clone();
+        let a = row(m1.user_id);
+        assert_eq!((a.won_count, a.lost_count, a.cycle_days), (4, 1, Some(3)));
+        assert_eq!(a.won_amount, 40_000);
+        assert_eq!(row(m2.user_id).cycle_days, Some(0));
+        // February closings only (one whole month): m1's 10- and 40-day deals and the
+        // lost one; median rank ceil(0.5 × 2) = 1 → 10 days.
+        let feb = ReportParams {
+            period_from: NaiveDate::from_ymd_opt(2026, 2, 1),
+            period_to: NaiveDate::from_ymd_opt(2026, 2, 28),
+            ..Default::default()
+        };
+        let r = store.report_rating(&fx.admin, &feb).await.unwrap();
+        let a = r.managers.iter().find(|m| m.user_id == m1.user_id).unwrap();
+        assert_eq!((a.won_count, a.lost_count, a.cycle_days), (2, 1, Some(10)));
+        assert!(r
+            .managers
+            .iter()
+            .all(|m| m.user_id != m2.user_id || m.won_count == 0));
+        // One owner: the same figures, nobody else's.
+        let one = ReportParams {
+            owner: Some(m1.user_id),
+            ..Default::default()
+        };
+        let r = store.report_rating(&fx.admin, &one).await.unwrap();
+        assert!(r.managers.iter().all(|m| m.user_id == m1.user_id));
+        assert_eq!(r.managers[0].cycle_days, Some(3));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forecast_actuals_fall_in_the_month_of_the_actors_time_zone() {
+    for db in testing::all().await {
+        eprintln!("backend: {}", db.name());
+        let (store, fx) = testing::seeded_store(&db).await;
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // Won deals closed (UTC): 1 March 03:00 — still 28 February in New York (UTC−5),
+        // so before the report's first month; 1 March 06:00 — March there; 31 March
+        // 23:30 — March there; 1 April 03:30 — 31 March there.
+        let plan = [
+            ("2026-03-01T03:00:00Z", "100"),
+            ("2026-03-01T06:00:00Z", "200"),
+            ("2026-03-31T23:30:00Z", "400"),
+            ("2026-04-01T03:30:00Z", "800"),
+        ];
+        for (closed, amount) in plan {
+            let body = json!({"title": "Выиграна", "pipeline_id": fx.pipeline,
+                "stage_id": fx.stage(W), "amount": amount});
+            let (rec, _) = store
+                .create(&fx.m1, Entity::Deal, &obj(body), None)
+                .await
+                .unwrap();
+            set_times(
+                &store,
+                "deals",
+                rec["id"].as_i64().unwrap(),
+                &[("closed_at", at(closed))],
+            )
+            .await;
+        }
+        let params = ReportParams {
+            period_from: NaiveDate::from_ymd_opt(2026, 3, 1),
+            period_to: NaiveDate::from_ymd_opt(2026, 4, 30),
+            ..Default::default()
+        };
+        let mut west = fx.admin.clone();
+        west.time_zone = chrono_tz::America::New_York;
+        let f = store.report_forecast(&west, &params).await.unwrap();
+        let actual: Vec<(&str, i64)> = f
+            .months
+            .iter()
+            .map(|m| (m.month.as_str(), m.actual))
+            .collect();
+        // March: 200 + 400 + 800 ₽; April: nothing. Kopecks.
+        assert_eq!(actual, [("2026-03", 140_000), ("2026-04", 0)]);
+        // In Moscow (UTC+3) the last two are April deals (1 April 02:30 and 06:30
+        // there): 100 + 200 ₽ in March, 400 + 800 ₽ in April.
+        let mut east = fx.admin.clone();
+        east.time_zone = chrono_tz::Europe::Moscow;
+        let f = store.report_forecast(&east, &params).await.unwrap();
+        let actual: Vec<i64> = f.months.iter().map(|m| m.actual).collect();
+        assert_eq!(actual, [30_000, 120_000]);
+    }
+}
