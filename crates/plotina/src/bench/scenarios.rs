@@ -40,6 +40,14 @@ fn whole_base() -> plotina_store::reports::ReportParams {
     plotina_store::reports::ReportParams::default()
 }
 
+/// All time, one owner of the base's deals (a different one per run).
+fn one_owner(fx: &Fixture, i: u64) -> plotina_store::reports::ReportParams {
+    plotina_store::reports::ReportParams {
+        owner: Some(pick(&fx.owners, i)),
+        ..Default::default()
+    }
+}
+
 fn done<T>(r: Result<T, plotina_store::StoreError>) -> Result<(), String> {
     r.map(|_| ()).map_err(|e| e.to_string())
 }
@@ -617,6 +625,65 @@ pub const SCENARIOS: &[Scenario] = &[
                     .await
                     .map(|_| ())
                     .map_err(|e| e.to_string())
+            })
+        }),
+    },
+    // The same reports for one manager (owner = one user, some 5,000 deals on the
+    // medium set), as a manager opens them: the target is 50 ms.
+    Scenario {
+        name: "report_managers_one_owner",
+        http: None,
+        direct: Some(|s, fx, i| {
+            Box::pin(async move { done(s.report_rating(&fx.actor, &one_owner(fx, i)).await) })
+        }),
+    },
+    Scenario {
+        name: "report_forecast_one_owner",
+        http: None,
+        direct: Some(|s, fx, i| {
+            Box::pin(async move { done(s.report_forecast(&fx.actor, &one_owner(fx, i)).await) })
+        }),
+    },
+    Scenario {
+        name: "report_sources_one_owner",
+        http: None,
+        direct: Some(|s, fx, i| {
+            Box::pin(async move { done(s.report_sources(&fx.actor, &one_owner(fx, i)).await) })
+        }),
+    },
+    Scenario {
+        name: "report_by_industry_one_owner",
+        http: None,
+        direct: Some(|s, fx, i| {
+            Box::pin(async move { done(s.report_by_industry(&fx.actor, &one_owner(fx, i)).await) })
+        }),
+    },
+    Scenario {
+        name: "report_dam_one_owner",
+        http: None,
+        direct: Some(|s, fx, i| {
+            Box::pin(async move { done(s.report_dam(&fx.actor, &one_owner(fx, i), 6, None).await) })
+        }),
+    },
+    Scenario {
+        name: "report_abc_xyz_one_owner",
+        http: None,
+        direct: Some(|s, fx, i| {
+            Box::pin(async move {
+                let t = plotina_store::reports::abc_xyz::Thresholds::default();
+                done(s.report_abc_xyz(&fx.actor, &one_owner(fx, i), t).await)
+            })
+        }),
+    },
+    Scenario {
+        name: "report_overdue_children_one_owner",
+        http: None,
+        direct: Some(|s, fx, i| {
+            Box::pin(async move {
+                done(
+                    s.report_overdue_children(&fx.actor, &one_owner(fx, i))
+                        .await,
+                )
             })
         }),
     },
