@@ -221,7 +221,10 @@ fn cycle_days_sql(backend: Backend, won: &[i64]) -> String {
 /// The median (nearest rank, as [`super::stats::percentile`]) of values given as counts
 /// per value.
 fn median_of_counts(counts: &BTreeMap<i64, i64>) -> Option<i64> {
-    let n: u64 = counts.values().map(|c| u64::try_from(*c).unwrap_or(0)).sum();
+    let n: u64 = counts
+        .values()
+        .map(|c| u64::try_from(*c).unwrap_or(0))
+        .sum();
     let rank = (50 * n).div_ceil(100).max(1);
     let mut seen = 0u64;
     for (value, count) in counts {

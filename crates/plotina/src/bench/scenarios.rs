@@ -634,35 +634,37 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "report_managers_one_owner",
         http: None,
         direct: Some(|s, fx, i| {
-            Box::pin(async move { done(s.report_rating(&fx.actor, &one_owner(fx, i)).await) })
+            Box::pin(async move { done(s.report_rating(&fx.actor, &one_owner(&fx, i)).await) })
         }),
     },
     Scenario {
         name: "report_forecast_one_owner",
         http: None,
         direct: Some(|s, fx, i| {
-            Box::pin(async move { done(s.report_forecast(&fx.actor, &one_owner(fx, i)).await) })
+            Box::pin(async move { done(s.report_forecast(&fx.actor, &one_owner(&fx, i)).await) })
         }),
     },
     Scenario {
         name: "report_sources_one_owner",
         http: None,
         direct: Some(|s, fx, i| {
-            Box::pin(async move { done(s.report_sources(&fx.actor, &one_owner(fx, i)).await) })
+            Box::pin(async move { done(s.report_sources(&fx.actor, &one_owner(&fx, i)).await) })
         }),
     },
     Scenario {
         name: "report_by_industry_one_owner",
         http: None,
         direct: Some(|s, fx, i| {
-            Box::pin(async move { done(s.report_by_industry(&fx.actor, &one_owner(fx, i)).await) })
+            Box::pin(async move { done(s.report_by_industry(&fx.actor, &one_owner(&fx, i)).await) })
         }),
     },
     Scenario {
         name: "report_dam_one_owner",
         http: None,
         direct: Some(|s, fx, i| {
-            Box::pin(async move { done(s.report_dam(&fx.actor, &one_owner(fx, i), 6, None).await) })
+            Box::pin(
+                async move { done(s.report_dam(&fx.actor, &one_owner(&fx, i), 6, None).await) },
+            )
         }),
     },
     Scenario {
@@ -671,7 +673,7 @@ pub const SCENARIOS: &[Scenario] = &[
         direct: Some(|s, fx, i| {
             Box::pin(async move {
                 let t = plotina_store::reports::abc_xyz::Thresholds::default();
-                done(s.report_abc_xyz(&fx.actor, &one_owner(fx, i), t).await)
+                done(s.report_abc_xyz(&fx.actor, &one_owner(&fx, i), t).await)
             })
         }),
     },
@@ -681,7 +683,7 @@ pub const SCENARIOS: &[Scenario] = &[
         direct: Some(|s, fx, i| {
             Box::pin(async move {
                 done(
-                    s.report_overdue_children(&fx.actor, &one_owner(fx, i))
+                    s.report_overdue_children(&fx.actor, &one_owner(&fx, i))
                         .await,
                 )
             })
