@@ -23,9 +23,27 @@ pub enum Backend {
 
 #[derive(Clone, Debug)]
 pub enum Pool {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, WriteQueue),
     Postgres(PgPool),
 }
+
+/// SQLite has one writer at a time. Left to its busy handler, writers waiting for the
+/// lock poll it with growing sleeps, and under steady writes a waiting writer can lose
+/// every race until its busy timeout runs out (seen as 503s and 18 s waits with eight
+/// clients creating deals). Write transactions of this process queue here first, in
+/// arrival order, so at most one of them asks SQLite for the lock; the busy timeout stays
+/// for writers in other processes (the command line tools).
+pub type WriteQueue = std::sync::Arc<tokio::sync::Mutex<()>>;
+
+/// How long a write transaction waits for its turn in [`WriteQueue`], as SQLite's busy
+/// timeout does for the lock itself.
+const WRITE_QUEUE_WAIT: Duration = Duration::from_secs(10);
+
+/// A write transaction waited longer than [`WRITE_QUEUE_WAIT`] for its turn: the
+/// database is busy, nothing was written (see `error::is_busy`).
+#[derive(Debug, thiserror::Error)]
+#[error("waited {WRITE_QUEUE_WAIT:?} for the database's write lock")]
+pub struct WriteQueueTimeout;
 
 /// Connection settings: a URL (`sqlite://path` or `postgres://…`) and the pool size.
 #[derive(Debug, Clone)]
@@ -120,20 +138,20 @@ impl Pool {
                 .await
                 .with_context(|| format!("cannot open SQLite database {path}"))?;
             spawn_checkpointer(pool.clone());
-            Ok(Pool::Sqlite(pool))
+            Ok(Pool::Sqlite(pool, WriteQueue::default()))
         }
     }
 
     pub fn backend(&self) -> Backend {
         match self {
-            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Sqlite(..) => Backend::Sqlite,
             Pool::Postgres(_) => Backend::Postgres,
         }
     }
 
     pub async fn begin(&self) -> anyhow::Result<Tx> {
         Ok(match self {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Pool::Sqlite(p, _) => Tx::Sqlite(p.begin().await?, None),
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -142,7 +160,12 @@ impl Pool {
     /// a deadlock-prone upgrade under concurrency; write transactions take it up front.
     pub async fn begin_write(&self) -> anyhow::Result<Tx> {
         Ok(match self {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Sqlite(p, queue) => {
+                let turn = tokio::time::timeout(WRITE_QUEUE_WAIT, queue.clone().lock_owned())
+                    .await
+                    .map_err(|_| WriteQueueTimeout)?;
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+            }
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -154,7 +177,7 @@ impl Pool {
         column: &str,
     ) -> Result<Option<i64>, sqlx::Error> {
         let mut tx = match self {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Pool::Sqlite(p, _) => Tx::Sqlite(p.begin().await?, None),
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         };
         let value = match tx.fetch_optional(stmt).await? {
@@ -162,7 +185,7 @@ impl Pool {
             None => None,
         };
         match tx {
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(t, _) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(value)
@@ -170,7 +193,7 @@ impl Pool {
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+            Pool::Sqlite(p, _) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
             Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
         }
         Ok(())
@@ -178,7 +201,7 @@ impl Pool {
 
     pub async fn close(&self) {
         match self {
-            Pool::Sqlite(p) => p.close().await,
+            Pool::Sqlite(p, _) => p.close().await,
             Pool::Postgres(p) => p.close().await,
         }
     }
@@ -186,14 +209,19 @@ impl Pool {
     /// Readiness: the database answers a trivial query.
     pub async fn ping(&self) -> bool {
         match self {
-            Pool::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
+            Pool::Sqlite(p, _) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
             Pool::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
         }
     }
 }
 
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    /// A write transaction holds its turn in the [`WriteQueue`] until it ends (the
+    /// transaction is dropped before the turn: fields drop in order).
+    Sqlite(
+        Transaction<'static, Sqlite>,
+        Option<tokio::sync::OwnedMutexGuard<()>>,
+    ),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -211,14 +239,14 @@ fn render<S: QueryStatementWriter + SqlxBinder>(
 impl Tx {
     pub fn backend(&self) -> Backend {
         match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Sqlite(..) => Backend::Sqlite,
             Tx::Postgres(_) => Backend::Postgres,
         }
     }
 
     pub async fn commit(self) -> anyhow::Result<()> {
         match self {
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(t, _) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
@@ -270,7 +298,7 @@ impl Tx {
         values: SqlxValues,
     ) -> Result<Vec<Row>, sqlx::Error> {
         match self {
-            Tx::Sqlite(t) => Ok(sqlx::query_with(sql, values)
+            Tx::Sqlite(t, _) => Ok(sqlx::query_with(sql, values)
                 .fetch_all(&mut **t)
                 .await?
                 .into_iter()
@@ -287,7 +315,7 @@ impl Tx {
 
     pub async fn execute_sql(&mut self, sql: &str, values: SqlxValues) -> Result<u64, sqlx::Error> {
         match self {
-            Tx::Sqlite(t) => Ok(sqlx::query_with(sql, values)
+            Tx::Sqlite(t, _) => Ok(sqlx::query_with(sql, values)
                 .execute(&mut **t)
                 .await?
                 .rows_affected()),
@@ -371,4 +399,58 @@ pub async fn insert_rows(
         tx.execute(&insert).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Write transactions of one process take turns in arrival order; reads do not wait.
+    #[tokio::test]
+    async fn sqlite_writers_wait_for_their_turn_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = DbConfig {
+            url: format!("sqlite://{}", dir.path().join("q.db").display()),
+            max_connections: 6,
+        };
+        let pool = Pool::connect(&cfg).await.unwrap();
+        let mut first = pool.begin_write().await.unwrap();
+        first
+            .raw("CREATE TABLE turns (n INTEGER NOT NULL)")
+            .await
+            .unwrap();
+        let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut waiting = Vec::new();
+        for n in 1..=3i64 {
+            let (pool, order) = (pool.clone(), order.clone());
+            waiting.push(tokio::spawn(async move {
+                let mut tx = pool.begin_write().await.unwrap();
+                order.lock().unwrap().push(n);
+                tx.raw(&format!("INSERT INTO turns (n) VALUES ({n})"))
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            }));
+            // Queued one after the other.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // A read transaction is not queued behind the writer.
+        let read = tokio::time::timeout(Duration::from_secs(5), pool.begin())
+            .await
+            .expect("a read does not wait for writers");
+        drop(read);
+        assert!(
+            order.lock().unwrap().is_empty(),
+            "nobody writes before the first ends"
+        );
+        first.commit().await.unwrap();
+        for w in waiting {
+            w.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), vec![1, 2, 3]);
+        assert!(crate::error::is_busy(&anyhow::Error::new(
+            WriteQueueTimeout
+        )));
+        pool.close().await;
+    }
 }
