@@ -17,6 +17,7 @@ use crate::error::{fail, Result};
 use crate::filter_sql::{col, FilterCtx};
 use crate::rows::{record_from_row, Record};
 use crate::scope::visible;
+use crate::search::{IndexUse, DENSE_MATCHES};
 
 pub const MAX_LIMIT: u64 = 500;
 pub const DEFAULT_LIMIT: u64 = 50;
@@ -292,6 +293,17 @@ impl QueryCtx<'_> {
 
     /// The WHERE of a list: scope, trash, filter text, caller's extra conditions, search.
     pub fn conditions(&self, entity: Entity, action: Action, params: &ListParams) -> Result<Cond> {
+        self.conditions_with(entity, action, params, IndexUse::Drive)
+    }
+
+    /// `conditions`, with the search's word index used as `plan` says.
+    fn conditions_with(
+        &self,
+        entity: Entity,
+        action: Action,
+        params: &ListParams,
+        plan: IndexUse,
+    ) -> Result<Cond> {
         let mut cond = Cond::all();
         if let Some(scope) = visible(self.actor, entity, action) {
             cond = cond.add(scope);
@@ -318,7 +330,7 @@ impl QueryCtx<'_> {
             );
         }
         if let Some(q) = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            cond = cond.add(crate::search::condition(self.backend, entity, q));
+            cond = cond.add(crate::search::condition(self.backend, entity, q, plan));
         }
         Ok(cond)
     }
@@ -351,7 +363,8 @@ pub async fn list(
     let customs = (ctx.custom)(entity);
     let sort_text = params.sort.clone().unwrap_or_default();
     let keys = sort_keys(ctx.backend, entity, &customs, params.sort.as_deref())?;
-    let mut cond = ctx.conditions(entity, action, params)?;
+    let plan = search_plan(tx, ctx.backend, entity, params, &keys).await?;
+    let mut cond = ctx.conditions_with(entity, action, params, plan)?;
     if let Some(c) = params.cursor.as_deref().filter(|c| !c.is_empty()) {
         let values = decode_cursor(c, &sort_text)?;
         cond = cond.add(after_cursor(ctx.backend, &keys, &values)?);
@@ -380,6 +393,51 @@ pub async fn list(
         data.push(rec);
     }
     Ok(Page { data, next_cursor })
+}
+
+/// How a search should use its word index in a list (see [`IndexUse`]). Walking the
+/// order's index only pays when the list is in `updated_at` order (the index the walk
+/// follows; every searchable table has one) and the query matches many records, which
+/// a bounded count of the index's matches tells before the list query runs.
+async fn search_plan(
+    tx: &mut crate::db::Tx,
+    backend: Backend,
+    entity: Entity,
+    params: &ListParams,
+    keys: &[SortKey],
+) -> Result<IndexUse> {
+    let Some(q) = params.q.as_deref() else {
+        return Ok(IndexUse::Drive);
+    };
+    if keys.first().is_none_or(|k| k.name != "updated_at") {
+        return Ok(IndexUse::Drive);
+    }
+    let Some((table, terms)) = crate::search::index_query(backend, entity, q) else {
+        return Ok(IndexUse::Drive);
+    };
+    let mut inner = Query::select();
+    inner
+        .expr(SqlExpr::cust("rowid"))
+        .from(Alias::new(&table))
+        .and_where(SqlExpr::cust_with_values(
+            format!("{table} MATCH ?"),
+            [terms],
+        ))
+        .limit(DENSE_MATCHES as u64 + 1);
+    let count = Query::select()
+        .expr_as(SqlExpr::cust("COUNT(*)"), Alias::new("n"))
+        .from_subquery(inner, Alias::new("matches"))
+        .to_owned();
+    let n = tx
+        .fetch_optional(&count)
+        .await?
+        .and_then(|r| r.i64("n").ok().flatten())
+        .unwrap_or(0);
+    Ok(if n > DENSE_MATCHES {
+        IndexUse::Filter
+    } else {
+        IndexUse::Drive
+    })
 }
 
 /// Counts matching records, stopping at `cap`: a badge needs "999+", not a full scan.

@@ -578,6 +578,107 @@ pub async fn search_follows_renames_and_the_trash(t: &T) {
     assert_eq!(found("бета").await, ["Бета Логистика"]);
 }
 
+/// A word that matches more records than the index-driven plan reads (so SQLite walks the
+/// `updated_at` index instead): the search and the list still give the newest first, in
+/// `updated_at` order rather than creation order, page after page.
+pub async fn common_words_give_the_newest_matches_first(t: &T) {
+    let m1 = &t.fx.m1;
+    let many = plotina_store::search::DENSE_MATCHES as usize + 20;
+    let mut made = Vec::with_capacity(many);
+    for i in 0..many {
+        made.push(id(&t
+            .create(
+                m1,
+                Entity::Contact,
+                json!({"last_name": "Воробьёв", "first_name": format!("Клиент{i}")}),
+            )
+            .await));
+    }
+    // Other words, before and after, that must not turn up.
+    t.create(
+        m1,
+        Entity::Contact,
+        json!({"last_name": "Воронцов", "first_name": "Ян"}),
+    )
+    .await;
+    // An old match touched last is the newest by `updated_at`, though its id is small.
+    let touched = made[4];
+    t.update(
+        m1,
+        Entity::Contact,
+        touched,
+        json!({"position": "директор"}),
+        None,
+    )
+    .await
+    .unwrap();
+    let mut newest: Vec<i64> = vec![touched];
+    newest.extend(made.iter().rev().filter(|&&c| c != touched));
+
+    let hits: Vec<i64> = t
+        .store
+        .search(m1, "воробьева", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.entity == Entity::Contact)
+        .map(|h| h.id)
+        .collect();
+    assert_eq!(
+        hits,
+        newest[..10],
+        "the ten newest of {many} matches, newest first"
+    );
+
+    // The list with the same search, page by page, visits every match once, in order.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = t
+            .store
+            .list(
+                m1,
+                Entity::Contact,
+                &ListParams {
+                    q: Some("Воробьёв".into()),
+                    limit: Some(200),
+                    cursor: cursor.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        seen.extend(page.data.iter().map(id));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, newest, "every match once, newest first");
+
+    // Another order reads the matches through the index as before: the same set.
+    let by_id = t
+        .store
+        .list(
+            m1,
+            Entity::Contact,
+            &ListParams {
+                q: Some("воробьев".into()),
+                sort: Some("-id".into()),
+                limit: Some(500),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut expected = made.clone();
+    expected.reverse();
+    assert_eq!(
+        by_id.data.iter().map(id).collect::<Vec<_>>(),
+        expected[..500]
+    );
+}
+
 /// Board totals of the default pipeline as (stage name, count, sum in kopecks), read the
 /// maintained way (no filter) and by aggregating the deals (a filter that keeps all).
 async fn board_totals(t: &T, a: &Actor, owner: Option<i64>) -> [Vec<(String, i64, i64)>; 2] {
