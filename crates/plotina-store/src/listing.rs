@@ -336,12 +336,25 @@ impl QueryCtx<'_> {
     }
 
     pub fn select(&self, entity: Entity, cond: Cond) -> SelectStatement {
+        self.select_columns(entity, cond, None)
+    }
+
+    /// `select` of only the built-in fields in `columns` (all fields and `custom` when
+    /// `None`).
+    fn select_columns(
+        &self,
+        entity: Entity,
+        cond: Cond,
+        columns: Option<&[&str]>,
+    ) -> SelectStatement {
         let mut q = Query::select();
         q.from(Alias::new(entity.table()));
         for f in entity.fields() {
-            q.column(Alias::new(f.name));
+            if columns.is_none_or(|c| c.contains(&f.name)) {
+                q.column(Alias::new(f.name));
+            }
         }
-        if entity.is_business() {
+        if entity.is_business() && columns.is_none() {
             q.column(Alias::new("custom"));
         }
         q.cond_where(cond);
@@ -356,6 +369,20 @@ pub async fn list(
     action: Action,
     params: &ListParams,
 ) -> Result<Page> {
+    list_columns(tx, ctx, entity, action, params, None).await
+}
+
+/// `list` reading only the built-in fields in `columns` (plus `id` and the sort's
+/// fields, which the order and the cursor need): for pages that show a name, not a
+/// record.
+pub async fn list_columns(
+    tx: &mut crate::db::Tx,
+    ctx: &QueryCtx<'_>,
+    entity: Entity,
+    action: Action,
+    params: &ListParams,
+    columns: Option<&[&str]>,
+) -> Result<Page> {
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
         return fail(bad("limit", "limit_range"));
@@ -369,7 +396,20 @@ pub async fn list(
         let values = decode_cursor(c, &sort_text)?;
         cond = cond.add(after_cursor(ctx.backend, &keys, &values)?);
     }
-    let mut q = ctx.select(entity, cond);
+    // A custom-field order keeps its cursor values in `custom`: such lists read it all.
+    let custom_order = keys.iter().any(|k| k.name.starts_with("custom."));
+    let projection: Option<Vec<&str>> = columns.filter(|_| !custom_order).map(|c| {
+        let mut all: Vec<&str> = c.to_vec();
+        all.push("id");
+        for k in &keys {
+            let name = k.name.trim_end_matches("#null");
+            if let Some(f) = entity.field(name) {
+                all.push(f.name);
+            }
+        }
+        all
+    });
+    let mut q = ctx.select_columns(entity, cond, projection.as_deref());
     for k in &keys {
         q.order_by_expr(
             k.expr.clone().into(),
@@ -382,7 +422,10 @@ pub async fn list(
     let mut data = Vec::with_capacity(rows.len().min(limit as usize));
     let mut next_cursor = None;
     for (i, row) in rows.iter().enumerate().take(limit as usize) {
-        let rec = record_from_row(entity, row)?;
+        let rec = match &projection {
+            None => record_from_row(entity, row)?,
+            Some(cols) => crate::rows::record_from_columns(entity, row, cols)?,
+        };
         if more && i + 1 == limit as usize {
             let values = keys
                 .iter()
