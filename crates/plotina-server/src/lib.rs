@@ -60,7 +60,11 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(system::track))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(axum::middleware::from_fn(problem::layer))
-        .layer(CompressionLayer::new())
+        // The fastest gzip level: pages such as the kanban are 300 KB of repetitive HTML
+        // that level 1 still shrinks thirteenfold (23 KB against 17 KB at the default
+        // level), at a fraction of the default level's CPU time (~5 % of the server's
+        // time on the page benchmarks).
+        .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest))
         .layer(trace)
         .layer(CatchPanicLayer::new())
         .with_state(state)

@@ -329,16 +329,10 @@ pub const SCENARIOS: &[Scenario] = &[
                 s.stage_totals(&fx.actor, &base)
                     .await
                     .map_err(|e| e.to_string())?;
-                for stage in &fx.stages {
-                    let mut p = base.clone();
-                    p.and.push(eq("stage_id", *stage));
-                    p.sort = Some("-updated_at".into());
-                    p.limit = Some(20);
-                    s.list(&fx.actor, Entity::Deal, &p)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                Ok(())
+                s.board_cards(&fx.actor, &base, &fx.stages, 20)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
             })
         }),
     },
