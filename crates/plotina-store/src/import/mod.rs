@@ -778,21 +778,10 @@ struct Item {
 }
 
 async fn write_items(tx: &mut Tx, batch: i64, items: &[Item]) -> Result<()> {
-    for chunk in items.chunks(200) {
-        let mut q = Query::insert();
-        q.into_table(Alias::new("import_items")).columns(
-            [
-                "batch_id",
-                "row_no",
-                "record_id",
-                "action",
-                "version",
-                "before",
-            ]
-            .map(Alias::new),
-        );
-        for it in chunk {
-            q.values_panic(crate::db::vals([
+    let rows = items
+        .iter()
+        .map(|it| {
+            crate::db::vals([
                 batch.into(),
                 (it.row as i64).into(),
                 it.id.into(),
@@ -803,10 +792,23 @@ async fn write_items(tx: &mut Tx, batch: i64, items: &[Item]) -> Result<()> {
                 } else {
                     SqlValue::Json(Some(Box::new(it.before.clone())))
                 },
-            ]));
-        }
-        tx.execute(&q).await?;
-    }
+            ])
+        })
+        .collect();
+    crate::db::insert_rows(
+        tx,
+        "import_items",
+        &[
+            "batch_id",
+            "row_no",
+            "record_id",
+            "action",
+            "version",
+            "before",
+        ],
+        rows,
+    )
+    .await?;
     Ok(())
 }
 
@@ -1173,8 +1175,8 @@ async fn one_by_one(
 }
 
 /// Values per `IN (...)` of the chunk's duplicate queries (SQLite allows 32,766
-/// parameters a statement, PostgreSQL 65,535).
-const KEYS_PER_QUERY: usize = 500;
+/// parameters a statement, PostgreSQL 65,535), cut by `db::statement_sizes`.
+const KEYS_PER_QUERY: usize = 512;
 
 /// Which of the wanted keys (kind → values) a live record of the entity already has,
 /// by one query per kind and [`KEYS_PER_QUERY`] values: the same tests as
@@ -1191,7 +1193,10 @@ async fn existing_keys(
             continue;
         }
         let values: Vec<&String> = values.iter().collect();
-        for part in values.chunks(KEYS_PER_QUERY) {
+        let mut rest = &values[..];
+        for size in crate::db::statement_sizes(values.len(), KEYS_PER_QUERY) {
+            let (part, tail) = rest.split_at(size);
+            rest = tail;
             let part = part.iter().map(|v| (*v).clone());
             let q = if *kind == "inn" {
                 Query::select()
