@@ -154,13 +154,16 @@ pub async fn write_many(
     Ok(())
 }
 
+/// A record's changed fields: (field, old value, new value), as [`diff`] gives them.
+pub type Diff = Vec<(String, Json, Json)>;
+
 /// The `create` rows of many new records, from their diffs taken by value (the bulk
 /// import writes ten or so a record, so the values are moved, not cloned): the same rows
 /// as [`write_many`].
 pub async fn write_created(
     tx: &mut Tx,
     entity: Entity,
-    records: Vec<(i64, Vec<(String, Json, Json)>)>,
+    records: Vec<(i64, Diff)>,
     at: DateTime<Utc>,
     by: i64,
 ) -> Result<()> {
