@@ -7,6 +7,7 @@ pub mod classes_job;
 pub mod config;
 pub mod error;
 pub mod i18n;
+pub mod import_job;
 pub mod limits;
 pub mod mailer;
 pub mod notebook_jobs;
@@ -114,6 +115,7 @@ impl Application {
     /// Serves until the process is told to stop (Ctrl-C / SIGTERM), then drains.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let sweeper = notebook_jobs::spawn(self.state.store.clone());
+        let imports = import_job::spawn(self.state.store.clone());
         let _jobs = self.jobs.then(|| {
             automation_job::spawn(self.state.store.clone(), std::time::Duration::from_secs(15))
         });
@@ -134,6 +136,7 @@ impl Application {
             .with_graceful_shutdown(shutdown_signal())
             .await?;
         sweeper.abort();
+        imports.abort();
         Ok(())
     }
 }

@@ -96,7 +96,9 @@ impl Pool {
     /// and writers wait up to 10 s for the lock instead of failing.
     pub async fn connect(cfg: &DbConfig) -> anyhow::Result<Pool> {
         if cfg.url.starts_with("postgres://") || cfg.url.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(&cfg.url).context("bad PostgreSQL URL")?;
+            let opts = PgConnectOptions::from_str(&cfg.url)
+                .context("bad PostgreSQL URL")?
+                .statement_cache_capacity(STATEMENT_CACHE);
             let pool = PgPoolOptions::new()
                 .max_connections(cfg.max_connections)
                 .acquire_timeout(Duration::from_secs(10))
@@ -130,7 +132,11 @@ impl Pool {
                 .pragma("temp_store", "memory")
                 // Checkpoints run in the background (see `spawn_checkpointer`); the
                 // automatic one stays as a backstop if the WAL still grows past 32 MB.
-                .pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES);
+                .pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES)
+                // Bulk writes use a few statement shapes per table (`statement_sizes`);
+                // with the other statements they outgrow the default of 100, and an
+                // evicted shape is parsed again at its next use.
+                .statement_cache_capacity(STATEMENT_CACHE);
             let pool = SqlitePoolOptions::new()
                 .max_connections(cfg.max_connections)
                 .acquire_timeout(Duration::from_secs(15))
@@ -378,25 +384,139 @@ pub fn vals<const N: usize>(values: [sea_query::Value; N]) -> Vec<sea_query::Sim
         .collect()
 }
 
-/// Multi-row INSERTs of `rows` (each the values of `columns`), as many rows per statement
-/// as keep well under both engines' parameter limits (SQLite: 32766), at most 1000.
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 400;
+
+/// How `n` rows are cut into multi-row statements of at most `max` rows: whole
+/// statements of the largest power of two not above `max`, then the rest in smaller
+/// powers of two (480 → 256 + 128 + 64 + 32). A table thus sees a handful of statement
+/// shapes, which both engines' prepared-statement caches keep, instead of a new shape
+/// (parsed and planned again) for every batch whose size was not seen before.
+pub fn statement_sizes(mut n: usize, max: usize) -> Vec<usize> {
+    let max = max.max(1);
+    let top = 1usize << (usize::BITS - 1 - max.leading_zeros());
+    let mut out = Vec::new();
+    while n >= top {
+        out.push(top);
+        n -= top;
+    }
+    let mut size = top >> 1;
+    while n > 0 && size > 0 {
+        if n >= size {
+            out.push(size);
+            n -= size;
+        }
+        size >>= 1;
+    }
+    out
+}
+
+/// Rows per multi-row statement for `columns` values a row: well under both engines'
+/// parameter limits (SQLite: 32766, PostgreSQL: 65535), at most 2048.
+pub fn rows_per_statement(columns: usize) -> usize {
+    (30_000 / columns.max(1)).clamp(1, 2048)
+}
+
+/// Multi-row INSERTs of `rows` (each the values of `columns`), cut by
+/// [`statement_sizes`] under [`rows_per_statement`].
 pub async fn insert_rows(
     tx: &mut Tx,
     table: &str,
     columns: &[&str],
     rows: Vec<Vec<sea_query::SimpleExpr>>,
 ) -> Result<(), sqlx::Error> {
-    let per_statement = (30_000 / columns.len().max(1)).clamp(1, 1000);
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
+    if rows.iter().all(|r| {
+        r.len() == columns.len()
+            && r.iter()
+                .all(|e| matches!(e, sea_query::SimpleExpr::Value(_)))
+    }) {
+        let rows = rows
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .filter_map(|e| match e {
+                        sea_query::SimpleExpr::Value(v) => Some(v),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        return insert_values(tx, table, columns, rows).await;
+    }
+    let sizes = statement_sizes(rows.len(), rows_per_statement(columns.len()));
+    let mut rows = rows.into_iter();
+    for size in sizes {
         let mut insert = sea_query::Query::insert();
         insert
             .into_table(sea_query::Alias::new(table))
             .columns(columns.iter().map(|c| sea_query::Alias::new(*c)));
-        for row in rows.by_ref().take(per_statement) {
+        for row in rows.by_ref().take(size) {
             insert.values_panic(row);
         }
         tx.execute(&insert).await?;
+    }
+    Ok(())
+}
+
+/// `INSERT INTO "table" ("a", "b") VALUES (?, ?), …` for `rows` rows, with the
+/// engine's placeholders (`$n` on PostgreSQL).
+fn insert_sql(backend: Backend, table: &str, columns: &[&str], rows: usize) -> String {
+    let mut sql = String::with_capacity(64 + columns.len() * (rows * 6 + 16));
+    sql.push_str("INSERT INTO \"");
+    sql.push_str(table);
+    sql.push_str("\" (");
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('"');
+        sql.push_str(c);
+        sql.push('"');
+    }
+    sql.push_str(") VALUES ");
+    let mut n = 0usize;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..columns.len() {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Multi-row INSERTs of plain values, the SQL written here rather than through
+/// sea-query: the bulk writes (history, lookups, import items) send tens of thousands of
+/// values a chunk, and rendering them as expressions and collecting them again cost
+/// more than the statement itself. Cut by [`statement_sizes`] like [`insert_rows`].
+pub async fn insert_values(
+    tx: &mut Tx,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<Vec<sea_query::Value>>,
+) -> Result<(), sqlx::Error> {
+    let sizes = statement_sizes(rows.len(), rows_per_statement(columns.len()));
+    let mut rows = rows.into_iter();
+    for size in sizes {
+        let sql = insert_sql(tx.backend(), table, columns, size);
+        let mut values = Vec::with_capacity(size * columns.len());
+        for row in rows.by_ref().take(size) {
+            values.extend(row);
+        }
+        tx.execute_sql(&sql, SqlxValues(Values(values))).await?;
     }
     Ok(())
 }
@@ -452,5 +572,37 @@ mod tests {
             WriteQueueTimeout
         )));
         pool.close().await;
+    }
+
+    #[test]
+    fn insert_sql_numbers_postgres_placeholders() {
+        assert_eq!(
+            insert_sql(Backend::Sqlite, "t", &["a", "b"], 2),
+            r#"INSERT INTO "t" ("a", "b") VALUES (?, ?), (?, ?)"#
+        );
+        assert_eq!(
+            insert_sql(Backend::Postgres, "t", &["a", "b"], 2),
+            r#"INSERT INTO "t" ("a", "b") VALUES ($1, $2), ($3, $4)"#
+        );
+    }
+
+    #[test]
+    fn statements_come_in_powers_of_two() {
+        assert_eq!(statement_sizes(0, 500), Vec::<usize>::new());
+        assert_eq!(statement_sizes(480, 500), vec![256, 128, 64, 32]);
+        assert_eq!(
+            statement_sizes(1000, 500),
+            vec![256, 256, 256, 128, 64, 32, 8]
+        );
+        assert_eq!(statement_sizes(5, 1), vec![1, 1, 1, 1, 1]);
+        assert_eq!(
+            statement_sizes(3000, 2048),
+            vec![2048, 512, 256, 128, 32, 16, 8]
+        );
+        for n in 0..700 {
+            let s = statement_sizes(n, 300);
+            assert_eq!(s.iter().sum::<usize>(), n);
+            assert!(s.iter().all(|k| k.is_power_of_two() && *k <= 256));
+        }
     }
 }
