@@ -14,13 +14,6 @@ mod transfer;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// Requests build and drop many short-lived JSON maps and rows across threads; under
-/// 16 concurrent clients the system allocator spent about a fifth of the server's CPU
-/// in malloc/free and heap consolidation (perf, medium data set), mimalloc's
-/// thread-local heaps far less.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser, Debug)]
 #[command(name = "plotina", version, about = "Plotina — a self-hosted CRM")]
 pub struct Cli {
