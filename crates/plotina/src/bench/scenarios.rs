@@ -40,6 +40,24 @@ fn whole_base() -> plotina_store::reports::ReportParams {
     plotina_store::reports::ReportParams::default()
 }
 
+/// One manager's deals (the owner picked by the request number), all time.
+fn one_owner(fx: &Fixture, i: u64) -> plotina_store::reports::ReportParams {
+    plotina_store::reports::ReportParams {
+        owner: Some(pick(&fx.owners, i)),
+        ..Default::default()
+    }
+}
+
+/// The whole base over the last 365 days up to today.
+fn last_year() -> plotina_store::reports::ReportParams {
+    let today = plotina_core::value::now().date_naive();
+    plotina_store::reports::ReportParams {
+        period_from: Some(today - chrono::Duration::days(364)),
+        period_to: Some(today),
+        ..Default::default()
+    }
+}
+
 fn done<T>(r: Result<T, plotina_store::StoreError>) -> Result<(), String> {
     r.map(|_| ()).map_err(|e| e.to_string())
 }
@@ -531,7 +549,28 @@ pub const SCENARIOS: &[Scenario] = &[
                 .await
             })
         }),
-        direct: None,
+        direct: Some(|s, fx, i| {
+            Box::pin(async move {
+                let p = plotina_store::reports::ReportParams {
+                    pipelines: vec![fx.pipeline],
+                    ..one_owner(&fx, i)
+                };
+                done(s.report_funnel(&fx.actor, &p).await)
+            })
+        }),
+    },
+    Scenario {
+        name: "report_funnel_year",
+        http: None,
+        direct: Some(|s, fx, _| {
+            Box::pin(async move {
+                let p = plotina_store::reports::ReportParams {
+                    pipelines: vec![fx.pipeline],
+                    ..last_year()
+                };
+                done(s.report_funnel(&fx.actor, &p).await)
+            })
+        }),
     },
     Scenario {
         name: "report_dam",
@@ -561,6 +600,22 @@ pub const SCENARIOS: &[Scenario] = &[
         http: None,
         direct: Some(|s, fx, _| {
             Box::pin(async move { done(s.report_velocity(&fx.actor, &whole_base(), 14).await) })
+        }),
+    },
+    Scenario {
+        name: "report_velocity_one_owner",
+        http: None,
+        direct: Some(|s, fx, i| {
+            Box::pin(
+                async move { done(s.report_velocity(&fx.actor, &one_owner(&fx, i), 14).await) },
+            )
+        }),
+    },
+    Scenario {
+        name: "report_velocity_year",
+        http: None,
+        direct: Some(|s, fx, _| {
+            Box::pin(async move { done(s.report_velocity(&fx.actor, &last_year(), 14).await) })
         }),
     },
     Scenario {
@@ -598,6 +653,26 @@ pub const SCENARIOS: &[Scenario] = &[
             Box::pin(async move {
                 let now = plotina_core::value::now();
                 done(s.report_dashboard(&fx.actor, &whole_base(), now).await)
+            })
+        }),
+    },
+    Scenario {
+        name: "report_dashboard_one_owner",
+        http: None,
+        direct: Some(|s, fx, i| {
+            Box::pin(async move {
+                let now = plotina_core::value::now();
+                done(s.report_dashboard(&fx.actor, &one_owner(&fx, i), now).await)
+            })
+        }),
+    },
+    Scenario {
+        name: "report_dashboard_year",
+        http: None,
+        direct: Some(|s, fx, _| {
+            Box::pin(async move {
+                let now = plotina_core::value::now();
+                done(s.report_dashboard(&fx.actor, &last_year(), now).await)
             })
         }),
     },
