@@ -49,6 +49,49 @@ pub struct NewItem {
     pub payload: Option<serde_json::Value>,
 }
 
+/// The columns of a new item, in the order of [`item_values`].
+pub(crate) const ITEM_COLUMNS: [&str; 12] = [
+    "kind",
+    "owner_id",
+    "entity",
+    "record_id",
+    "text",
+    "due_at",
+    "state",
+    "source",
+    "dedupe_key",
+    "payload",
+    "created_at",
+    "created_by",
+];
+
+/// The values of a new item for [`ITEM_COLUMNS`]; an empty source is `system`.
+pub(crate) fn item_values(item: &NewItem, now: DateTime<Utc>) -> Vec<sea_query::SimpleExpr> {
+    let (entity, record_id) = match &item.record {
+        Some((e, id)) => (Some(e.clone()), Some(*id)),
+        None => (None, None),
+    };
+    let source = if item.source.is_empty() {
+        "system".to_string()
+    } else {
+        item.source.clone()
+    };
+    crate::db::vals([
+        item.kind.clone().into(),
+        item.owner_id.into(),
+        entity.into(),
+        record_id.into(),
+        item.text.clone().into(),
+        item.due_at.into(),
+        "open".into(),
+        source.into(),
+        item.dedupe_key.clone().into(),
+        item.payload.clone().into(),
+        now.into(),
+        item.created_by.into(),
+    ])
+}
+
 /// Inserts an item in the caller's transaction. Returns the new id, or `None` when an
 /// item with the same owner and dedupe key already exists.
 pub async fn post_item(tx: &mut Tx, item: &NewItem) -> Result<Option<i64>> {
@@ -67,50 +110,12 @@ pub async fn post_item(tx: &mut Tx, item: &NewItem) -> Result<Option<i64>> {
             return Ok(None);
         }
     }
-    let (entity, record_id) = match &item.record {
-        Some((e, id)) => (Some(e.clone()), Some(*id)),
-        None => (None, None),
-    };
-    let source = if item.source.is_empty() {
-        "system".to_string()
-    } else {
-        item.source.clone()
-    };
     let id = tx
         .insert_id(
             Query::insert()
                 .into_table(Alias::new("notebook_items"))
-                .columns(
-                    [
-                        "kind",
-                        "owner_id",
-                        "entity",
-                        "record_id",
-                        "text",
-                        "due_at",
-                        "state",
-                        "source",
-                        "dedupe_key",
-                        "payload",
-                        "created_at",
-                        "created_by",
-                    ]
-                    .map(Alias::new),
-                )
-                .values_panic(crate::db::vals([
-                    item.kind.clone().into(),
-                    item.owner_id.into(),
-                    entity.into(),
-                    record_id.into(),
-                    item.text.clone().into(),
-                    item.due_at.into(),
-                    "open".into(),
-                    source.into(),
-                    item.dedupe_key.clone().into(),
-                    item.payload.clone().into(),
-                    plotina_core::value::now().into(),
-                    item.created_by.into(),
-                ])),
+                .columns(ITEM_COLUMNS.map(Alias::new))
+                .values_panic(item_values(item, plotina_core::value::now())),
         )
         .await?;
     Ok(Some(id))
