@@ -20,19 +20,22 @@ pub async fn actor_for(pool: &Pool, user_id: i64) -> Result<Option<Actor>> {
     Ok(actor)
 }
 
+/// The `user_id` of a live (not revoked) API token.
+fn live_token(token: &str) -> sea_query::SelectStatement {
+    Query::select()
+        .column(Alias::new("user_id"))
+        .from(Alias::new("api_tokens"))
+        .and_where(col("token_hash").eq(hash_secret(token)))
+        .and_where(col("revoked_at").is_null())
+        .to_owned()
+}
+
 /// The user behind an API token and their actor, in one transaction (every API request
 /// asks).
 pub async fn token_actor(pool: &Pool, token: &str) -> Result<Option<Actor>> {
     let mut tx = pool.begin().await?;
     let user = tx
-        .fetch_optional(
-            &Query::select()
-                .column(Alias::new("user_id"))
-                .from(Alias::new("api_tokens"))
-                .and_where(col("token_hash").eq(hash_secret(token)))
-                .and_where(col("revoked_at").is_null())
-                .to_owned(),
-        )
+        .fetch_optional(&live_token(token))
         .await?
         .map(|r| r.i64("user_id"))
         .transpose()?
@@ -265,17 +268,7 @@ pub async fn revoke_token(pool: &Pool, token_id: i64) -> Result<bool> {
 
 /// The user behind a bearer token, if the token is live.
 pub async fn token_user(pool: &Pool, token: &str) -> Result<Option<i64>> {
-    Ok(pool
-        .fetch_i64(
-            &Query::select()
-                .column(Alias::new("user_id"))
-                .from(Alias::new("api_tokens"))
-                .and_where(col("token_hash").eq(hash_secret(token)))
-                .and_where(col("revoked_at").is_null())
-                .to_owned(),
-            "user_id",
-        )
-        .await?)
+    Ok(pool.fetch_i64(&live_token(token), "user_id").await?)
 }
 
 #[derive(Debug, Clone)]
