@@ -56,10 +56,7 @@ impl Auth {
             if token.is_empty() || token.len() > 200 {
                 return Err(ApiError::Unauthorized);
             }
-            let Some(user) = auth::token_user(pool, token).await? else {
-                return Err(ApiError::Unauthorized);
-            };
-            let actor = auth::actor_for(pool, user)
+            let actor = auth::token_actor(pool, token)
                 .await?
                 .ok_or(ApiError::Unauthorized)?;
             return Ok(Some(Auth {
@@ -70,10 +67,7 @@ impl Auth {
         let Some(cookie) = cookie(parts, SESSION_COOKIE).filter(|c| c.len() <= 200) else {
             return Ok(None);
         };
-        let Some(session) = auth::session(pool, cookie).await? else {
-            return Ok(None);
-        };
-        let Some(actor) = auth::actor_for(pool, session.user_id).await? else {
+        let Some((session, actor)) = auth::session_actor(pool, cookie).await? else {
             return Ok(None);
         };
         Ok(Some(Auth {

@@ -7,6 +7,7 @@ pub mod classes_job;
 pub mod config;
 pub mod error;
 pub mod i18n;
+pub mod import_job;
 pub mod limits;
 pub mod mailer;
 pub mod notebook_jobs;
@@ -60,7 +61,11 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(system::track))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(axum::middleware::from_fn(problem::layer))
-        .layer(CompressionLayer::new())
+        // The fastest gzip level: pages such as the kanban are 300 KB of repetitive HTML
+        // that level 1 still shrinks thirteenfold (23 KB against 17 KB at the default
+        // level), at a fraction of the default level's CPU time (~5 % of the server's
+        // time on the page benchmarks).
+        .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest))
         .layer(trace)
         .layer(CatchPanicLayer::new())
         .with_state(state)
@@ -110,6 +115,7 @@ impl Application {
     /// Serves until the process is told to stop (Ctrl-C / SIGTERM), then drains.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let sweeper = notebook_jobs::spawn(self.state.store.clone());
+        let imports = import_job::spawn(self.state.store.clone());
         let _jobs = self.jobs.then(|| {
             automation_job::spawn(self.state.store.clone(), std::time::Duration::from_secs(15))
         });
@@ -130,6 +136,7 @@ impl Application {
             .with_graceful_shutdown(shutdown_signal())
             .await?;
         sweeper.abort();
+        imports.abort();
         Ok(())
     }
 }

@@ -15,6 +15,52 @@ pub fn hash_secret(secret: &str) -> String {
 /// Builds the actor for a user id: role permissions and department subtree.
 pub async fn actor_for(pool: &Pool, user_id: i64) -> Result<Option<Actor>> {
     let mut tx = pool.begin().await?;
+    let actor = actor_in(&mut tx, user_id).await?;
+    tx.commit().await?;
+    Ok(actor)
+}
+
+/// The `user_id` of a live (not revoked) API token.
+fn live_token(token: &str) -> sea_query::SelectStatement {
+    Query::select()
+        .column(Alias::new("user_id"))
+        .from(Alias::new("api_tokens"))
+        .and_where(col("token_hash").eq(hash_secret(token)))
+        .and_where(col("revoked_at").is_null())
+        .to_owned()
+}
+
+/// The user behind an API token and their actor, in one transaction (every API request
+/// asks).
+pub async fn token_actor(pool: &Pool, token: &str) -> Result<Option<Actor>> {
+    let mut tx = pool.begin().await?;
+    let user = tx
+        .fetch_optional(&live_token(token))
+        .await?
+        .map(|r| r.i64("user_id"))
+        .transpose()?
+        .flatten();
+    let actor = match user {
+        Some(user) => actor_in(&mut tx, user).await?,
+        None => None,
+    };
+    tx.commit().await?;
+    Ok(actor)
+}
+
+/// A browser session and its user's actor, in one transaction (every page asks).
+pub async fn session_actor(pool: &Pool, cookie: &str) -> Result<Option<(Session, Actor)>> {
+    let mut tx = pool.begin().await?;
+    let Some(session) = session_in(&mut tx, cookie).await? else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let actor = actor_in(&mut tx, session.user_id).await?;
+    tx.commit().await?;
+    Ok(actor.map(|a| (session, a)))
+}
+
+async fn actor_in(tx: &mut crate::db::Tx, user_id: i64) -> Result<Option<Actor>> {
     let q = Query::select()
         .expr_as(
             sea_query::Expr::col((Alias::new("u"), Alias::new("id"))),
@@ -78,7 +124,6 @@ pub async fn actor_for(pool: &Pool, user_id: i64) -> Result<Option<Actor>> {
         .json("permissions")?
         .and_then(|j| serde_json::from_value::<Permissions>(j).ok())
         .unwrap_or_default();
-    tx.commit().await?;
     Ok(Some(Actor {
         user_id,
         login: row.text("login")?.unwrap_or_default(),
@@ -223,17 +268,7 @@ pub async fn revoke_token(pool: &Pool, token_id: i64) -> Result<bool> {
 
 /// The user behind a bearer token, if the token is live.
 pub async fn token_user(pool: &Pool, token: &str) -> Result<Option<i64>> {
-    Ok(pool
-        .fetch_i64(
-            &Query::select()
-                .column(Alias::new("user_id"))
-                .from(Alias::new("api_tokens"))
-                .and_where(col("token_hash").eq(hash_secret(token)))
-                .and_where(col("revoked_at").is_null())
-                .to_owned(),
-            "user_id",
-        )
-        .await?)
+    Ok(pool.fetch_i64(&live_token(token), "user_id").await?)
 }
 
 #[derive(Debug, Clone)]
@@ -288,6 +323,12 @@ pub async fn create_session(
 
 pub async fn session(pool: &Pool, cookie: &str) -> Result<Option<Session>> {
     let mut tx = pool.begin().await?;
+    let session = session_in(&mut tx, cookie).await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+async fn session_in(tx: &mut crate::db::Tx, cookie: &str) -> Result<Option<Session>> {
     let row = tx
         .fetch_optional(
             &Query::select()
@@ -298,7 +339,6 @@ pub async fn session(pool: &Pool, cookie: &str) -> Result<Option<Session>> {
                 .to_owned(),
         )
         .await?;
-    tx.commit().await?;
     Ok(match row {
         Some(r) => Some(Session {
             user_id: r.i64("user_id")?.unwrap_or_default(),

@@ -90,6 +90,29 @@ impl Store {
         rows.iter().map(total_of).collect()
     }
 
+    /// The first `cards` deals of each stage in `stages` (newest first) among those
+    /// matching `params`, one page per stage, read in one transaction.
+    pub async fn board_cards(
+        &self,
+        actor: &Actor,
+        params: &ListParams,
+        stages: &[i64],
+        cards: u64,
+    ) -> Result<Vec<crate::Page>> {
+        let lists: Vec<_> = stages
+            .iter()
+            .map(|stage| {
+                let mut p = params.clone();
+                p.and.push(crate::eq_filter("stage_id", *stage));
+                p.sort = Some("-updated_at".into());
+                p.limit = Some(cards);
+                p.cursor = None;
+                (Entity::Deal, p, None)
+            })
+            .collect();
+        self.list_many(actor, &lists).await
+    }
+
     /// Totals from `deal_stage_totals` for `pipeline_id = N [and owner_id = M]`, within
     /// the owners the actor may read deals of (the deal scope is owner-based).
     async fn maintained_totals(

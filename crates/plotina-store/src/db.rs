@@ -23,9 +23,27 @@ pub enum Backend {
 
 #[derive(Clone, Debug)]
 pub enum Pool {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, WriteQueue),
     Postgres(PgPool),
 }
+
+/// SQLite has one writer at a time. Left to its busy handler, writers waiting for the
+/// lock poll it with growing sleeps, and under steady writes a waiting writer can lose
+/// every race until its busy timeout runs out (seen as 503s and 18 s waits with eight
+/// clients creating deals). Write transactions of this process queue here first, in
+/// arrival order, so at most one of them asks SQLite for the lock; the busy timeout stays
+/// for writers in other processes (the command line tools).
+pub type WriteQueue = std::sync::Arc<tokio::sync::Mutex<()>>;
+
+/// How long a write transaction waits for its turn in [`WriteQueue`], as SQLite's busy
+/// timeout does for the lock itself.
+const WRITE_QUEUE_WAIT: Duration = Duration::from_secs(10);
+
+/// A write transaction waited longer than [`WRITE_QUEUE_WAIT`] for its turn: the
+/// database is busy, nothing was written (see `error::is_busy`).
+#[derive(Debug, thiserror::Error)]
+#[error("waited {WRITE_QUEUE_WAIT:?} for the database's write lock")]
+pub struct WriteQueueTimeout;
 
 /// Connection settings: a URL (`sqlite://path` or `postgres://…`) and the pool size.
 #[derive(Debug, Clone)]
@@ -78,7 +96,9 @@ impl Pool {
     /// and writers wait up to 10 s for the lock instead of failing.
     pub async fn connect(cfg: &DbConfig) -> anyhow::Result<Pool> {
         if cfg.url.starts_with("postgres://") || cfg.url.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(&cfg.url).context("bad PostgreSQL URL")?;
+            let opts = PgConnectOptions::from_str(&cfg.url)
+                .context("bad PostgreSQL URL")?
+                .statement_cache_capacity(STATEMENT_CACHE);
             let pool = PgPoolOptions::new()
                 .max_connections(cfg.max_connections)
                 .acquire_timeout(Duration::from_secs(10))
@@ -112,7 +132,11 @@ impl Pool {
                 .pragma("temp_store", "memory")
                 // Checkpoints run in the background (see `spawn_checkpointer`); the
                 // automatic one stays as a backstop if the WAL still grows past 32 MB.
-                .pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES);
+                .pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES)
+                // Bulk writes use a few statement shapes per table (`statement_sizes`);
+                // with the other statements they outgrow the default of 100, and an
+                // evicted shape is parsed again at its next use.
+                .statement_cache_capacity(STATEMENT_CACHE);
             let pool = SqlitePoolOptions::new()
                 .max_connections(cfg.max_connections)
                 .acquire_timeout(Duration::from_secs(15))
@@ -120,20 +144,20 @@ impl Pool {
                 .await
                 .with_context(|| format!("cannot open SQLite database {path}"))?;
             spawn_checkpointer(pool.clone());
-            Ok(Pool::Sqlite(pool))
+            Ok(Pool::Sqlite(pool, WriteQueue::default()))
         }
     }
 
     pub fn backend(&self) -> Backend {
         match self {
-            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Sqlite(..) => Backend::Sqlite,
             Pool::Postgres(_) => Backend::Postgres,
         }
     }
 
     pub async fn begin(&self) -> anyhow::Result<Tx> {
         Ok(match self {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Pool::Sqlite(p, _) => Tx::Sqlite(p.begin().await?, None),
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -142,7 +166,12 @@ impl Pool {
     /// a deadlock-prone upgrade under concurrency; write transactions take it up front.
     pub async fn begin_write(&self) -> anyhow::Result<Tx> {
         Ok(match self {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Sqlite(p, queue) => {
+                let turn = tokio::time::timeout(WRITE_QUEUE_WAIT, queue.clone().lock_owned())
+                    .await
+                    .map_err(|_| WriteQueueTimeout)?;
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+            }
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -154,7 +183,7 @@ impl Pool {
         column: &str,
     ) -> Result<Option<i64>, sqlx::Error> {
         let mut tx = match self {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Pool::Sqlite(p, _) => Tx::Sqlite(p.begin().await?, None),
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         };
         let value = match tx.fetch_optional(stmt).await? {
@@ -162,7 +191,7 @@ impl Pool {
             None => None,
         };
         match tx {
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(t, _) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(value)
@@ -170,7 +199,7 @@ impl Pool {
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+            Pool::Sqlite(p, _) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
             Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
         }
         Ok(())
@@ -178,7 +207,7 @@ impl Pool {
 
     pub async fn close(&self) {
         match self {
-            Pool::Sqlite(p) => p.close().await,
+            Pool::Sqlite(p, _) => p.close().await,
             Pool::Postgres(p) => p.close().await,
         }
     }
@@ -186,14 +215,19 @@ impl Pool {
     /// Readiness: the database answers a trivial query.
     pub async fn ping(&self) -> bool {
         match self {
-            Pool::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
+            Pool::Sqlite(p, _) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
             Pool::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
         }
     }
 }
 
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    /// A write transaction holds its turn in the [`WriteQueue`] until it ends (the
+    /// transaction is dropped before the turn: fields drop in order).
+    Sqlite(
+        Transaction<'static, Sqlite>,
+        Option<tokio::sync::OwnedMutexGuard<()>>,
+    ),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -211,14 +245,14 @@ fn render<S: QueryStatementWriter + SqlxBinder>(
 impl Tx {
     pub fn backend(&self) -> Backend {
         match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Sqlite(..) => Backend::Sqlite,
             Tx::Postgres(_) => Backend::Postgres,
         }
     }
 
     pub async fn commit(self) -> anyhow::Result<()> {
         match self {
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(t, _) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
@@ -270,7 +304,7 @@ impl Tx {
         values: SqlxValues,
     ) -> Result<Vec<Row>, sqlx::Error> {
         match self {
-            Tx::Sqlite(t) => Ok(sqlx::query_with(sql, values)
+            Tx::Sqlite(t, _) => Ok(sqlx::query_with(sql, values)
                 .fetch_all(&mut **t)
                 .await?
                 .into_iter()
@@ -287,7 +321,7 @@ impl Tx {
 
     pub async fn execute_sql(&mut self, sql: &str, values: SqlxValues) -> Result<u64, sqlx::Error> {
         match self {
-            Tx::Sqlite(t) => Ok(sqlx::query_with(sql, values)
+            Tx::Sqlite(t, _) => Ok(sqlx::query_with(sql, values)
                 .execute(&mut **t)
                 .await?
                 .rows_affected()),
@@ -350,25 +384,225 @@ pub fn vals<const N: usize>(values: [sea_query::Value; N]) -> Vec<sea_query::Sim
         .collect()
 }
 
-/// Multi-row INSERTs of `rows` (each the values of `columns`), as many rows per statement
-/// as keep well under both engines' parameter limits (SQLite: 32766), at most 1000.
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 400;
+
+/// How `n` rows are cut into multi-row statements of at most `max` rows: whole
+/// statements of the largest power of two not above `max`, then the rest in smaller
+/// powers of two (480 → 256 + 128 + 64 + 32). A table thus sees a handful of statement
+/// shapes, which both engines' prepared-statement caches keep, instead of a new shape
+/// (parsed and planned again) for every batch whose size was not seen before.
+pub fn statement_sizes(mut n: usize, max: usize) -> Vec<usize> {
+    let max = max.max(1);
+    let top = 1usize << (usize::BITS - 1 - max.leading_zeros());
+    let mut out = Vec::new();
+    while n >= top {
+        out.push(top);
+        n -= top;
+    }
+    let mut size = top >> 1;
+    while n > 0 && size > 0 {
+        if n >= size {
+            out.push(size);
+            n -= size;
+        }
+        size >>= 1;
+    }
+    out
+}
+
+/// Rows per multi-row statement for `columns` values a row: well under both engines'
+/// parameter limits (SQLite: 32766, PostgreSQL: 65535), at most 2048.
+pub fn rows_per_statement(columns: usize) -> usize {
+    (30_000 / columns.max(1)).clamp(1, 2048)
+}
+
+/// Multi-row INSERTs of `rows` (each the values of `columns`), cut by
+/// [`statement_sizes`] under [`rows_per_statement`].
 pub async fn insert_rows(
     tx: &mut Tx,
     table: &str,
     columns: &[&str],
     rows: Vec<Vec<sea_query::SimpleExpr>>,
 ) -> Result<(), sqlx::Error> {
-    let per_statement = (30_000 / columns.len().max(1)).clamp(1, 1000);
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
+    if rows.iter().all(|r| {
+        r.len() == columns.len()
+            && r.iter()
+                .all(|e| matches!(e, sea_query::SimpleExpr::Value(_)))
+    }) {
+        let rows = rows
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .filter_map(|e| match e {
+                        sea_query::SimpleExpr::Value(v) => Some(v),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        return insert_values(tx, table, columns, rows).await;
+    }
+    let sizes = statement_sizes(rows.len(), rows_per_statement(columns.len()));
+    let mut rows = rows.into_iter();
+    for size in sizes {
         let mut insert = sea_query::Query::insert();
         insert
             .into_table(sea_query::Alias::new(table))
             .columns(columns.iter().map(|c| sea_query::Alias::new(*c)));
-        for row in rows.by_ref().take(per_statement) {
+        for row in rows.by_ref().take(size) {
             insert.values_panic(row);
         }
         tx.execute(&insert).await?;
     }
     Ok(())
+}
+
+/// `INSERT INTO "table" ("a", "b") VALUES (?, ?), …` for `rows` rows, with the
+/// engine's placeholders (`$n` on PostgreSQL).
+fn insert_sql(backend: Backend, table: &str, columns: &[&str], rows: usize) -> String {
+    let mut sql = String::with_capacity(64 + columns.len() * (rows * 6 + 16));
+    sql.push_str("INSERT INTO \"");
+    sql.push_str(table);
+    sql.push_str("\" (");
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('"');
+        sql.push_str(c);
+        sql.push('"');
+    }
+    sql.push_str(") VALUES ");
+    let mut n = 0usize;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..columns.len() {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Multi-row INSERTs of plain values, the SQL written here rather than through
+/// sea-query: the bulk writes (history, lookups, import items) send tens of thousands of
+/// values a chunk, and rendering them as expressions and collecting them again cost
+/// more than the statement itself. Cut by [`statement_sizes`] like [`insert_rows`].
+pub async fn insert_values(
+    tx: &mut Tx,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<Vec<sea_query::Value>>,
+) -> Result<(), sqlx::Error> {
+    let sizes = statement_sizes(rows.len(), rows_per_statement(columns.len()));
+    let mut rows = rows.into_iter();
+    for size in sizes {
+        let sql = insert_sql(tx.backend(), table, columns, size);
+        let mut values = Vec::with_capacity(size * columns.len());
+        for row in rows.by_ref().take(size) {
+            values.extend(row);
+        }
+        tx.execute_sql(&sql, SqlxValues(Values(values))).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Write transactions of one process take turns in arrival order; reads do not wait.
+    #[tokio::test]
+    async fn sqlite_writers_wait_for_their_turn_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = DbConfig {
+            url: format!("sqlite://{}", dir.path().join("q.db").display()),
+            max_connections: 6,
+        };
+        let pool = Pool::connect(&cfg).await.unwrap();
+        let mut first = pool.begin_write().await.unwrap();
+        first
+            .raw("CREATE TABLE turns (n INTEGER NOT NULL)")
+            .await
+            .unwrap();
+        let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut waiting = Vec::new();
+        for n in 1..=3i64 {
+            let (pool, order) = (pool.clone(), order.clone());
+            waiting.push(tokio::spawn(async move {
+                let mut tx = pool.begin_write().await.unwrap();
+                order.lock().unwrap().push(n);
+                tx.raw(&format!("INSERT INTO turns (n) VALUES ({n})"))
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            }));
+            // Queued one after the other.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // A read transaction is not queued behind the writer.
+        let read = tokio::time::timeout(Duration::from_secs(5), pool.begin())
+            .await
+            .expect("a read does not wait for writers");
+        drop(read);
+        assert!(
+            order.lock().unwrap().is_empty(),
+            "nobody writes before the first ends"
+        );
+        first.commit().await.unwrap();
+        for w in waiting {
+            w.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), vec![1, 2, 3]);
+        assert!(crate::error::is_busy(&anyhow::Error::new(
+            WriteQueueTimeout
+        )));
+        pool.close().await;
+    }
+
+    #[test]
+    fn insert_sql_numbers_postgres_placeholders() {
+        assert_eq!(
+            insert_sql(Backend::Sqlite, "t", &["a", "b"], 2),
+            r#"INSERT INTO "t" ("a", "b") VALUES (?, ?), (?, ?)"#
+        );
+        assert_eq!(
+            insert_sql(Backend::Postgres, "t", &["a", "b"], 2),
+            r#"INSERT INTO "t" ("a", "b") VALUES ($1, $2), ($3, $4)"#
+        );
+    }
+
+    #[test]
+    fn statements_come_in_powers_of_two() {
+        assert_eq!(statement_sizes(0, 500), Vec::<usize>::new());
+        assert_eq!(statement_sizes(480, 500), vec![256, 128, 64, 32]);
+        assert_eq!(
+            statement_sizes(1000, 500),
+            vec![256, 256, 256, 128, 64, 32, 8]
+        );
+        assert_eq!(statement_sizes(5, 1), vec![1, 1, 1, 1, 1]);
+        assert_eq!(
+            statement_sizes(3000, 2048),
+            vec![2048, 512, 256, 128, 32, 16, 8]
+        );
+        for n in 0..700 {
+            let s = statement_sizes(n, 300);
+            assert_eq!(s.iter().sum::<usize>(), n);
+            assert!(s.iter().all(|k| k.is_power_of_two() && *k <= 256));
+        }
+    }
 }

@@ -71,11 +71,14 @@ pub fn fail<T>(e: DomainError) -> Result<T> {
     Err(StoreError::Domain(e))
 }
 
-/// The database stayed locked by another writer past the wait limit (SQLite's busy
-/// timeout, a PostgreSQL lock or serialization failure): nothing was written and the
+/// The database stayed locked by another writer past the wait limit (the write queue or
+/// SQLite's busy timeout, a PostgreSQL lock or serialization failure): nothing was written and the
 /// same request can simply be sent again, so it is a 503 with `Retry-After`, not a bug.
 pub fn is_busy(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
+        if cause.is::<crate::db::WriteQueueTimeout>() {
+            return true;
+        }
         let Some(sqlx::Error::Database(db)) = cause.downcast_ref::<sqlx::Error>() else {
             return false;
         };

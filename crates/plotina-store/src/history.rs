@@ -89,6 +89,27 @@ pub async fn write(
     write_many(tx, entity, &[(id, action, changes)], at, by).await
 }
 
+/// The columns of a history row, as both writers fill them.
+const HISTORY_COLUMNS: [&str; 8] = [
+    "entity",
+    "record_id",
+    "action",
+    "field",
+    "old_value",
+    "new_value",
+    "changed_at",
+    "changed_by",
+];
+
+/// A value as stored in `old_value`/`new_value`: JSON null is SQL NULL.
+fn json_value(v: Json) -> sea_query::Value {
+    if v.is_null() {
+        sea_query::Value::Json(None)
+    } else {
+        sea_query::Value::Json(Some(Box::new(v)))
+    }
+}
+
 /// One write's history for [`write_many`]: record id, action, changed fields.
 pub type Entry<'a> = (i64, &'a str, &'a [(String, Json, Json)]);
 
@@ -101,13 +122,7 @@ pub async fn write_many(
     at: DateTime<Utc>,
     by: i64,
 ) -> Result<()> {
-    let json = |v: &Json| -> sea_query::Value {
-        if v.is_null() {
-            sea_query::Value::Json(None)
-        } else {
-            sea_query::Value::Json(Some(Box::new(v.clone())))
-        }
-    };
+    let json = |v: &Json| json_value(v.clone());
     let mut rows = Vec::new();
     for (id, action, changes) in entries {
         if changes.is_empty() {
@@ -135,22 +150,46 @@ pub async fn write_many(
             ]));
         }
     }
-    crate::db::insert_rows(
-        tx,
-        "history",
-        &[
-            "entity",
-            "record_id",
-            "action",
-            "field",
-            "old_value",
-            "new_value",
-            "changed_at",
-            "changed_by",
-        ],
-        rows,
-    )
-    .await?;
+    crate::db::insert_rows(tx, "history", &HISTORY_COLUMNS, rows).await?;
+    Ok(())
+}
+
+/// A record's changed fields: (field, old value, new value), as [`diff`] gives them.
+pub type Diff = Vec<(String, Json, Json)>;
+
+/// The `create` rows of many new records, from their diffs taken by value (the bulk
+/// import writes ten or so a record, so the values are moved, not cloned): the same rows
+/// as [`write_many`].
+pub async fn write_created(
+    tx: &mut Tx,
+    entity: Entity,
+    records: Vec<(i64, Diff)>,
+    at: DateTime<Utc>,
+    by: i64,
+) -> Result<()> {
+    let json = json_value;
+    let row = |id: i64, field: Option<String>, old: Json, new: Json| {
+        vec![
+            entity.code().into(),
+            id.into(),
+            "create".into(),
+            sea_query::Value::String(field.map(Box::new)),
+            json(old),
+            json(new),
+            at.into(),
+            by.into(),
+        ]
+    };
+    let mut rows = Vec::new();
+    for (id, changes) in records {
+        if changes.is_empty() {
+            rows.push(row(id, None, Json::Null, Json::Null));
+        }
+        for (field, old, new) in changes {
+            rows.push(row(id, Some(field), old, new));
+        }
+    }
+    crate::db::insert_values(tx, "history", &HISTORY_COLUMNS, rows).await?;
     Ok(())
 }
 

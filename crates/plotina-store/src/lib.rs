@@ -25,6 +25,7 @@ pub mod listing;
 pub mod lookup;
 pub mod mail;
 pub mod notebook;
+pub mod notebook_sweep;
 pub mod profile;
 pub mod quality;
 pub mod records;

@@ -17,6 +17,7 @@ use crate::error::{fail, Result};
 use crate::filter_sql::{col, FilterCtx};
 use crate::rows::{record_from_row, Record};
 use crate::scope::visible;
+use crate::search::{IndexUse, DENSE_MATCHES};
 
 pub const MAX_LIMIT: u64 = 500;
 pub const DEFAULT_LIMIT: u64 = 50;
@@ -292,6 +293,17 @@ impl QueryCtx<'_> {
 
     /// The WHERE of a list: scope, trash, filter text, caller's extra conditions, search.
     pub fn conditions(&self, entity: Entity, action: Action, params: &ListParams) -> Result<Cond> {
+        self.conditions_with(entity, action, params, IndexUse::Drive)
+    }
+
+    /// `conditions`, with the search's word index used as `plan` says.
+    fn conditions_with(
+        &self,
+        entity: Entity,
+        action: Action,
+        params: &ListParams,
+        plan: IndexUse,
+    ) -> Result<Cond> {
         let mut cond = Cond::all();
         if let Some(scope) = visible(self.actor, entity, action) {
             cond = cond.add(scope);
@@ -318,18 +330,31 @@ impl QueryCtx<'_> {
             );
         }
         if let Some(q) = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            cond = cond.add(crate::search::condition(self.backend, entity, q));
+            cond = cond.add(crate::search::condition(self.backend, entity, q, plan));
         }
         Ok(cond)
     }
 
     pub fn select(&self, entity: Entity, cond: Cond) -> SelectStatement {
+        self.select_columns(entity, cond, None)
+    }
+
+    /// `select` of only the built-in fields in `columns` (all fields and `custom` when
+    /// `None`).
+    fn select_columns(
+        &self,
+        entity: Entity,
+        cond: Cond,
+        columns: Option<&[&str]>,
+    ) -> SelectStatement {
         let mut q = Query::select();
         q.from(Alias::new(entity.table()));
         for f in entity.fields() {
-            q.column(Alias::new(f.name));
+            if columns.is_none_or(|c| c.contains(&f.name)) {
+                q.column(Alias::new(f.name));
+            }
         }
-        if entity.is_business() {
+        if entity.is_business() && columns.is_none() {
             q.column(Alias::new("custom"));
         }
         q.cond_where(cond);
@@ -344,6 +369,20 @@ pub async fn list(
     action: Action,
     params: &ListParams,
 ) -> Result<Page> {
+    list_columns(tx, ctx, entity, action, params, None).await
+}
+
+/// `list` reading only the built-in fields in `columns` (plus `id` and the sort's
+/// fields, which the order and the cursor need): for pages that show a name, not a
+/// record.
+pub async fn list_columns(
+    tx: &mut crate::db::Tx,
+    ctx: &QueryCtx<'_>,
+    entity: Entity,
+    action: Action,
+    params: &ListParams,
+    columns: Option<&[&str]>,
+) -> Result<Page> {
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
         return fail(bad("limit", "limit_range"));
@@ -351,12 +390,26 @@ pub async fn list(
     let customs = (ctx.custom)(entity);
     let sort_text = params.sort.clone().unwrap_or_default();
     let keys = sort_keys(ctx.backend, entity, &customs, params.sort.as_deref())?;
-    let mut cond = ctx.conditions(entity, action, params)?;
+    let plan = search_plan(tx, ctx.backend, entity, params, &keys).await?;
+    let mut cond = ctx.conditions_with(entity, action, params, plan)?;
     if let Some(c) = params.cursor.as_deref().filter(|c| !c.is_empty()) {
         let values = decode_cursor(c, &sort_text)?;
         cond = cond.add(after_cursor(ctx.backend, &keys, &values)?);
     }
-    let mut q = ctx.select(entity, cond);
+    // A custom-field order keeps its cursor values in `custom`: such lists read it all.
+    let custom_order = keys.iter().any(|k| k.name.starts_with("custom."));
+    let projection: Option<Vec<&str>> = columns.filter(|_| !custom_order).map(|c| {
+        let mut all: Vec<&str> = c.to_vec();
+        all.push("id");
+        for k in &keys {
+            let name = k.name.trim_end_matches("#null");
+            if let Some(f) = entity.field(name) {
+                all.push(f.name);
+            }
+        }
+        all
+    });
+    let mut q = ctx.select_columns(entity, cond, projection.as_deref());
     for k in &keys {
         q.order_by_expr(
             k.expr.clone().into(),
@@ -369,7 +422,10 @@ pub async fn list(
     let mut data = Vec::with_capacity(rows.len().min(limit as usize));
     let mut next_cursor = None;
     for (i, row) in rows.iter().enumerate().take(limit as usize) {
-        let rec = record_from_row(entity, row)?;
+        let rec = match &projection {
+            None => record_from_row(entity, row)?,
+            Some(cols) => crate::rows::record_from_columns(entity, row, cols)?,
+        };
         if more && i + 1 == limit as usize {
             let values = keys
                 .iter()
@@ -380,6 +436,51 @@ pub async fn list(
         data.push(rec);
     }
     Ok(Page { data, next_cursor })
+}
+
+/// How a search should use its word index in a list (see [`IndexUse`]). Walking the
+/// order's index only pays when the list is in `updated_at` order (the index the walk
+/// follows; every searchable table has one) and the query matches many records, which
+/// a bounded count of the index's matches tells before the list query runs.
+async fn search_plan(
+    tx: &mut crate::db::Tx,
+    backend: Backend,
+    entity: Entity,
+    params: &ListParams,
+    keys: &[SortKey],
+) -> Result<IndexUse> {
+    let Some(q) = params.q.as_deref() else {
+        return Ok(IndexUse::Drive);
+    };
+    if keys.first().is_none_or(|k| k.name != "updated_at") {
+        return Ok(IndexUse::Drive);
+    }
+    let Some((table, terms)) = crate::search::index_query(backend, entity, q) else {
+        return Ok(IndexUse::Drive);
+    };
+    let mut inner = Query::select();
+    inner
+        .expr(SqlExpr::cust("rowid"))
+        .from(Alias::new(&table))
+        .and_where(SqlExpr::cust_with_values(
+            format!("{table} MATCH ?"),
+            [terms],
+        ))
+        .limit(DENSE_MATCHES as u64 + 1);
+    let count = Query::select()
+        .expr_as(SqlExpr::cust("COUNT(*)"), Alias::new("n"))
+        .from_subquery(inner, Alias::new("matches"))
+        .to_owned();
+    let n = tx
+        .fetch_optional(&count)
+        .await?
+        .and_then(|r| r.i64("n").ok().flatten())
+        .unwrap_or(0);
+    Ok(if n > DENSE_MATCHES {
+        IndexUse::Filter
+    } else {
+        IndexUse::Drive
+    })
 }
 
 /// Counts matching records, stopping at `cap`: a badge needs "999+", not a full scan.

@@ -3,7 +3,7 @@
 //! inside their own transaction, so an item exists exactly when the change that caused
 //! it was committed.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use plotina_core::error::DomainError;
 use plotina_core::policy::{Action, Actor, Scope};
 use plotina_core::schema::Entity;
@@ -49,6 +49,49 @@ pub struct NewItem {
     pub payload: Option<serde_json::Value>,
 }
 
+/// The columns of a new item, in the order of [`item_values`].
+pub(crate) const ITEM_COLUMNS: [&str; 12] = [
+    "kind",
+    "owner_id",
+    "entity",
+    "record_id",
+    "text",
+    "due_at",
+    "state",
+    "source",
+    "dedupe_key",
+    "payload",
+    "created_at",
+    "created_by",
+];
+
+/// The values of a new item for [`ITEM_COLUMNS`]; an empty source is `system`.
+pub(crate) fn item_values(item: &NewItem, now: DateTime<Utc>) -> Vec<sea_query::SimpleExpr> {
+    let (entity, record_id) = match &item.record {
+        Some((e, id)) => (Some(e.clone()), Some(*id)),
+        None => (None, None),
+    };
+    let source = if item.source.is_empty() {
+        "system".to_string()
+    } else {
+        item.source.clone()
+    };
+    crate::db::vals([
+        item.kind.clone().into(),
+        item.owner_id.into(),
+        entity.into(),
+        record_id.into(),
+        item.text.clone().into(),
+        item.due_at.into(),
+        "open".into(),
+        source.into(),
+        item.dedupe_key.clone().into(),
+        item.payload.clone().into(),
+        now.into(),
+        item.created_by.into(),
+    ])
+}
+
 /// Inserts an item in the caller's transaction. Returns the new id, or `None` when an
 /// item with the same owner and dedupe key already exists.
 pub async fn post_item(tx: &mut Tx, item: &NewItem) -> Result<Option<i64>> {
@@ -67,50 +110,12 @@ pub async fn post_item(tx: &mut Tx, item: &NewItem) -> Result<Option<i64>> {
             return Ok(None);
         }
     }
-    let (entity, record_id) = match &item.record {
-        Some((e, id)) => (Some(e.clone()), Some(*id)),
-        None => (None, None),
-    };
-    let source = if item.source.is_empty() {
-        "system".to_string()
-    } else {
-        item.source.clone()
-    };
     let id = tx
         .insert_id(
             Query::insert()
                 .into_table(Alias::new("notebook_items"))
-                .columns(
-                    [
-                        "kind",
-                        "owner_id",
-                        "entity",
-                        "record_id",
-                        "text",
-                        "due_at",
-                        "state",
-                        "source",
-                        "dedupe_key",
-                        "payload",
-                        "created_at",
-                        "created_by",
-                    ]
-                    .map(Alias::new),
-                )
-                .values_panic(crate::db::vals([
-                    item.kind.clone().into(),
-                    item.owner_id.into(),
-                    entity.into(),
-                    record_id.into(),
-                    item.text.clone().into(),
-                    item.due_at.into(),
-                    "open".into(),
-                    source.into(),
-                    item.dedupe_key.clone().into(),
-                    item.payload.clone().into(),
-                    plotina_core::value::now().into(),
-                    item.created_by.into(),
-                ])),
+                .columns(ITEM_COLUMNS.map(Alias::new))
+                .values_panic(item_values(item, plotina_core::value::now())),
         )
         .await?;
     Ok(Some(id))
@@ -400,99 +405,6 @@ pub async fn on_record_written(
         _ => {}
     }
     Ok(())
-}
-
-/// Posts a `task_due` item for every open task (any activity that is not done) with a
-/// due time before `until`, to its assignee (its owner when unassigned). Dedupe keys
-/// carry the due time, so a rescheduled task gets a fresh item and a repeated sweep adds
-/// nothing. Returns the number of new items.
-pub async fn sweep_due_tasks(tx: &mut Tx, until: DateTime<Utc>) -> Result<u64> {
-    let q = Query::select()
-        .columns(["id", "subject", "due_at", "assignee_id", "owner_id"].map(Alias::new))
-        .from(Alias::new("activities"))
-        .and_where(col("done").eq(false))
-        .and_where(col("deleted_at").is_null())
-        .and_where(col("due_at").is_not_null())
-        .and_where(col("due_at").lt(until))
-        .to_owned();
-    let mut posted = 0;
-    for row in tx.fetch_all(&q).await? {
-        let id = row.i64("id")?.unwrap_or_default();
-        let Some(owner) = row.i64("assignee_id")?.or(row.i64("owner_id")?) else {
-            continue;
-        };
-        let due = row.datetime("due_at")?;
-        let key = format!(
-            "task_due:{id}:{}",
-            due.map(|d| d.timestamp_millis()).unwrap_or_default()
-        );
-        let item = NewItem {
-            kind: kind::TASK_DUE.into(),
-            owner_id: owner,
-            record: Some(("activity".into(), id)),
-            text: row.text("subject")?.unwrap_or_default(),
-            due_at: due,
-            source: "sweep:task_due".into(),
-            dedupe_key: Some(key),
-            ..Default::default()
-        };
-        if post_item(tx, &item).await?.is_some() {
-            posted += 1;
-        }
-    }
-    Ok(posted)
-}
-
-/// Posts a `deal_stale` item to the owner of every deal that has stayed in an open
-/// stage longer than the stage's `rotten_days`. The dedupe key names the stage and the
-/// time the deal entered it, so each stay in a stage yields at most one item.
-pub async fn sweep_stale_deals(tx: &mut Tx, now: DateTime<Utc>) -> Result<u64> {
-    let stages = Query::select()
-        .columns(["id", "rotten_days"].map(Alias::new))
-        .from(Alias::new("stages"))
-        .and_where(col("kind").eq("open"))
-        .and_where(col("deleted_at").is_null())
-        .and_where(col("rotten_days").gt(0))
-        .to_owned();
-    let mut posted = 0;
-    for st in tx.fetch_all(&stages).await? {
-        let stage_id = st.i64("id")?.unwrap_or_default();
-        let days = st.i64("rotten_days")?.unwrap_or_default();
-        let cutoff = now - Duration::days(days);
-        let since = SqlExpr::expr(SqlExpr::cust("COALESCE(stage_changed_at, created_at)"));
-        let deals = Query::select()
-            .columns(["id", "title", "owner_id", "stage_changed_at", "created_at"].map(Alias::new))
-            .from(Alias::new("deals"))
-            .and_where(col("stage_id").eq(stage_id))
-            .and_where(col("deleted_at").is_null())
-            .and_where(col("owner_id").is_not_null())
-            .and_where(since.lt(cutoff))
-            .to_owned();
-        for d in tx.fetch_all(&deals).await? {
-            let id = d.i64("id")?.unwrap_or_default();
-            let entered = d
-                .datetime("stage_changed_at")?
-                .or(d.datetime("created_at")?);
-            let item = NewItem {
-                kind: kind::DEAL_STALE.into(),
-                owner_id: d.i64("owner_id")?.unwrap_or_default(),
-                record: Some(("deal".into(), id)),
-                text: d.text("title")?.unwrap_or_default(),
-                due_at: entered.map(|e| e + Duration::days(days)),
-                source: "sweep:deal_stale".into(),
-                dedupe_key: Some(format!(
-                    "deal_stale:{id}:{stage_id}:{}",
-                    entered.map(|e| e.timestamp_millis()).unwrap_or_default()
-                )),
-                payload: Some(serde_json::json!({"stage_id": stage_id, "rotten_days": days})),
-                ..Default::default()
-            };
-            if post_item(tx, &item).await?.is_some() {
-                posted += 1;
-            }
-        }
-    }
-    Ok(posted)
 }
 
 /// What one sweep did.
@@ -785,19 +697,6 @@ impl Store {
         let item = load_item(&mut tx, id).await?;
         tx.commit().await?;
         Ok((item, created))
-    }
-
-    /// Runs both sweeps in one transaction: due tasks up to the end of the next 24 hours
-    /// and stale deals as of `now`.
-    pub async fn sweep_notebook(&self, now: DateTime<Utc>) -> Result<SweepOutcome> {
-        let mut tx = self.pool().begin_write().await?;
-        let task_due = sweep_due_tasks(&mut tx, now + Duration::hours(24)).await?;
-        let deal_stale = sweep_stale_deals(&mut tx, now).await?;
-        tx.commit().await?;
-        Ok(SweepOutcome {
-            task_due,
-            deal_stale,
-        })
     }
 }
 

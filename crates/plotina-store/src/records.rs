@@ -297,17 +297,19 @@ async fn after_insert(
     Ok(())
 }
 
-/// Rows per multi-row INSERT of records.
-const RECORDS_PER_INSERT: usize = 500;
+/// Rows per multi-row INSERT of records (cut further by `db::statement_sizes`).
+const RECORDS_PER_INSERT: usize = 512;
 
 /// Writes many prepared creates at once (the import's bulk path) and returns the new
 /// records in the order given. Every record gets exactly the rows [`insert`] writes:
-/// the record (multi-row `INSERT ... RETURNING id`; runs of creates with the same
-/// columns go in one statement, in order, so ids ascend as with one insert after the
-/// other), then lookups, duplicate keys and history in multi-row INSERTs, then the
-/// per-record stage move, notebook items and automation. `automation` false skips
+/// the record (multi-row `INSERT ... RETURNING` of every column, which is the read-back
+/// [`insert`] does with a SELECT; runs of creates with the same columns go in one
+/// statement, in order, so ids ascend as with one insert after the other), then
+/// lookups, duplicate keys and history in multi-row INSERTs, then the per-record stage
+/// move, notebook items and automation. `automation` false skips
 /// `automation::on_change` (see `automation::engine::may_act`); notebook calls are made
-/// only for records `notebook::acts_on_create` says they could concern.
+/// only for records `notebook::acts_on_create` says they could concern. Statements come
+/// in the few row counts of `db::statement_sizes`, so their prepared forms are reused.
 pub async fn insert_many(
     tx: &mut Tx,
     actor: &Actor,
@@ -315,6 +317,7 @@ pub async fn insert_many(
     prepared: Vec<PreparedInsert>,
     automation: bool,
 ) -> Result<Vec<Record>> {
+    let mut recs: Vec<Record> = Vec::with_capacity(prepared.len());
     let mut ids: Vec<i64> = Vec::with_capacity(prepared.len());
     let mut start = 0;
     while start < prepared.len() {
@@ -323,10 +326,8 @@ pub async fn insert_many(
             .iter()
             .map(|(c, _)| c.as_str())
             .collect();
-        let per = (30_000 / names.len().max(1)).clamp(1, RECORDS_PER_INSERT);
         let mut end = start + 1;
         while end < prepared.len()
-            && end - start < per
             && prepared[end]
                 .cols
                 .iter()
@@ -335,39 +336,39 @@ pub async fn insert_many(
         {
             end += 1;
         }
-        let mut q = Query::insert();
-        q.into_table(Alias::new(entity.table()))
-            .columns(names.iter().map(|c| Alias::new(*c)));
-        for p in &prepared[start..end] {
-            q.values_panic(p.cols.iter().map(|(_, v)| SqlExpr::val(v.clone()).into()));
-        }
-        q.returning_col(Alias::new("id"));
-        let mut new_ids = Vec::with_capacity(end - start);
-        for r in tx.fetch_all(&q).await? {
-            new_ids.push(r.i64("id")?.unwrap_or_default());
-        }
-        if new_ids.len() != end - start {
-            return Err(anyhow::anyhow!("multi-row insert returned {} ids", new_ids.len()).into());
-        }
-        // RETURNING order is not promised: ids are handed out in VALUES order.
-        new_ids.sort_unstable();
-        ids.extend(new_ids);
-        start = end;
-    }
-    let mut recs = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(RECORDS_PER_INSERT) {
-        let mut q = Query::select();
-        q.from(Alias::new(entity.table()))
-            .and_where(col("id").is_in(chunk.iter().copied()))
-            .order_by(Alias::new("id"), sea_query::Order::Asc);
-        for f in entity.fields() {
-            q.column(Alias::new(f.name));
-        }
-        if entity.is_business() {
-            q.column(Alias::new("custom"));
-        }
-        for row in tx.fetch_all(&q).await? {
-            recs.push(record_from_row(entity, &row)?);
+        let per = (30_000 / names.len().max(1)).clamp(1, RECORDS_PER_INSERT);
+        for size in crate::db::statement_sizes(end - start, per) {
+            let mut q = Query::insert();
+            q.into_table(Alias::new(entity.table()))
+                .columns(names.iter().map(|c| Alias::new(*c)));
+            for p in &prepared[start..start + size] {
+                q.values_panic(p.cols.iter().map(|(_, v)| SqlExpr::val(v.clone()).into()));
+            }
+            let mut back: Vec<Alias> = entity.fields().map(|f| Alias::new(f.name)).collect();
+            if !entity.fields().any(|f| f.name == "id") {
+                back.push(Alias::new("id"));
+            }
+            if entity.is_business() {
+                back.push(Alias::new("custom"));
+            }
+            q.returning(Query::returning().columns(back));
+            let mut new: Vec<(i64, Record)> = Vec::with_capacity(size);
+            for row in tx.fetch_all(&q).await? {
+                new.push((
+                    row.i64("id")?.unwrap_or_default(),
+                    record_from_row(entity, &row)?,
+                ));
+            }
+            if new.len() != size {
+                return Err(anyhow::anyhow!("multi-row insert returned {} rows", new.len()).into());
+            }
+            // RETURNING order is not promised: ids are handed out in VALUES order.
+            new.sort_unstable_by_key(|(id, _)| *id);
+            for (id, rec) in new {
+                ids.push(id);
+                recs.push(rec);
+            }
+            start += size;
         }
     }
     if recs.len() != ids.len() {
@@ -375,7 +376,10 @@ pub async fn insert_many(
     }
     // Rows a reused id may have left behind, as `lookup::refresh` and
     // `duplicates::refresh_keys` delete them.
-    for chunk in ids.chunks(RECORDS_PER_INSERT) {
+    let mut rest = &ids[..];
+    for size in crate::db::statement_sizes(ids.len(), RECORDS_PER_INSERT) {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
         for table in ["record_lookup", "dedup_keys"] {
             tx.execute(
                 &Query::delete()
@@ -407,15 +411,10 @@ pub async fn insert_many(
     }
     lookup::insert(tx, entity, lookups).await?;
     crate::duplicates::insert_keys(tx, entity, keys).await?;
-    let entries: Vec<history::Entry<'_>> = ids
-        .iter()
-        .zip(&diffs)
-        .map(|(id, d)| (*id, "create", d.as_slice()))
-        .collect();
-    history::write_many(
+    history::write_created(
         tx,
         entity,
-        &entries,
+        ids.iter().copied().zip(diffs).collect(),
         plotina_core::value::now(),
         actor.user_id,
     )

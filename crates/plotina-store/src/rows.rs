@@ -44,6 +44,19 @@ pub fn record_from_row(entity: Entity, row: &Row) -> Result<Record, sqlx::Error>
     Ok(rec)
 }
 
+/// The built-in fields in `columns` of a row read with only those columns.
+pub fn record_from_columns(
+    entity: Entity,
+    row: &Row,
+    columns: &[&str],
+) -> Result<Record, sqlx::Error> {
+    let mut rec = Map::new();
+    for f in entity.fields().filter(|f| columns.contains(&f.name)) {
+        rec.insert(f.name.to_string(), column_json(row, f.name, f.kind)?);
+    }
+    Ok(rec)
+}
+
 /// A typed SQL value for a field; NULLs carry their type so PostgreSQL accepts them.
 pub fn sql_value(kind: FieldKind, v: &Value) -> SqlValue {
     match (kind, v) {

@@ -143,6 +143,28 @@ impl Store {
         Ok(page)
     }
 
+    /// Several lists in one read transaction, each with only the built-in fields in its
+    /// columns (all fields when `None`): a page's names (users, stages, …) or a
+    /// kanban's columns in one round of statements, without a transaction each.
+    pub async fn list_many(
+        &self,
+        actor: &Actor,
+        lists: &[(Entity, ListParams, Option<&[&str]>)],
+    ) -> Result<Vec<Page>> {
+        let customs = self.custom_lookup().await?;
+        let ctx = self.ctx(actor, &customs);
+        let mut tx = self.pool.begin().await?;
+        let mut pages = Vec::with_capacity(lists.len());
+        for (entity, params, columns) in lists {
+            pages.push(
+                listing::list_columns(&mut tx, &ctx, *entity, Action::Read, params, *columns)
+                    .await?,
+            );
+        }
+        tx.commit().await?;
+        Ok(pages)
+    }
+
     pub async fn count(
         &self,
         actor: &Actor,

@@ -374,6 +374,111 @@ async fn each_rule_sees_what_the_rules_before_it_did() {
     .await;
 }
 
+/// Actions read the record as the rules before them left it (the record an action read
+/// is reused only until the next write), a failing rule without a savepoint of its own
+/// (a mail to a bad address, SQLite) leaves the change and the other rules' work alone,
+/// and the runs of one change are logged in the order they ran.
+#[tokio::test]
+async fn templates_see_earlier_writes_and_a_failed_mail_rule_leaves_the_rest() {
+    each_backend(|store, fx| async move {
+        let admin = &fx.admin;
+        let stage = fx.stage("Квалификация");
+        let on_stage = json!({"type": "stage_entered", "stage_id": stage});
+        let mut rules = Vec::new();
+        for (name, action) in [
+            (
+                "До",
+                json!({"type": "notebook_item", "text": "до: {{title}}",
+                "assignee": {"kind": "owner"}}),
+            ),
+            (
+                "Переименовать",
+                json!({"type": "set_field", "field": "title",
+                "value": "Новое имя"}),
+            ),
+            (
+                "После",
+                json!({"type": "notebook_item", "text": "после: {{title}}",
+                "assignee": {"kind": "owner"}}),
+            ),
+            (
+                "Письмо",
+                json!({"type": "send_email", "to": "{{description}}",
+                "subject": "x", "body": "y"}),
+            ),
+            ("Метка", json!({"type": "add_tag", "tag": "{{title}}"})),
+        ] {
+            let r = rule(
+                &store,
+                admin,
+                json!({"name": name, "entity": "deal", "trigger": on_stage, "actions": [action]}),
+            )
+            .await;
+            rules.push(r.id);
+        }
+        let deal = create(
+            &store,
+            admin,
+            Entity::Deal,
+            json!({"title": "Старое имя", "pipeline_id": fx.pipeline,
+                "description": "не адрес"}),
+        )
+        .await;
+        let mails = testing::row_count(store.pool(), "mail_outbox").await;
+        update(
+            &store,
+            admin,
+            Entity::Deal,
+            id(&deal),
+            json!({"stage_id": stage}),
+        )
+        .await;
+
+        let now = store.get(admin, Entity::Deal, id(&deal)).await.unwrap();
+        assert_eq!(now["stage_id"], json!(stage));
+        assert_eq!(now["title"], json!("Новое имя"));
+        assert_eq!(now["tags"], json!(["Новое имя"]));
+        let mut texts: Vec<String> = store
+            .notebook(admin, None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|i| i.record_id == Some(id(&deal)))
+            .map(|i| i.text)
+            .collect();
+        texts.sort();
+        assert_eq!(texts, vec!["до: Старое имя", "после: Новое имя"]);
+        assert_eq!(testing::row_count(store.pool(), "mail_outbox").await, mails);
+
+        let q = RunQuery {
+            record: Some((Entity::Deal, id(&deal))),
+            limit: 50,
+            ..Default::default()
+        };
+        let mut runs = store.automation_runs(admin, &q).await.unwrap();
+        runs.reverse();
+        let seen: Vec<(i64, &str)> = runs
+            .iter()
+            .map(|r| (r.rule_id, r.status.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (rules[0], "done"),
+                (rules[1], "done"),
+                (rules[2], "done"),
+                (rules[3], "failed"),
+                (rules[4], "done"),
+            ]
+        );
+        assert_eq!(
+            runs[3].error.as_deref(),
+            Some("to: automation_email_invalid")
+        );
+    })
+    .await;
+}
+
 async fn department_of_three(store: &Store, fx: &Fixtures) -> (i64, Vec<i64>) {
     let d = create(
         store,

@@ -83,6 +83,8 @@ contract!(
     links_to_invisible_records_fail,
     search_by_phone_word_forms_inn_and_email,
     search_follows_renames_and_the_trash,
+    common_words_give_the_newest_matches_first,
+    projected_lists_and_board_columns_match_whole_lists,
     board_totals_follow_every_change,
     idempotency_keys_replay_and_conflict,
     auth_passwords_tokens_and_sessions,

@@ -51,6 +51,7 @@ contract!(
     others_items_are_hidden_or_read_only,
     writes_post_items_in_their_transaction,
     sweeps_post_due_tasks_and_stale_deals_once,
+    sweeps_go_page_by_page_over_a_large_backlog,
     gate_blocks_deal_move_until_items_are_done,
     gate_on_overdue_tasks_exemptions_and_lead_convert,
     gate_rules_are_validated_and_admin_only,
@@ -460,6 +461,60 @@ mod cases {
         // m1's own lead: nothing.
         t.create(m1, Entity::Lead, json!({"title": "Своя"})).await;
         assert_eq!(t.store.notebook(m1, None, 100).await.unwrap().len(), 1);
+    }
+
+    /// More overdue tasks than one page of the sweep (1,000): every one gets its item
+    /// once, across page boundaries, and the next sweep posts nothing.
+    pub async fn sweeps_go_page_by_page_over_a_large_backlog(t: &T) {
+        let m1 = &t.fx.m1;
+        let now = Utc::now();
+        let mut tx = t.store.pool().begin_write().await.unwrap();
+        // Timestamps are RFC 3339 text on SQLite and typed on PostgreSQL.
+        let at = |when: chrono::DateTime<Utc>| -> sea_query::Value {
+            match tx.backend() {
+                plotina_store::db::Backend::Sqlite => {
+                    plotina_core::value::format_datetime(when).into()
+                }
+                plotina_store::db::Backend::Postgres => when.into(),
+            }
+        };
+        let rows: Vec<Vec<sea_query::SimpleExpr>> = (0..2345)
+            .map(|i| {
+                plotina_store::db::vals([
+                    "task".into(),
+                    format!("Просроченная задача {i}").into(),
+                    m1.user_id.into(),
+                    at(now - Duration::hours(1)),
+                    at(now),
+                    at(now),
+                ])
+            })
+            .collect();
+        plotina_store::db::insert_rows(
+            &mut tx,
+            "activities",
+            &[
+                "kind",
+                "subject",
+                "owner_id",
+                "due_at",
+                "created_at",
+                "updated_at",
+            ],
+            rows,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let before = testing::row_count(t.store.pool(), "notebook_items").await;
+        let first = t.store.sweep_notebook(now).await.unwrap();
+        assert_eq!(first.task_due, 2345);
+        assert_eq!(
+            testing::row_count(t.store.pool(), "notebook_items").await,
+            before + 2345
+        );
+        let again = t.store.sweep_notebook(now).await.unwrap();
+        assert_eq!((again.task_due, again.deal_stale), (0, 0));
     }
 
     pub async fn sweeps_post_due_tasks_and_stale_deals_once(t: &T) {

@@ -419,6 +419,123 @@ async fn funnel_from_stage_history() {
     }
 }
 
+/// The funnel's edge cases, counted in SQL (all created 2026-03-10 by m1):
+/// - e1: N100 Q200 W300 Q — won, then reopened: furthest W, open now;
+/// - e2: N40 Q60 N80 Q — back and forth: N and Q entered twice each, open in Q;
+/// - e3: N10 K20 L «Дорого» — jumped over Q, lost;
+/// - e4: N500 Q — trashed: neither the deal nor its stays count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn funnel_of_reopened_repeated_and_trashed_deals() {
+    for db in testing::all().await {
+        eprintln!("backend: {}", db.name());
+        let (store, fx) = testing::seeded_store(&db).await;
+        let day = "2026-03-10T09:00:00Z";
+        let m1 = &fx.m1;
+        let e1 = deal(
+            &store,
+            m1,
+            &fx,
+            "e1",
+            day,
+            None,
+            None,
+            &[(N, 100), (Q, 200), (W, 300), (Q, 0)],
+        )
+        .await;
+        let e2 = deal(
+            &store,
+            m1,
+            &fx,
+            "e2",
+            day,
+            None,
+            None,
+            &[(N, 40), (Q, 60), (N, 80), (Q, 0)],
+        )
+        .await;
+        let e3 = deal(
+            &store,
+            m1,
+            &fx,
+            "e3",
+            day,
+            None,
+            Some("Дорого"),
+            &[(N, 10), (K, 20), (L, 0)],
+        )
+        .await;
+        let e4 = deal(&store, m1, &fx, "e4", day, None, None, &[(N, 500), (Q, 0)]).await;
+        store
+            .delete(&fx.admin, Entity::Deal, e4, None)
+            .await
+            .expect("trash e4");
+
+        // Reached: N e1 e2 e3 = 3; Q 3 (e3 skipped it); K e1 e3 = 2 (e1 skipped it);
+        // P and D: e1 only, skipped; W: e1, which entered it. Conversions: N → Q 3/3,
+        // Q → K 2/3, K → P 1/2, P → D and D → W 1/1; to won 1/3, 1/3, 1/2, 1, 1.
+        // Stays in N: 10 40 80 100 → median rank 2 → 40, p90 rank ceil(3.6) = 4 → 100
+        // (e4's 500 is not counted). Q: 60 200 → rank 1 → 60, rank ceil(1.8) = 2 → 200.
+        // K: 20. The stay in W before the reopening is not a funnel figure.
+        // In progress: e2 at Q, e1 at W (its furthest); dropped: e3 at K.
+        let f = store
+            .report_funnel(&fx.admin, &march())
+            .await
+            .expect("funnel");
+        assert_eq!((f.deals, f.won, f.lost, f.open), (3, 0, 1, 2));
+        assert_eq!(
+            rows(&f),
+            vec![
+                (
+                    N,
+                    3,
+                    0,
+                    Some(1.0),
+                    Some(0.3333),
+                    4,
+                    Some(40),
+                    Some(100),
+                    0,
+                    0
+                ),
+                (
+                    Q,
+                    3,
+                    1,
+                    Some(0.6667),
+                    Some(0.3333),
+                    2,
+                    Some(60),
+                    Some(200),
+                    1,
+                    0
+                ),
+                (K, 2, 1, Some(0.5), Some(0.5), 1, Some(20), Some(20), 0, 1),
+                (P, 1, 1, Some(1.0), Some(1.0), 0, None, None, 0, 0),
+                (D, 1, 1, Some(1.0), Some(1.0), 0, None, None, 0, 0),
+                (W, 1, 0, None, None, 0, None, None, 1, 0),
+            ]
+        );
+        assert_eq!(f.lost_reasons, vec![rc("Дорого", 1)]);
+        assert_eq!(f.stages[2].lost_reasons, vec![rc("Дорого", 1)]);
+        assert_eq!(f.stages[0].reached_ids, vec![e1, e2, e3]);
+        assert_eq!(f.stages[1].reached_ids, vec![e1, e2, e3]);
+        assert_eq!(f.stages[2].reached_ids, vec![e1, e3]);
+        assert_eq!(f.stages[5].reached_ids, vec![e1]);
+        assert_eq!(f.stages[5].in_progress_ids, vec![e1]);
+        assert_eq!(f.stages[1].in_progress_ids, vec![e2]);
+        assert_eq!(f.stages[2].dropped_ids, vec![e3]);
+        assert!(f.stages[0].dropped_ids.is_empty());
+
+        // Only m2's scope: none of these deals, every figure empty.
+        let f = store
+            .report_funnel(&fx.m2, &march())
+            .await
+            .expect("m2 funnel");
+        assert_eq!((f.deals, f.stages[0].reached, f.stages[0].stays), (0, 0, 0));
+        assert_eq!(f.stages[0].median_seconds, None);
+    }
+}
+
 /// A closed deal of `company`: won (`reason` None) or lost, closed at `closed`.
 async fn closed_deal(
     store: &Store,

@@ -938,3 +938,126 @@ async fn prepared_import_reports_progress_on_its_batch_and_is_listed() {
     })
     .await;
 }
+
+/// Sets a batch back to `running` with no heartbeat, as a process killed after its last
+/// chunk's commit leaves it (the counts are written only when a batch finishes).
+async fn leave_running(t: &T, id: i64) {
+    let mut tx = t.store.pool().begin_write().await.unwrap();
+    tx.raw(&format!(
+        "UPDATE import_batches SET status = 'running', heartbeat_at = NULL, finished_at = NULL, \
+         rows_created = 0, rows_skipped = 0, rows_rejected = 0 WHERE id = {id}"
+    ))
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_left_running_is_marked_interrupted_and_can_be_undone() {
+    each(|t| {
+        Box::pin(async move {
+            // 2,500 rows in chunks of 1,000; the 2,000th has a broken INN (a reject).
+            let mut csv = String::from("Название;ИНН\n");
+            for i in 1..=2500 {
+                let inn = if i == 2000 { "123" } else { "" };
+                csv.push_str(&format!("Клиент {i};{inn}\n"));
+            }
+            let path = t.file("many.csv", csv.as_bytes());
+            let base = t.base().await;
+            let report = t
+                .import(
+                    &t.fx.m1,
+                    Entity::Company,
+                    &path,
+                    false,
+                    OnDuplicate::Skip,
+                    None,
+                )
+                .await
+                .unwrap();
+            assert_eq!(counts(&report), (2500, 2499, 0, 0, 1));
+            let id = report.batch_id;
+            leave_running(t, id).await;
+            let stale = chrono::Duration::seconds(import::STALE_AFTER_SECS);
+
+            // A batch whose process is alive (fresh heartbeat) is left alone.
+            let req = ImportRequest {
+                entity: Entity::Company,
+                file_name: "many.csv".into(),
+                dry_run: false,
+                on_duplicate: OnDuplicate::Create,
+                preset: None,
+                columns: None,
+                per_row: false,
+            };
+            let live = import::prepare(&t.store, &t.fx.m2, &path, &req, &|_| {})
+                .await
+                .unwrap();
+
+            // Undo waits until the batch is no longer running.
+            match import::undo(&t.store, &t.fx.m1, id).await {
+                Err(StoreError::Domain(DomainError::Conflict(e))) => {
+                    assert_eq!(e.code, "import_still_running")
+                }
+                other => panic!("expected a conflict, got {other:?}"),
+            }
+
+            assert_eq!(
+                import::recover_interrupted(&t.store, stale).await.unwrap(),
+                vec![id]
+            );
+            let b = import::batch(&t.store, &t.fx.m1, id).await.unwrap();
+            assert_eq!(b.status, "interrupted");
+            assert!(b.finished_at.is_some());
+            assert_eq!(
+                (b.rows_done, b.rows_created, b.rows_skipped, b.rows_rejected),
+                (2500, 2499, 0, 1),
+                "the counts of what the committed chunks wrote"
+            );
+            let other = import::batch(&t.store, &t.fx.m2, live.batch_id)
+                .await
+                .unwrap();
+            assert_eq!(other.status, "running", "a live import is not touched");
+            assert!(import::recover_interrupted(&t.store, stale)
+                .await
+                .unwrap()
+                .is_empty());
+
+            // The process that ran the live batch is declared gone: it stops at its
+            // first chunk, which is rolled back, and the batch stays interrupted.
+            assert_eq!(
+                import::recover_interrupted(&t.store, chrono::Duration::zero())
+                    .await
+                    .unwrap(),
+                vec![live.batch_id]
+            );
+            let live_id = live.batch_id;
+            match import::execute(&t.store, &t.fx.m2, &path, &req, live, &|_| {}).await {
+                Err(StoreError::Domain(DomainError::Conflict(e))) => {
+                    assert_eq!(e.code, "import_interrupted")
+                }
+                other => panic!("expected the import to stop, got {other:?}"),
+            }
+            let stopped = import::batch(&t.store, &t.fx.m2, live_id).await.unwrap();
+            assert_eq!(
+                (
+                    stopped.status.as_str(),
+                    stopped.rows_done,
+                    stopped.rows_created
+                ),
+                ("interrupted", 0, 0)
+            );
+            assert_eq!(
+                t.count("companies").await,
+                2499,
+                "the stopped chunk wrote nothing"
+            );
+
+            // Undo takes back what the interrupted batch committed.
+            let undone = import::undo(&t.store, &t.fx.m1, id).await.unwrap();
+            assert_eq!(undone.status, "undone");
+            assert_eq!(t.base().await, base, "undo restores the base");
+        })
+    })
+    .await;
+}

@@ -98,6 +98,18 @@ pub async fn run(store: &Store, args: ImportArgs) -> anyhow::Result<()> {
     let lang = lang(&args);
     let i = I18n::get();
     let actor = actor(store, args.login.as_deref()).await?;
+    // Batches a stopped server or CLI left `running` are marked `interrupted` first, so
+    // that they can be undone here.
+    let stale = chrono::Duration::seconds(import::STALE_AFTER_SECS);
+    for id in import::recover_interrupted(store, stale)
+        .await
+        .map_err(|e| explain(lang, e))?
+    {
+        eprintln!(
+            "{}",
+            i.text(lang, "import-marked-interrupted", &[("id", id.to_string())])
+        );
+    }
     if args.what == "undo" {
         let id: i64 = args.file.parse().context("undo takes a batch number")?;
         import::undo(store, &actor, id)

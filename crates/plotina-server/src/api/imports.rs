@@ -1,7 +1,13 @@
 //! Imports over HTTP: `POST /api/v1/imports` (multipart: the file in field `file`,
-//! options as query parameters) runs an import or a dry run and answers with its report;
-//! `GET /api/v1/imports/{id}` is the batch's status, `…/report` its row problems in the
+//! options as query parameters) checks the file and starts an import or a dry run in the
+//! background, answering `202 Accepted` with the batch and its `Location`;
+//! `GET /api/v1/imports/{id}` is the batch's status and progress (`rows_done`), polled
+//! until it is no longer `checking` or `running`; `…/report` its row problems in the
 //! caller's language, `…/rejects` the rejected rows as CSV, `POST …/undo` undoes it.
+//!
+//! Dry runs go to the background too: a dry run reads and checks every row against the
+//! database like the import itself, so on a large file it takes as long, and one way of
+//! following a batch is simpler for clients than two.
 
 use std::io::Write;
 
@@ -147,7 +153,6 @@ async fn create(
     State(s): State<AppState>,
     a: Auth,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
     mut multipart: Multipart,
 ) -> ApiResult<Response> {
     let q: ImportQuery = input::query(raw.as_deref())?;
@@ -229,21 +234,37 @@ async fn create(
         columns,
         per_row: false,
     };
-    let report = import::run(&s.store, &a.actor, tmp.path(), &req, &|_| {}).await?;
-    let lang = lang(&headers);
-    let problems: Vec<Value> = report
-        .problems
-        .iter()
-        .map(|p| problem_json(lang, &serde_json::to_value(p).unwrap_or(Value::Null)))
-        .collect();
-    let mut body = serde_json::to_value(&report).map_err(anyhow::Error::from)?;
-    body["problems"] = Value::Array(problems);
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    // The check pass (the whole file, no database) runs in the request, so a broken file
+    // or request is refused with a 4xx and nothing written; the write pass runs in the
+    // background and the client follows the batch (`Location`) until it is finished.
+    let prepared = import::prepare(&s.store, &a.actor, tmp.path(), &req, &|_| {}).await?;
+    let id = prepared.batch_id;
+    let batch = import::batch(&s.store, &a.actor, id).await?;
+    let store = s.store.clone();
+    let actor = a.actor.clone();
+    let path = tmp.into_temp_path();
+    tokio::spawn(async move {
+        if let Err(e) = import::execute(&store, &actor, &path, &req, prepared, &|_| {}).await {
+            tracing::warn!(batch = id, error = ?e, "background import failed");
+        }
+        // The temporary file goes when `path` is dropped, after the write pass.
+        drop(path);
+    });
+    let mut resp = (StatusCode::ACCEPTED, Json(batch)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/imports/{id}")) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(resp)
 }
 
+/// The batch with the file's columns as mapped (what the sync report used to carry).
 async fn status(State(s): State<AppState>, a: Auth, Path(id): Path<String>) -> ApiResult<Response> {
-    let b = import::batch(&s.store, &a.actor, input::id(&id)?).await?;
-    Ok(Json(b).into_response())
+    let id = input::id(&id)?;
+    let b = import::batch(&s.store, &a.actor, id).await?;
+    let mapping = import::batch_mapping(&s.store, id).await?;
+    let mut body = serde_json::to_value(&b).map_err(anyhow::Error::from)?;
+    body["mapping"] = serde_json::to_value(&mapping).map_err(anyhow::Error::from)?;
+    Ok(Json(body).into_response())
 }
 
 async fn report(
@@ -305,19 +326,18 @@ pub fn openapi_paths(paths: &mut serde_json::Map<String, Value>) {
     let problem = json!({"description": "Problem", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
     let batch = json!({"type": "object", "properties": {
         "id": {"type": "integer"}, "entity": {"type": "string"}, "file_name": {"type": "string"}, "format": {"type": "string"},
-        "status": {"type": "string", "enum": ["checking", "running", "dry_run", "done", "failed", "undone"]}, "dry_run": {"type": "boolean"},
+        "status": {"type": "string", "enum": ["checking", "running", "dry_run", "done", "failed", "undone", "interrupted"],
+            "description": "checking: a dry run in progress; running: an import in progress; dry_run / done: finished; failed: an error stopped it and what it wrote was taken back; interrupted: the server stopped while it ran, what it committed is kept and can be undone; undone"}, "dry_run": {"type": "boolean"},
         "on_duplicate": {"type": "string"}, "rows_total": {"type": "integer"}, "rows_created": {"type": "integer"}, "rows_updated": {"type": "integer"},
         "rows_skipped": {"type": "integer"}, "rows_rejected": {"type": "integer"},
         "rows_done": {"type": "integer", "description": "Rows written so far (progress of a running import)"}, "error": {"type": ["string", "null"]},
         "created_by": {"type": "integer"}, "created_at": {"type": "string"}, "finished_at": {"type": ["string", "null"]}, "undone_at": {"type": ["string", "null"]}},
         "required": ["id", "entity", "status", "rows_total"]});
     let problem_item = json!({"type": "object", "properties": {"row": {"type": "integer"}, "column": {"type": ["string", "null"]}, "field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}}, "required": ["row", "field", "code", "message"]});
-    let report = json!({"type": "object", "properties": {
-        "batch_id": {"type": "integer"}, "status": {"type": "string"}, "format": {"type": "string"}, "dry_run": {"type": "boolean"},
-        "rows_total": {"type": "integer"}, "created": {"type": "integer"}, "updated": {"type": "integer"}, "skipped": {"type": "integer"}, "rejected": {"type": "integer"},
-        "mapping": {"type": "array", "items": {"type": "object", "properties": {"header": {"type": "string"}, "target": {"type": ["string", "null"]}}, "required": ["header"]}},
-        "problems": {"type": "array", "items": problem_item.clone()}},
-        "required": ["batch_id", "status", "rows_total", "created", "updated", "skipped", "rejected", "mapping", "problems"]});
+    let mapping = json!({"type": "array", "items": {"type": "object", "properties": {"header": {"type": "string"}, "target": {"type": ["string", "null"]}}, "required": ["header"]}});
+    let mut status = batch.clone();
+    status["properties"]["mapping"] = mapping;
+    status["required"] = json!(["id", "entity", "status", "rows_total", "mapping"]);
     let ok = |schema: Value, d: &str| json!({"description": d, "content": {"application/json": {"schema": schema}}});
     let responses = |main: (&str, Value)| {
         let mut r = serde_json::Map::new();
@@ -338,9 +358,10 @@ pub fn openapi_paths(paths: &mut serde_json::Map<String, Value>) {
             qp("save_mapping", json!({"type": "string", "maxLength": 100}), "Save the sent columns under this name")],
         "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
             "file": {"type": "string", "format": "binary"}, "columns": {"type": "string", "description": "JSON: [{header, target}]"}}, "required": ["file"]}}}},
-        "responses": responses(("201", ok(report, "The report")))}}));
-    paths.insert("/api/v1/imports/{id}".into(), json!({"get": {"summary": "Status of an import batch", "tags": ["imports"], "parameters": [id.clone()],
-        "responses": responses(("200", ok(batch.clone(), "The batch")))}}));
+        "description": "Checks the file and the options (a refusal is a 4xx and nothing is written), then runs the import or the dry run in the background. The answer is the new batch (status `running`, or `checking` for a dry run) with its address in `Location`: poll `GET /api/v1/imports/{id}` until the status is no longer `running` or `checking`, then read the counts there and the row problems at `/api/v1/imports/{id}/report`.",
+        "responses": responses(("202", json!({"description": "Accepted: the batch, running in the background", "headers": {"Location": {"description": "The batch to poll", "schema": {"type": "string"}}}, "content": {"application/json": {"schema": batch.clone()}}})))}}));
+    paths.insert("/api/v1/imports/{id}".into(), json!({"get": {"summary": "Status and progress of an import batch, with its column mapping", "tags": ["imports"], "parameters": [id.clone()],
+        "responses": responses(("200", ok(status, "The batch")))}}));
     paths.insert("/api/v1/imports/{id}/report".into(), json!({"get": {"summary": "Row problems of an import", "tags": ["imports"], "parameters": [id.clone()],
         "responses": responses(("200", ok(json!({"type": "object", "properties": {"data": {"type": "array", "items": problem_item}}, "required": ["data"]}), "Problems")))}}));
     paths.insert("/api/v1/imports/{id}/rejects".into(), json!({"get": {"summary": "Rejected rows as CSV", "tags": ["imports"], "parameters": [id.clone()],

@@ -146,14 +146,13 @@ async fn board(
         ..Default::default()
     };
     let totals = s.store.stage_totals(&auth.actor, &base).await?;
+    let ids: Vec<i64> = stages
+        .iter()
+        .map(|st| st.get("id").and_then(Value::as_i64).unwrap_or_default())
+        .collect();
+    let pages = s.store.board_cards(&auth.actor, &base, &ids, cards).await?;
     let mut columns = Vec::with_capacity(stages.len());
-    for stage in stages {
-        let stage_id = stage.get("id").and_then(Value::as_i64).unwrap_or_default();
-        let mut params = base.clone();
-        params.and.push(eq_filter("stage_id", stage_id));
-        params.sort = Some("-updated_at".into());
-        params.limit = Some(cards);
-        let page = s.store.list(&auth.actor, Entity::Deal, &params).await?;
+    for ((stage, stage_id), page) in stages.into_iter().zip(ids).zip(pages) {
         let sums: Vec<Value> = totals
             .iter()
             .filter(|t| t.stage_id == stage_id)

@@ -185,19 +185,23 @@ async fn build(
         Err(e) => return Err(e.into()),
     };
     let now = chrono::Utc::now();
-    let mut per_stage = Vec::new();
-    for st in lk.stages_of(pipeline) {
-        let mut p = params.clone();
-        p.and.push(eq_filter("stage_id", st.id));
-        p.limit = Some(CARDS_PER_COLUMN);
-        p.sort = Some("-updated_at".into());
-        let recs = if view.error.is_empty() {
-            s.store.list(&web.actor, Entity::Deal, &p).await?.data
-        } else {
-            Vec::new()
-        };
-        per_stage.push((st.clone(), recs));
+    let stages: Vec<StageRef> = lk.stages_of(pipeline).cloned().collect();
+    let mut pages = if view.error.is_empty() {
+        let ids: Vec<i64> = stages.iter().map(|st| st.id).collect();
+        s.store
+            .board_cards(&web.actor, &params, &ids, CARDS_PER_COLUMN)
+            .await?
+            .into_iter()
+            .map(|p| p.data)
+            .collect()
+    } else {
+        Vec::new()
     }
+    .into_iter();
+    let per_stage: Vec<(StageRef, Vec<Record>)> = stages
+        .into_iter()
+        .map(|st| (st, pages.next().unwrap_or_default()))
+        .collect();
     let mut wanted: BTreeMap<Entity, BTreeSet<i64>> = BTreeMap::new();
     for (_, recs) in &per_stage {
         wanted.entry(Entity::Company).or_default().extend(

@@ -42,7 +42,7 @@ pub fn row(ctx: &Ctx, lk: &Lookups, b: Batch) -> BatchRow {
             .unwrap_or_else(|| format!("#{}", b.created_by)),
         what: ctx.t(&format!("ui-nav-{}", b.entity.plural())),
         state: ctx.t(&format!("importpage-status-{}", b.status)),
-        undoable: !b.dry_run && matches!(b.status.as_str(), "done" | "failed"),
+        undoable: undoable(&b),
         policy: ctx.t(&format!("importpage-dup-{}", b.on_duplicate)),
         status: b.status,
         file_name: b.file_name,
@@ -53,6 +53,12 @@ pub fn row(ctx: &Ctx, lk: &Lookups, b: Batch) -> BatchRow {
         total: b.rows_total,
         done: b.rows_done,
     }
+}
+
+/// Whether the batch's records can be taken back: a finished import, or what a failed or
+/// interrupted one committed.
+pub fn undoable(b: &Batch) -> bool {
+    !b.dry_run && matches!(b.status.as_str(), "done" | "failed" | "interrupted")
 }
 
 /// Rows written, in whole percent of the file.
@@ -168,6 +174,9 @@ pub struct BatchPage {
     pub running: bool,
     pub failed: bool,
     pub undone: bool,
+    /// The note of a batch left `running` by a server that stopped (its committed
+    /// chunks are kept); empty otherwise.
+    pub interrupted: String,
     pub dry_run: bool,
     pub undoable: bool,
     /// (file column, where it went).
@@ -219,7 +228,15 @@ mod tests {
             }
         }
         assert!(seen > 30, "found only {seen} ids");
-        for s in ["running", "done", "failed", "undone", "dry_run", "checking"] {
+        for s in [
+            "running",
+            "done",
+            "failed",
+            "undone",
+            "dry_run",
+            "checking",
+            "interrupted",
+        ] {
             both(&format!("importpage-status-{s}"));
         }
         for d in ["skip", "update", "create"] {

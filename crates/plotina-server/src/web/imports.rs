@@ -771,8 +771,17 @@ async fn show(
         running: b.status == "running",
         failed: b.status == "failed",
         undone: b.status == "undone",
+        interrupted: if b.status == "interrupted" {
+            ctx.ta2(
+                "importpage-interrupted",
+                ("done", b.rows_done.to_string()),
+                ("total", b.rows_total.to_string()),
+            )
+        } else {
+            String::new()
+        },
         dry_run: b.dry_run,
-        undoable: !b.dry_run && matches!(b.status.as_str(), "done" | "failed"),
+        undoable: import_views::undoable(&b),
         mapping: mapping
             .iter()
             .map(|c| {

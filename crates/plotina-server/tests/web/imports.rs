@@ -342,3 +342,75 @@ async fn bad_files_and_missing_rights_are_refused_with_a_message() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_import_left_running_by_a_stopped_server_shows_as_interrupted_and_can_be_undone() {
+    for app in apps().await {
+        let be = app.backend;
+        let before = companies(&app).await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("companies.csv");
+        std::fs::write(&path, cp1251(COMPANIES)).unwrap();
+        let req = import::ImportRequest {
+            entity: Entity::Company,
+            file_name: "companies.csv".into(),
+            dry_run: false,
+            on_duplicate: import::OnDuplicate::Skip,
+            preset: None,
+            columns: None,
+            per_row: false,
+        };
+        let report = import::run(&app.store, &app.fx.m1, &path, &req, &|_| {})
+            .await
+            .unwrap();
+        let id = report.batch_id;
+        assert_eq!(companies(&app).await, before + 2, "{be}");
+        // What a server killed after the last chunk's commit leaves behind.
+        let mut tx = app.store.pool().begin_write().await.unwrap();
+        tx.raw(&format!(
+            "UPDATE import_batches SET status = 'running', heartbeat_at = NULL, \
+             finished_at = NULL, rows_created = 0, rows_rejected = 0 WHERE id = {id}"
+        ))
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let b = app.browser("m1").await;
+        let page = b.get(&format!("/imports/{id}")).await;
+        assert!(page.has(r#"data-testid="import-progress""#), "{be}");
+        let refused = b.post(&format!("/imports/{id}/undo"), &[]).await;
+        assert_eq!(refused.status, 409, "{be}: {}", refused.body);
+
+        // The server's start finds it.
+        assert_eq!(
+            plotina_server::import_job::run_once(&app.store)
+                .await
+                .unwrap(),
+            vec![id]
+        );
+        let page = b.get(&format!("/imports/{id}")).await;
+        assert_eq!(page.status, 200, "{be}: {}", page.body);
+        assert!(
+            page.has(r#"data-status="interrupted""#),
+            "{be}: {}",
+            page.body
+        );
+        assert!(page.has(r#"data-testid="import-interrupted""#));
+        assert!(
+            page.has("Импорт прерван (сервер остановился): записано 3 из 3 строк"),
+            "{}",
+            page.body
+        );
+        assert!(page.has(r#"data-testid="count-created">2<"#));
+        assert!(page.has(r#"data-testid="count-rejected">1<"#));
+        assert!(page.has(r#"data-testid="import-undo""#));
+        let list = b.get("/imports").await;
+        assert!(list.has(&format!(
+            r#"data-batch-id="{id}" data-status="interrupted""#
+        )));
+        assert!(list.has(">Прерван<"), "{}", list.body);
+
+        let undone = b.post(&format!("/imports/{id}/undo"), &[]).await;
+        assert_eq!(undone.status, 303, "{be}: {}", undone.body);
+        assert_eq!(companies(&app).await, before, "undo restores the count");
+    }
+}

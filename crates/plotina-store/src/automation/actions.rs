@@ -32,7 +32,9 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     async fn record(&self, tx: &mut Tx) -> Result<Option<Record>> {
         match self.record_id {
-            Some(id) => Ok(Some(records::fetch_unscoped(tx, self.entity, id).await?)),
+            Some(id) => Ok(Some(
+                super::engine::action_record(tx, self.entity, id).await?,
+            )),
             None => Ok(None),
         }
     }

@@ -2,7 +2,9 @@
 //! write; matching rules run their local actions in that same transaction, so a change
 //! and what the rules did about it commit (or roll back) together and each change is
 //! processed exactly once. Each rule runs inside a savepoint: a failing rule is rolled
-//! back alone, logged, and retried later by the job; the user's change stands.
+//! back alone, logged, and retried later by the job; the user's change stands. (On
+//! SQLite a rule whose only write is one INSERT needs none; see `needs_savepoint`.)
+//! The run log of a change's rules is written in one statement at the change's end.
 //!
 //! Chains (a rule's change starting another rule) carry their path in a task-local;
 //! the same rule on the same record twice in one chain is a loop and is stopped, and
@@ -14,7 +16,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use plotina_core::automation::{backoff_seconds, Action, Trigger, MAX_ATTEMPTS, MAX_DEPTH};
+use plotina_core::automation::{
+    backoff_seconds, Action, Assignee, Trigger, MAX_ATTEMPTS, MAX_DEPTH,
+};
 use plotina_core::filter;
 use plotina_core::policy::Actor;
 use plotina_core::record::CustomFieldDef;
@@ -25,7 +29,7 @@ use serde_json::{json, Map, Value as Json};
 use super::actions;
 use super::rules::{load_active, StoredRule};
 use super::webhooks::Subscription;
-use crate::db::Tx;
+use crate::db::{Backend, Tx};
 use crate::error::Result;
 use crate::filter_sql::{col, FilterCtx};
 use crate::rows::Record;
@@ -39,11 +43,18 @@ tokio::task_local! {
 /// What a change reads once for itself and for every change its rules make in the same
 /// transaction: the enabled rules per entity and the enabled webhook subscriptions. No
 /// action edits rules or subscriptions, so they cannot go stale within the change.
+///
+/// It also holds what the change's rules leave to write at its end: the run-log rows of
+/// the runs it started, written by one statement when the outermost change is done
+/// (nothing in the transaction reads them before), and the last record an action read,
+/// valid until the next write (see [`forget_record`]).
 #[derive(Default)]
 struct Reads {
     rules: HashMap<Entity, Arc<Vec<StoredRule>>>,
     subscriptions: Option<Arc<Vec<Subscription>>>,
     custom_fields: Option<Arc<CustomDefs>>,
+    pending_runs: Vec<Vec<sea_query::SimpleExpr>>,
+    record: Option<(Entity, i64, Record)>,
 }
 
 type CustomDefs = std::collections::BTreeMap<Entity, Vec<CustomFieldDef>>;
@@ -86,6 +97,28 @@ async fn enabled_subscriptions(tx: &mut Tx) -> Result<Arc<Vec<Subscription>>> {
     let subs = Arc::new(super::webhooks::subscriptions(tx, true).await?);
     remember(|r| r.subscriptions = Some(subs.clone()));
     Ok(subs)
+}
+
+/// The record an action reads, from the change's cache when no write came since it was
+/// last read. Outside a change (a scheduled or manual run) it is always read.
+pub(super) async fn action_record(tx: &mut Tx, entity: Entity, id: i64) -> Result<Record> {
+    if let Some(rec) = cached(|r| {
+        r.record
+            .as_ref()
+            .filter(|(e, i, _)| *e == entity && *i == id)
+            .map(|(_, _, rec)| rec.clone())
+    }) {
+        return Ok(rec);
+    }
+    let rec = crate::records::fetch_unscoped(tx, entity, id).await?;
+    remember(|r| r.record = Some((entity, id, rec.clone())));
+    Ok(rec)
+}
+
+/// Drops the cached record: called for every write the record engine reports and after
+/// every action that may write one.
+pub(super) fn forget_record() {
+    remember(|r| r.record = None);
 }
 
 /// One step of a rule chain.
@@ -219,11 +252,16 @@ pub fn on_change<'a>(
             return Ok(());
         }
         if READS.try_with(|_| ()).is_err() {
-            // The outermost change: what it reads is kept for the changes its rules make.
+            // The outermost change: what it reads is kept for the changes its rules make,
+            // and the run log of all of them is written at its end.
             return READS
-                .scope(Mutex::default(), on_change(tx, actor, change))
+                .scope(Mutex::default(), async {
+                    on_change(tx, actor, change).await?;
+                    write_pending_runs(tx).await
+                })
                 .await;
         }
+        forget_record();
         let subscriptions = enabled_subscriptions(tx).await?;
         super::webhooks::emit(tx, &change, &subscriptions).await?;
         let rules = active_rules(tx, change.entity).await?;
@@ -497,7 +535,10 @@ pub fn run_rule<'a>(
         }
         let depth = chain.len();
         let savepoint = format!("automation_{depth}");
-        tx.raw(&format!("SAVEPOINT {savepoint}")).await?;
+        let guarded = needs_savepoint(tx.backend(), rule, req.from_index);
+        if guarded {
+            tx.raw(&format!("SAVEPOINT {savepoint}")).await?;
+        }
         let mut next = chain.clone();
         next.push(link);
         let robot = Actor::system(actor.user_id);
@@ -520,7 +561,12 @@ pub fn run_rule<'a>(
                         done.push(json!({"action": "delay", "until": plotina_core::value::format_datetime(at)}));
                         return Ok::<_, crate::StoreError>((done, true));
                     }
-                    let res = actions::perform(tx, &mut ctx, i, action).await?;
+                    let res = actions::perform(tx, &mut ctx, i, action).await;
+                    if !action.writes_no_record() {
+                        // Whatever it wrote, the next action reads the record afresh.
+                        forget_record();
+                    }
+                    let res = res?;
                     done.push(json!({"action": action.code(), "result": res}));
                 }
                 Ok((done, false))
@@ -528,7 +574,9 @@ pub fn run_rule<'a>(
             .await;
         let outcome = match result {
             Ok((done, delayed)) => {
-                tx.raw(&format!("RELEASE SAVEPOINT {savepoint}")).await?;
+                if guarded {
+                    tx.raw(&format!("RELEASE SAVEPOINT {savepoint}")).await?;
+                }
                 RunOutcome {
                     run_id: None,
                     status: if delayed { "delayed" } else { "done" }.into(),
@@ -537,9 +585,12 @@ pub fn run_rule<'a>(
                 }
             }
             Err(e) => {
-                tx.raw(&format!("ROLLBACK TO SAVEPOINT {savepoint}"))
-                    .await?;
-                tx.raw(&format!("RELEASE SAVEPOINT {savepoint}")).await?;
+                if guarded {
+                    tx.raw(&format!("ROLLBACK TO SAVEPOINT {savepoint}"))
+                        .await?;
+                    tx.raw(&format!("RELEASE SAVEPOINT {savepoint}")).await?;
+                }
+                forget_record();
                 let msg = describe(&e);
                 tracing::warn!(rule = rule.id, record = ?req.record_id, "automation rule failed: {msg}");
                 if !req.dry_run {
@@ -585,6 +636,22 @@ pub fn run_rule<'a>(
         };
         log_run(tx, &req, depth, outcome).await
     })
+}
+
+/// Whether a run needs a savepoint to be undone alone if it fails. On SQLite a failed
+/// statement undoes only itself and leaves the transaction open, so a run whose only
+/// write is one INSERT (a notebook item not given round-robin, a queued mail or
+/// webhook call) either fails before that write or with it: there is nothing to undo,
+/// and the two statements of a savepoint are saved on every such run. PostgreSQL aborts
+/// the whole transaction on any failed statement, so there every run has its savepoint.
+fn needs_savepoint(backend: Backend, rule: &StoredRule, from_index: usize) -> bool {
+    let rest = rule.actions.get(from_index..).unwrap_or_default();
+    let one_insert = match rest {
+        [Action::NotebookItem { assignee, .. }] => !matches!(assignee, Assignee::RoundRobin { .. }),
+        [Action::SendEmail { .. }] | [Action::Webhook { .. }] => true,
+        _ => false,
+    };
+    backend == Backend::Postgres || !one_insert
 }
 
 /// A short, client-safe description of a failure (domain errors by code).
@@ -651,6 +718,22 @@ pub async fn queue_job(
     Ok(id)
 }
 
+const RUN_COLUMNS: [&str; 10] = [
+    "rule_id",
+    "entity",
+    "record_id",
+    "trigger_code",
+    "status",
+    "depth",
+    "actions",
+    "error",
+    "started_at",
+    "finished_at",
+];
+
+/// Logs a run. Within a change the row waits for the change's end (one INSERT for all
+/// its runs, see [`Reads`]) and the outcome carries no run id; a manual, scheduled or
+/// dry run is written at once and returns its id.
 async fn log_run(
     tx: &mut Tx,
     req: &RunRequest<'_>,
@@ -658,41 +741,49 @@ async fn log_run(
     mut outcome: RunOutcome,
 ) -> Result<RunOutcome> {
     let now = plotina_core::value::now();
-    let id = tx
-        .insert_id(
-            Query::insert()
-                .into_table(Alias::new("automation_runs"))
-                .columns(
-                    [
-                        "rule_id",
-                        "entity",
-                        "record_id",
-                        "trigger_code",
-                        "status",
-                        "depth",
-                        "actions",
-                        "error",
-                        "started_at",
-                        "finished_at",
-                    ]
-                    .map(Alias::new),
-                )
-                .values_panic(crate::db::vals([
-                    req.rule.id.into(),
-                    req.entity.code().into(),
-                    req.record_id.into(),
-                    req.trigger.into(),
-                    outcome.status.clone().into(),
-                    (depth as i64).into(),
-                    Json::Array(outcome.actions.clone()).into(),
-                    outcome.error.clone().into(),
-                    now.into(),
-                    now.into(),
-                ])),
-        )
-        .await?;
-    outcome.run_id = Some(id);
+    let values = crate::db::vals([
+        req.rule.id.into(),
+        req.entity.code().into(),
+        req.record_id.into(),
+        req.trigger.into(),
+        outcome.status.clone().into(),
+        (depth as i64).into(),
+        Json::Array(outcome.actions.clone()).into(),
+        outcome.error.clone().into(),
+        now.into(),
+        now.into(),
+    ]);
+    let mut values = Some(values);
+    let deferred = READS
+        .try_with(|r| {
+            let mut reads = r.lock().unwrap_or_else(|e| e.into_inner());
+            reads.pending_runs.extend(values.take());
+        })
+        .is_ok();
+    if let Some(values) = values.filter(|_| !deferred) {
+        let id = tx
+            .insert_id(
+                Query::insert()
+                    .into_table(Alias::new("automation_runs"))
+                    .columns(RUN_COLUMNS.map(Alias::new))
+                    .values_panic(values),
+            )
+            .await?;
+        outcome.run_id = Some(id);
+    }
     Ok(outcome)
+}
+
+/// Writes the run-log rows a change's rules left (see [`log_run`]).
+async fn write_pending_runs(tx: &mut Tx) -> Result<()> {
+    let rows = READS
+        .try_with(|r| std::mem::take(&mut r.lock().unwrap_or_else(|e| e.into_inner()).pending_runs))
+        .unwrap_or_default();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    crate::db::insert_rows(tx, "automation_runs", &RUN_COLUMNS, rows).await?;
+    Ok(())
 }
 
 /// Open queued jobs due at `now`, oldest first.

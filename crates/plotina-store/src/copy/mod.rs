@@ -408,7 +408,7 @@ pub const TABLES: &[TableSpec] = &[
             ("rows_created", Int), ("rows_updated", Int), ("rows_skipped", Int),
             ("rows_rejected", Int), ("error", Text), ("created_by", Int), ("created_at", Time),
             ("finished_at", Time), ("undone_at", Time), ("undone_by", Int),
-            ("rows_done", Int),
+            ("rows_done", Int), ("heartbeat_at", Time),
         ],
     ),
     table(

@@ -16,8 +16,13 @@
 //!    refuses is rolled back alone and reported.
 //!    Every created or updated record is listed in `import_items` in the chunk's
 //!    transaction. If anything fails between chunks (database gone, disk full), the
-//!    chunks already committed are undone and the batch is marked `failed`; a batch left
-//!    `running` by a crash can be undone with `plotina import undo`.
+//!    chunks already committed are undone and the batch is marked `failed`. Each chunk's
+//!    commit also stamps the batch's `heartbeat_at`; a batch left `running` by a process
+//!    that stopped (crash, server restart) is marked `interrupted` by
+//!    [`recover_interrupted`] once its heartbeat is older than [`STALE_AFTER_SECS`]: what
+//!    it committed stays and can be undone as usual. A process whose batch was marked
+//!    `interrupted` under it stops at its next chunk (the progress update finds the batch
+//!    no longer `running`), so the state never lies about what is written.
 //! 3. A **dry run** is the same write pass with every chunk rolled back; duplicates within
 //!    the file are then found through an in-memory set of key hashes.
 //!
@@ -56,6 +61,11 @@ pub use source::{FileError, Format};
 pub const CHUNK_ROWS: usize = 1000;
 /// Row problems kept in a report returned to the caller (all are stored).
 pub const REPORT_PROBLEMS: usize = 1000;
+/// A batch still `running` (or `checking`) whose process has not committed a chunk for
+/// this long is taken for abandoned by [`recover_interrupted`]. A chunk takes well under
+/// a second in bulk and a few seconds row by row, so two minutes leave a wide margin for
+/// a slow chunk without leaving a dead batch `running` for long.
+pub const STALE_AFTER_SECS: i64 = 120;
 
 /// What happens to a row that matches an existing record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -701,6 +711,7 @@ async fn insert_batch(
                 "rows_total",
                 "created_by",
                 "created_at",
+                "heartbeat_at",
             ]
             .map(Alias::new),
         )
@@ -716,6 +727,7 @@ async fn insert_batch(
             ))),
             (total as i64).into(),
             actor.user_id.into(),
+            plotina_core::value::now().into(),
             plotina_core::value::now().into(),
         ]));
     let id = tx.insert_id(&mut q).await?;
@@ -766,21 +778,10 @@ struct Item {
 }
 
 async fn write_items(tx: &mut Tx, batch: i64, items: &[Item]) -> Result<()> {
-    for chunk in items.chunks(200) {
-        let mut q = Query::insert();
-        q.into_table(Alias::new("import_items")).columns(
-            [
-                "batch_id",
-                "row_no",
-                "record_id",
-                "action",
-                "version",
-                "before",
-            ]
-            .map(Alias::new),
-        );
-        for it in chunk {
-            q.values_panic(crate::db::vals([
+    let rows = items
+        .iter()
+        .map(|it| {
+            crate::db::vals([
                 batch.into(),
                 (it.row as i64).into(),
                 it.id.into(),
@@ -791,10 +792,23 @@ async fn write_items(tx: &mut Tx, batch: i64, items: &[Item]) -> Result<()> {
                 } else {
                     SqlValue::Json(Some(Box::new(it.before.clone())))
                 },
-            ]));
-        }
-        tx.execute(&q).await?;
-    }
+            ])
+        })
+        .collect();
+    crate::db::insert_rows(
+        tx,
+        "import_items",
+        &[
+            "batch_id",
+            "row_no",
+            "record_id",
+            "action",
+            "version",
+            "before",
+        ],
+        rows,
+    )
+    .await?;
     Ok(())
 }
 
@@ -939,6 +953,14 @@ pub async fn execute(
             })
         }
         Err(e) => {
+            if batch_row(store, batch)
+                .await?
+                .is_some_and(|b| b.status == "interrupted")
+            {
+                // Declared abandoned while this process still ran it: its committed
+                // chunks stay, to be undone by the user like any interrupted batch.
+                return Err(e);
+            }
             // Never half-done: what the committed chunks wrote is taken back.
             let undo_result = if req.dry_run {
                 Ok(())
@@ -955,6 +977,23 @@ pub async fn execute(
             Err(e)
         }
     }
+}
+
+/// The progress and heartbeat of a batch still in `status`; false when it no longer is
+/// (marked `interrupted` by [`recover_interrupted`] in another process).
+async fn heartbeat(tx: &mut Tx, batch: i64, status: &str, done: u64) -> Result<bool> {
+    let n = tx
+        .execute(
+            &Query::update()
+                .table(Alias::new("import_batches"))
+                .value(Alias::new("rows_done"), done as i64)
+                .value(Alias::new("heartbeat_at"), plotina_core::value::now())
+                .and_where(col("id").eq(batch))
+                .and_where(col("status").eq(status))
+                .to_owned(),
+        )
+        .await?;
+    Ok(n > 0)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1074,17 +1113,21 @@ async fn write_pass(
         done += n as u64;
         if req.dry_run {
             drop(tx); // rolled back
+            let mut tx = store.pool().begin_write().await?;
+            let alive = heartbeat(&mut tx, batch, "checking", done).await?;
+            tx.commit().await?;
+            if !alive {
+                return fail(DomainError::conflict("batch", "import_interrupted"));
+            }
         } else {
             write_items(&mut tx, batch, &items).await?;
-            // The progress, committed with the rows it counts.
-            tx.execute(
-                &Query::update()
-                    .table(Alias::new("import_batches"))
-                    .value(Alias::new("rows_done"), done as i64)
-                    .and_where(col("id").eq(batch))
-                    .to_owned(),
-            )
-            .await?;
+            // The progress, committed with the rows it counts. A batch another process
+            // has meanwhile declared interrupted takes no more chunks: this one is
+            // rolled back and the batch stays as that process left it.
+            if !heartbeat(&mut tx, batch, "running", done).await? {
+                drop(tx);
+                return fail(DomainError::conflict("batch", "import_interrupted"));
+            }
             tx.commit().await?;
         }
         write_rejects(store, batch, &rejects).await?;
@@ -1132,8 +1175,8 @@ async fn one_by_one(
 }
 
 /// Values per `IN (...)` of the chunk's duplicate queries (SQLite allows 32,766
-/// parameters a statement, PostgreSQL 65,535).
-const KEYS_PER_QUERY: usize = 500;
+/// parameters a statement, PostgreSQL 65,535), cut by `db::statement_sizes`.
+const KEYS_PER_QUERY: usize = 512;
 
 /// Which of the wanted keys (kind → values) a live record of the entity already has,
 /// by one query per kind and [`KEYS_PER_QUERY`] values: the same tests as
@@ -1150,7 +1193,10 @@ async fn existing_keys(
             continue;
         }
         let values: Vec<&String> = values.iter().collect();
-        for part in values.chunks(KEYS_PER_QUERY) {
+        let mut rest = &values[..];
+        for size in crate::db::statement_sizes(values.len(), KEYS_PER_QUERY) {
+            let (part, tail) = rest.split_at(size);
+            rest = tail;
             let part = part.iter().map(|v| (*v).clone());
             let q = if *kind == "inn" {
                 Query::select()
@@ -1559,6 +1605,10 @@ pub async fn batch(store: &Store, actor: &Actor, id: i64) -> Result<Batch> {
 /// Undoes a finished (or failed, or interrupted) import as a whole.
 pub async fn undo(store: &Store, actor: &Actor, id: i64) -> Result<Batch> {
     let b = batch(store, actor, id).await?;
+    if b.status == "running" {
+        // Its process is still writing chunks (or has not been found dead yet).
+        return fail(DomainError::conflict("batch", "import_still_running"));
+    }
     if b.dry_run || b.status == "undone" || b.status == "checking" {
         return fail(DomainError::conflict("batch", "import_not_undoable"));
     }
@@ -1576,6 +1626,75 @@ pub async fn undo(store: &Store, actor: &Actor, id: i64) -> Result<Batch> {
     .await?;
     tx.commit().await?;
     batch(store, actor, id).await
+}
+
+/// Rows of `table` belonging to `batch` (with `action` when given).
+async fn count_of(tx: &mut Tx, table: &str, batch: i64, action: Option<&str>) -> Result<i64> {
+    let mut q = Query::select();
+    q.expr_as(
+        sea_query::Expr::col(Alias::new("id")).count(),
+        Alias::new("n"),
+    )
+    .from(Alias::new(table))
+    .and_where(col("batch_id").eq(batch));
+    if let Some(a) = action {
+        q.and_where(col("action").eq(a));
+    }
+    Ok(tx
+        .fetch_optional(&q)
+        .await?
+        .map(|r| r.i64("n"))
+        .transpose()?
+        .flatten()
+        .unwrap_or_default())
+}
+
+/// Marks the batches left `running` (or `checking`, a dry run) by a process that
+/// stopped as `interrupted`: those whose heartbeat (the last committed chunk) is older
+/// than `stale_after`. Their counts are those of the committed chunks (`rows_done`,
+/// the items and rejects written), and what they wrote can be undone as usual. Called
+/// at server start and periodically by the server, and by the CLI before an import.
+/// Returns the ids marked.
+pub async fn recover_interrupted(store: &Store, stale_after: chrono::Duration) -> Result<Vec<i64>> {
+    let now = plotina_core::value::now();
+    let mut tx = store.pool().begin_write().await?;
+    let q = Query::select()
+        .columns(["id", "status", "rows_done", "heartbeat_at"].map(Alias::new))
+        .from(Alias::new("import_batches"))
+        .and_where(col("status").is_in(["running", "checking"]))
+        .order_by(Alias::new("id"), Order::Asc)
+        .to_owned();
+    let mut marked = Vec::new();
+    for r in tx.fetch_all(&q).await? {
+        let heartbeat = r.datetime("heartbeat_at")?;
+        if heartbeat.is_some_and(|t| now - t < stale_after) {
+            continue;
+        }
+        let id = r.i64("id")?.unwrap_or_default();
+        let status = r.text("status")?.unwrap_or_default();
+        let done = r.i64("rows_done")?.unwrap_or_default();
+        let created = count_of(&mut tx, "import_items", id, Some("created")).await?;
+        let updated = count_of(&mut tx, "import_items", id, Some("updated")).await?;
+        let rejected = count_of(&mut tx, "import_rejects", id, None).await?;
+        let skipped = (done - created - updated - rejected).max(0);
+        tx.execute(
+            &Query::update()
+                .table(Alias::new("import_batches"))
+                .value(Alias::new("status"), "interrupted")
+                .value(Alias::new("rows_created"), created)
+                .value(Alias::new("rows_updated"), updated)
+                .value(Alias::new("rows_skipped"), skipped)
+                .value(Alias::new("rows_rejected"), rejected)
+                .value(Alias::new("finished_at"), now)
+                .and_where(col("id").eq(id))
+                .and_where(col("status").eq(status))
+                .to_owned(),
+        )
+        .await?;
+        marked.push(id);
+    }
+    tx.commit().await?;
+    Ok(marked)
 }
 
 /// The rejected rows of a batch: (row, cells, problems), in row order.

@@ -25,6 +25,8 @@ use plotina_core::schema::Entity;
 use std::collections::HashMap;
 
 use sea_query::{Alias, Cond, Query, SelectStatement, SimpleExpr, Value as SqlValue};
+use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
+use sea_query_binder::{SqlxBinder, SqlxValues};
 
 use crate::db::{Backend, Tx};
 use crate::error::Result;
@@ -328,4 +330,25 @@ pub(crate) fn deal_ids(cond: Cond) -> SimpleExpr {
             .cond_where(cond)
             .to_owned(),
     )
+}
+
+/// A statement rendered for the engine at hand, to embed in hand-written SQL (its
+/// placeholders are numbered from 1 on PostgreSQL, so it must be the statement's only
+/// bound part).
+pub(crate) fn render(backend: Backend, stmt: &SelectStatement) -> (String, SqlxValues) {
+    match backend {
+        Backend::Sqlite => stmt.build_sqlx(SqliteQueryBuilder),
+        Backend::Postgres => stmt.build_sqlx(PostgresQueryBuilder),
+    }
+}
+
+/// Ids as an SQL list for `IN`, written out (they are integers); `(NULL)` for none, which
+/// matches nothing on both engines.
+pub(crate) fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
+    let ids: Vec<String> = ids.into_iter().map(|i| i.to_string()).collect();
+    if ids.is_empty() {
+        "(NULL)".into()
+    } else {
+        format!("({})", ids.join(", "))
+    }
 }

@@ -578,6 +578,180 @@ pub async fn search_follows_renames_and_the_trash(t: &T) {
     assert_eq!(found("бета").await, ["Бета Логистика"]);
 }
 
+/// A word that matches more records than the index-driven plan reads (so SQLite walks the
+/// `updated_at` index instead): the search and the list still give the newest first, in
+/// `updated_at` order rather than creation order, page after page.
+pub async fn common_words_give_the_newest_matches_first(t: &T) {
+    let m1 = &t.fx.m1;
+    let many = plotina_store::search::DENSE_MATCHES as usize + 20;
+    let mut made = Vec::with_capacity(many);
+    for i in 0..many {
+        made.push(id(&t
+            .create(
+                m1,
+                Entity::Contact,
+                json!({"last_name": "Воробьёв", "first_name": format!("Клиент{i}")}),
+            )
+            .await));
+    }
+    // A word that starts alike must not turn up.
+    t.create(
+        m1,
+        Entity::Contact,
+        json!({"last_name": "Воронцов", "first_name": "Ян"}),
+    )
+    .await;
+    // An old match touched last is the newest by `updated_at`, though its id is small.
+    let touched = made[4];
+    t.update(
+        m1,
+        Entity::Contact,
+        touched,
+        json!({"position": "директор"}),
+        None,
+    )
+    .await
+    .unwrap();
+    let mut newest: Vec<i64> = vec![touched];
+    newest.extend(made.iter().rev().filter(|&&c| c != touched));
+
+    let hits: Vec<i64> = t
+        .store
+        .search(m1, "воробьева", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.entity == Entity::Contact)
+        .map(|h| h.id)
+        .collect();
+    assert_eq!(
+        hits,
+        newest[..10],
+        "the ten newest of {many} matches, newest first"
+    );
+
+    // The list with the same search, page by page, visits every match once, in order.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = t
+            .store
+            .list(
+                m1,
+                Entity::Contact,
+                &ListParams {
+                    q: Some("Воробьёв".into()),
+                    limit: Some(200),
+                    cursor: cursor.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        seen.extend(page.data.iter().map(id));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, newest, "every match once, newest first");
+
+    // Another order reads the matches through the index as before: the same set.
+    let by_id = t
+        .store
+        .list(
+            m1,
+            Entity::Contact,
+            &ListParams {
+                q: Some("воробьев".into()),
+                sort: Some("-id".into()),
+                limit: Some(500),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut expected = made.clone();
+    expected.reverse();
+    assert_eq!(
+        by_id.data.iter().map(id).collect::<Vec<_>>(),
+        expected[..500]
+    );
+}
+
+/// Lists read with only some columns (`list_many`) give the same rows, values and cursor
+/// as whole lists; a board's columns (`board_cards`) are the per-stage lists, in scope.
+pub async fn projected_lists_and_board_columns_match_whole_lists(t: &T) {
+    let (admin, m1) = (&t.fx.admin, &t.fx.m1);
+    let stages = ["Новая", "Квалификация", "Переговоры"];
+    for i in 0..12 {
+        t.create(
+            if i % 4 == 0 { admin } else { m1 },
+            Entity::Deal,
+            json!({"title": format!("Сделка {}", 12 - i), "pipeline_id": t.fx.pipeline,
+                   "stage_id": t.fx.stage(stages[i % 3]), "amount": format!("{i}000")}),
+        )
+        .await;
+    }
+    let mut params = ListParams {
+        sort: Some("title".into()),
+        limit: Some(4),
+        ..Default::default()
+    };
+    let amount: &[&str] = &["amount"];
+    let mut pages = 0;
+    loop {
+        let whole = t.store.list(m1, Entity::Deal, &params).await.unwrap();
+        let narrow = t
+            .store
+            .list_many(m1, &[(Entity::Deal, params.clone(), Some(amount))])
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(narrow.next_cursor, whole.next_cursor);
+        assert_eq!(narrow.data.len(), whole.data.len());
+        for (n, w) in narrow.data.iter().zip(&whole.data) {
+            let keys: BTreeSet<&str> = n.keys().map(String::as_str).collect();
+            assert_eq!(
+                keys,
+                BTreeSet::from(["id", "title", "amount"]),
+                "the asked column, the id and the order's field"
+            );
+            for k in keys {
+                assert_eq!(n[k], w[k], "{k}");
+            }
+        }
+        pages += 1;
+        match narrow.next_cursor {
+            Some(c) => params.cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3, "m1's nine deals in pages of four");
+
+    let base = ListParams {
+        and: vec![plotina_store::eq_filter("pipeline_id", t.fx.pipeline)],
+        ..Default::default()
+    };
+    let ids: Vec<i64> = stages.iter().map(|s| t.fx.stage(s)).collect();
+    let columns = t.store.board_cards(m1, &base, &ids, 2).await.unwrap();
+    assert_eq!(columns.len(), ids.len());
+    for (stage, column) in ids.iter().zip(&columns) {
+        let mut p = base.clone();
+        p.and.push(plotina_store::eq_filter("stage_id", *stage));
+        p.sort = Some("-updated_at".into());
+        p.limit = Some(2);
+        let one = t.store.list(m1, Entity::Deal, &p).await.unwrap();
+        assert_eq!(column.data, one.data);
+        assert_eq!(column.next_cursor, one.next_cursor);
+        assert_eq!(column.data.len(), 2, "three of m1's deals in each stage");
+        assert!(column
+            .data
+            .iter()
+            .all(|d| d["owner_id"] == json!(m1.user_id) && d["stage_id"] == json!(stage)));
+    }
+}
+
 /// Board totals of the default pipeline as (stage name, count, sum in kopecks), read the
 /// maintained way (no filter) and by aggregating the deals (a filter that keeps all).
 async fn board_totals(t: &T, a: &Actor, owner: Option<i64>) -> [Vec<(String, i64, i64)>; 2] {

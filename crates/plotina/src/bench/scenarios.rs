@@ -40,10 +40,20 @@ fn whole_base() -> plotina_store::reports::ReportParams {
     plotina_store::reports::ReportParams::default()
 }
 
-/// All time, one owner of the base's deals (a different one per run).
+/// One manager's deals (the owner picked by the request number), all time.
 fn one_owner(fx: &Fixture, i: u64) -> plotina_store::reports::ReportParams {
     plotina_store::reports::ReportParams {
         owner: Some(pick(&fx.owners, i)),
+        ..Default::default()
+    }
+}
+
+/// The whole base over the last 365 days up to today.
+fn last_year() -> plotina_store::reports::ReportParams {
+    let today = plotina_core::value::now().date_naive();
+    plotina_store::reports::ReportParams {
+        period_from: Some(today - chrono::Duration::days(364)),
+        period_to: Some(today),
         ..Default::default()
     }
 }
@@ -337,16 +347,10 @@ pub const SCENARIOS: &[Scenario] = &[
                 s.stage_totals(&fx.actor, &base)
                     .await
                     .map_err(|e| e.to_string())?;
-                for stage in &fx.stages {
-                    let mut p = base.clone();
-                    p.and.push(eq("stage_id", *stage));
-                    p.sort = Some("-updated_at".into());
-                    p.limit = Some(20);
-                    s.list(&fx.actor, Entity::Deal, &p)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                Ok(())
+                s.board_cards(&fx.actor, &base, &fx.stages, 20)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
             })
         }),
     },
@@ -545,7 +549,28 @@ pub const SCENARIOS: &[Scenario] = &[
                 .await
             })
         }),
-        direct: None,
+        direct: Some(|s, fx, i| {
+            Box::pin(async move {
+                let p = plotina_store::reports::ReportParams {
+                    pipelines: vec![fx.pipeline],
+                    ..one_owner(&fx, i)
+                };
+                done(s.report_funnel(&fx.actor, &p).await)
+            })
+        }),
+    },
+    Scenario {
+        name: "report_funnel_year",
+        http: None,
+        direct: Some(|s, fx, _| {
+            Box::pin(async move {
+                let p = plotina_store::reports::ReportParams {
+                    pipelines: vec![fx.pipeline],
+                    ..last_year()
+                };
+                done(s.report_funnel(&fx.actor, &p).await)
+            })
+        }),
     },
     Scenario {
         name: "report_dam",
@@ -575,6 +600,22 @@ pub const SCENARIOS: &[Scenario] = &[
         http: None,
         direct: Some(|s, fx, _| {
             Box::pin(async move { done(s.report_velocity(&fx.actor, &whole_base(), 14).await) })
+        }),
+    },
+    Scenario {
+        name: "report_velocity_one_owner",
+        http: None,
+        direct: Some(|s, fx, i| {
+            Box::pin(
+                async move { done(s.report_velocity(&fx.actor, &one_owner(&fx, i), 14).await) },
+            )
+        }),
+    },
+    Scenario {
+        name: "report_velocity_year",
+        http: None,
+        direct: Some(|s, fx, _| {
+            Box::pin(async move { done(s.report_velocity(&fx.actor, &last_year(), 14).await) })
         }),
     },
     Scenario {
@@ -612,6 +653,26 @@ pub const SCENARIOS: &[Scenario] = &[
             Box::pin(async move {
                 let now = plotina_core::value::now();
                 done(s.report_dashboard(&fx.actor, &whole_base(), now).await)
+            })
+        }),
+    },
+    Scenario {
+        name: "report_dashboard_one_owner",
+        http: None,
+        direct: Some(|s, fx, i| {
+            Box::pin(async move {
+                let now = plotina_core::value::now();
+                done(s.report_dashboard(&fx.actor, &one_owner(&fx, i), now).await)
+            })
+        }),
+    },
+    Scenario {
+        name: "report_dashboard_year",
+        http: None,
+        direct: Some(|s, fx, _| {
+            Box::pin(async move {
+                let now = plotina_core::value::now();
+                done(s.report_dashboard(&fx.actor, &last_year(), now).await)
             })
         }),
     },
