@@ -2397,12 +2397,16 @@ async fn forecast_actuals_fall_in_the_month_of_the_actors_time_zone() {
         let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
         // Won deals closed (UTC): 1 March 03:00 — still 28 February in New York (UTC−5),
         // so before the report's first month; 1 March 06:00 — March there; 31 March
-        // 23:30 — March there; 1 April 03:30 — 31 March there.
+        // 23:30 — March there; 1 April 03:30 — 31 March there. At the span's outer
+        // edges: 28 February 22:00 — February in New York, 1 March in Moscow; 1 May
+        // 02:00 — 30 April in New York, May in Moscow.
         let plan = [
             ("2026-03-01T03:00:00Z", "100"),
             ("2026-03-01T06:00:00Z", "200"),
             ("2026-03-31T23:30:00Z", "400"),
             ("2026-04-01T03:30:00Z", "800"),
+            ("2026-02-28T22:00:00Z", "1600"),
+            ("2026-05-01T02:00:00Z", "3200"),
         ];
         for (closed, amount) in plan {
             let body = json!({"title": "Выиграна", "pipeline_id": fx.pipeline,
@@ -2432,14 +2436,15 @@ async fn forecast_actuals_fall_in_the_month_of_the_actors_time_zone() {
             .iter()
             .map(|m| (m.month.as_str(), m.actual))
             .collect();
-        // March: 200 + 400 + 800 ₽; April: nothing. Kopecks.
-        assert_eq!(actual, [("2026-03", 140_000), ("2026-04", 0)]);
-        // In Moscow (UTC+3) the last two are April deals (1 April 02:30 and 06:30
-        // there): 100 + 200 ₽ in March, 400 + 800 ₽ in April.
+        // March: 200 + 400 + 800 ₽; April: 3,200 ₽ (its last evening). Kopecks.
+        assert_eq!(actual, [("2026-03", 140_000), ("2026-04", 320_000)]);
+        // In Moscow (UTC+3) 31 March 23:30 and 1 April 03:30 UTC are April deals
+        // (1 April 02:30 and 06:30 there), 28 February 22:00 UTC is 1 March 01:00 there
+        // and 1 May 02:00 UTC is May: 1,600 + 100 + 200 ₽ in March, 400 + 800 ₽ in April.
         let mut east = fx.admin.clone();
         east.time_zone = chrono_tz::Europe::Moscow;
         let f = store.report_forecast(&east, &params).await.unwrap();
         let actual: Vec<i64> = f.months.iter().map(|m| m.actual).collect();
-        assert_eq!(actual, [30_000, 120_000]);
+        assert_eq!(actual, [190_000, 120_000]);
     }
 }

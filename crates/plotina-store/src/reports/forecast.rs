@@ -318,13 +318,9 @@ impl Store {
         // Actual: won deals by closing month, within the report's months. The months are
         // the actor's (a deal closed late on the last evening of a month in Moscow is that
         // month's even if it is the next one in UTC): each month's bounds become instants,
-        // and the database sums per month between them.
-        let mut p = params.clone();
-        p.period_from = Some(first);
-        p.period_to = Some(after_last.pred_opt().unwrap_or(after_last));
-        let won = deal_condition(self, &mut tx, actor, &p, PeriodOn::ClosedAt)
-            .await?
-            .add(col("stage_id").is_in(with_kind("won")));
+        // the deals are selected between the first and the last of them (not between UTC
+        // midnights, which would miss the edge hours of the span), and the database sums
+        // per month.
         let backend = self.backend();
         let bounds: Vec<_> = months
             .iter()
@@ -332,11 +328,16 @@ impl Store {
             .chain([after_last])
             .map(|m| ts_value(backend, local_midnight(actor.time_zone, m)))
             .collect();
-        // Bucket -1: before the first month in the actor's zone (west of UTC the period's
-        // first hours are the previous month there); past the last bound: no bucket.
+        // `months` is never empty: at least two bounds.
+        let (start, end) = (bounds[0].clone(), bounds[bounds.len() - 1].clone());
+        let won = deal_condition(self, &mut tx, actor, params, PeriodOn::None)
+            .await?
+            .add(col("stage_id").is_in(with_kind("won")))
+            .add(col("closed_at").gte(start))
+            .add(col("closed_at").lt(end));
         let closed_at = || Expr::col(Alias::new("closed_at"));
-        let mut bucket = Expr::case(closed_at().lt(bounds[0].clone()), -1);
-        for (i, bound) in bounds.iter().enumerate().skip(1) {
+        let mut bucket = Expr::case(closed_at().lt(bounds[1].clone()), 0);
+        for (i, bound) in bounds.iter().enumerate().skip(2) {
             bucket = bucket.case(closed_at().lt(bound.clone()), i as i64 - 1);
         }
         let bucket = bucket.finally(-1);
