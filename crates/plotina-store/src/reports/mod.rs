@@ -292,12 +292,16 @@ pub(crate) async fn all_stages(tx: &mut Tx) -> Result<HashMap<i64, StageInfo>> {
 }
 
 /// The ids of the stages of the given kinds (`open`, `won`, `lost`).
+/// In id order, so that a statement listing them reads the same every time (one
+/// prepared statement, not one per order the map happens to give).
 pub(crate) fn stages_of_kind(stages: &HashMap<i64, StageInfo>, kinds: &[&str]) -> Vec<i64> {
-    stages
+    let mut ids: Vec<i64> = stages
         .values()
         .filter(|s| kinds.contains(&s.kind.as_str()))
         .map(|s| s.id)
-        .collect()
+        .collect();
+    ids.sort_unstable();
+    ids
 }
 
 /// The pipeline a one-pipeline report is about: the first requested, or the first
