@@ -90,8 +90,11 @@ impl Store {
         let open_test = format!("stage_id NOT IN ({won}) AND stage_id NOT IN ({lost})");
         let won_test = format!("stage_id IN ({won})");
         let lost_test = format!("stage_id IN ({lost})");
+        // Grouped by `+company_id`: through `deals_company_idx` SQLite would visit every
+        // deal's row in company order (5 s on the medium set); so it reads the report
+        // index whole (covering, or a seek for one owner) and sorts instead (3 s).
         let per_company = Query::select()
-            .column(Alias::new("company_id"))
+            .expr_as(Expr::cust("+company_id"), Alias::new("company_id"))
             .expr_as(Expr::cust("COUNT(*)"), Alias::new("deals"))
             .expr_as(Expr::cust(count_if(&open_test)), Alias::new("open"))
             .expr_as(Expr::cust(sum_if(&open_test)), Alias::new("open_amount"))
@@ -100,7 +103,7 @@ impl Store {
             .expr_as(Expr::cust(count_if(&lost_test)), Alias::new("lost"))
             .from(Alias::new("deals"))
             .cond_where(cond)
-            .group_by_col(Alias::new("company_id"))
+            .add_group_by([Expr::cust("+company_id")])
             .to_owned();
         // The industry is a fact about the client, read whatever the actor's company
         // scope: the figures are about the actor's own deals.
