@@ -3,10 +3,10 @@
 -- index that holds `stage_id` is rewritten by every stage move (and every index costs
 -- each imported row), so only three are added on deals, and two of them are partial so
 -- that an ordinary move between open stages leaves them alone. Measured trade-off:
--- BENCHMARKS.md, 2026-11-24 (reports). Partial on live records: every report condition
--- holds `deleted_at IS NULL`; `deleted_at` is nevertheless the last column of each:
--- SQLite counts an index as covering only when every column the statement names is in
--- it, the partial index's own condition included.
+-- BENCHMARKS.md, "report indexes (migration 0025)". Partial on live records: every
+-- report condition holds `deleted_at IS NULL`; `deleted_at` is nevertheless the last
+-- column of each: SQLite counts an index as covering only when every column the
+-- statement names is in it, the partial index's own condition included.
 
 -- One manager's deals, for every report (the rating, forecast, sources, by industry,
 -- ABC/XYZ, DAM, overdue children): a seek, with every column those reports read, so
