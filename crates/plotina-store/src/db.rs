@@ -2,6 +2,7 @@
 //! and rendered for the backend at hand; rows are decoded through `Row`.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -15,6 +16,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{PgPool, Postgres, Row as _, Sqlite, SqlitePool, Transaction};
 
+pub use crate::config_cache::ConfigCache;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -23,8 +26,8 @@ pub enum Backend {
 
 #[derive(Clone, Debug)]
 pub enum Pool {
-    Sqlite(SqlitePool, WriteQueue),
-    Postgres(PgPool),
+    Sqlite(SqlitePool, WriteQueue, Arc<ConfigCache>),
+    Postgres(PgPool, Arc<ConfigCache>),
 }
 
 /// SQLite has one writer at a time. Left to its busy handler, writers waiting for the
@@ -105,7 +108,7 @@ impl Pool {
                 .connect_with(opts)
                 .await
                 .context("cannot connect to PostgreSQL")?;
-            Ok(Pool::Postgres(pool))
+            Ok(Pool::Postgres(pool, Arc::default()))
         } else {
             let path = cfg
                 .url
@@ -144,21 +147,25 @@ impl Pool {
                 .await
                 .with_context(|| format!("cannot open SQLite database {path}"))?;
             spawn_checkpointer(pool.clone());
-            Ok(Pool::Sqlite(pool, WriteQueue::default()))
+            Ok(Pool::Sqlite(pool, WriteQueue::default(), Arc::default()))
         }
     }
 
     pub fn backend(&self) -> Backend {
         match self {
             Pool::Sqlite(..) => Backend::Sqlite,
-            Pool::Postgres(_) => Backend::Postgres,
+            Pool::Postgres(..) => Backend::Postgres,
         }
     }
 
     pub async fn begin(&self) -> anyhow::Result<Tx> {
+        Ok(self.begin_read().await?)
+    }
+
+    async fn begin_read(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Pool::Sqlite(p, _) => Tx::Sqlite(p.begin().await?, None),
-            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Pool::Sqlite(p, _, cache) => Tx::Sqlite(p.begin().await?, None, TxConfig::new(cache)),
+            Pool::Postgres(p, cache) => Tx::Postgres(p.begin().await?, TxConfig::new(cache)),
         })
     }
 
@@ -166,13 +173,17 @@ impl Pool {
     /// a deadlock-prone upgrade under concurrency; write transactions take it up front.
     pub async fn begin_write(&self) -> anyhow::Result<Tx> {
         Ok(match self {
-            Pool::Sqlite(p, queue) => {
+            Pool::Sqlite(p, queue, cache) => {
                 let turn = tokio::time::timeout(WRITE_QUEUE_WAIT, queue.clone().lock_owned())
                     .await
                     .map_err(|_| WriteQueueTimeout)?;
-                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+                Tx::Sqlite(
+                    p.begin_with("BEGIN IMMEDIATE").await?,
+                    Some(turn),
+                    TxConfig::new(cache),
+                )
             }
-            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Pool::Postgres(p, cache) => Tx::Postgres(p.begin().await?, TxConfig::new(cache)),
         })
     }
 
@@ -182,41 +193,35 @@ impl Pool {
         stmt: &S,
         column: &str,
     ) -> Result<Option<i64>, sqlx::Error> {
-        let mut tx = match self {
-            Pool::Sqlite(p, _) => Tx::Sqlite(p.begin().await?, None),
-            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
-        };
+        let mut tx = self.begin_read().await?;
         let value = match tx.fetch_optional(stmt).await? {
             Some(row) => row.i64(column)?,
             None => None,
         };
-        match tx {
-            Tx::Sqlite(t, _) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
-        }
+        tx.commit_sqlx().await?;
         Ok(value)
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Pool::Sqlite(p, _) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
-            Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
+            Pool::Sqlite(p, ..) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+            Pool::Postgres(p, _) => sqlx::migrate!("./migrations/postgres").run(p).await?,
         }
         Ok(())
     }
 
     pub async fn close(&self) {
         match self {
-            Pool::Sqlite(p, _) => p.close().await,
-            Pool::Postgres(p) => p.close().await,
+            Pool::Sqlite(p, ..) => p.close().await,
+            Pool::Postgres(p, _) => p.close().await,
         }
     }
 
     /// Readiness: the database answers a trivial query.
     pub async fn ping(&self) -> bool {
         match self {
-            Pool::Sqlite(p, _) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
-            Pool::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
+            Pool::Sqlite(p, ..) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
+            Pool::Postgres(p, _) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
         }
     }
 }
@@ -227,8 +232,25 @@ pub enum Tx {
     Sqlite(
         Transaction<'static, Sqlite>,
         Option<tokio::sync::OwnedMutexGuard<()>>,
+        TxConfig,
     ),
-    Postgres(Transaction<'static, Postgres>),
+    Postgres(Transaction<'static, Postgres>, TxConfig),
+}
+
+/// A transaction's view of its pool's [`ConfigCache`]: the settings epoch it read, kept
+/// until its next statement that is not a plain read (which may have changed settings).
+pub struct TxConfig {
+    cache: Arc<ConfigCache>,
+    epoch: Option<i64>,
+}
+
+impl TxConfig {
+    fn new(cache: &Arc<ConfigCache>) -> TxConfig {
+        TxConfig {
+            cache: cache.clone(),
+            epoch: None,
+        }
+    }
 }
 
 /// A statement rendered for one backend.
@@ -246,16 +268,52 @@ impl Tx {
     pub fn backend(&self) -> Backend {
         match self {
             Tx::Sqlite(..) => Backend::Sqlite,
-            Tx::Postgres(_) => Backend::Postgres,
+            Tx::Postgres(..) => Backend::Postgres,
         }
     }
 
     pub async fn commit(self) -> anyhow::Result<()> {
+        Ok(self.commit_sqlx().await?)
+    }
+
+    async fn commit_sqlx(self) -> Result<(), sqlx::Error> {
         match self {
-            Tx::Sqlite(t, _) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
+            Tx::Sqlite(t, ..) => t.commit().await,
+            Tx::Postgres(t, _) => t.commit().await,
         }
-        Ok(())
+    }
+
+    fn config(&mut self) -> &mut TxConfig {
+        match self {
+            Tx::Sqlite(_, _, c) | Tx::Postgres(_, c) => c,
+        }
+    }
+
+    /// The pool's settings cache and the settings epoch this transaction sees: read once,
+    /// then again only after a statement of this transaction that may have written.
+    pub(crate) async fn config_epoch(&mut self) -> Result<(Arc<ConfigCache>, i64), sqlx::Error> {
+        if let Some(epoch) = self.config().epoch {
+            return Ok((self.config().cache.clone(), epoch));
+        }
+        let rows = self
+            .fetch_all_sql(
+                "SELECT epoch FROM config_epoch WHERE id = 1",
+                SqlxValues(Values(Vec::new())),
+            )
+            .await?;
+        let epoch = match rows.first() {
+            Some(r) => r.i64("epoch")?.unwrap_or_default(),
+            None => 0,
+        };
+        self.config().epoch = Some(epoch);
+        Ok((self.config().cache.clone(), epoch))
+    }
+
+    /// Called for every statement: one that may write forgets the epoch read before it.
+    fn note_statement(&mut self, sql: &str) {
+        if !sql.trim_start().starts_with("SELECT") {
+            self.config().epoch = None;
+        }
     }
 
     pub async fn fetch_all<S: QueryStatementWriter + SqlxBinder>(
@@ -303,14 +361,15 @@ impl Tx {
         sql: &str,
         values: SqlxValues,
     ) -> Result<Vec<Row>, sqlx::Error> {
+        self.note_statement(sql);
         match self {
-            Tx::Sqlite(t, _) => Ok(sqlx::query_with(sql, values)
+            Tx::Sqlite(t, ..) => Ok(sqlx::query_with(sql, values)
                 .fetch_all(&mut **t)
                 .await?
                 .into_iter()
                 .map(Row::Sqlite)
                 .collect()),
-            Tx::Postgres(t) => Ok(sqlx::query_with(sql, values)
+            Tx::Postgres(t, _) => Ok(sqlx::query_with(sql, values)
                 .fetch_all(&mut **t)
                 .await?
                 .into_iter()
@@ -320,12 +379,13 @@ impl Tx {
     }
 
     pub async fn execute_sql(&mut self, sql: &str, values: SqlxValues) -> Result<u64, sqlx::Error> {
+        self.note_statement(sql);
         match self {
-            Tx::Sqlite(t, _) => Ok(sqlx::query_with(sql, values)
+            Tx::Sqlite(t, ..) => Ok(sqlx::query_with(sql, values)
                 .execute(&mut **t)
                 .await?
                 .rows_affected()),
-            Tx::Postgres(t) => Ok(sqlx::query_with(sql, values)
+            Tx::Postgres(t, _) => Ok(sqlx::query_with(sql, values)
                 .execute(&mut **t)
                 .await?
                 .rows_affected()),

@@ -128,7 +128,16 @@ async fn check_links(
     }
 }
 
+/// A pipeline's stages and rules, from the pool's settings cache (see `config_cache`).
 pub async fn load_pipeline(tx: &mut Tx, pipeline_id: i64) -> Result<Option<PipelineRules>> {
+    let rules = crate::config_cache::cached(tx, &format!("pipeline:{pipeline_id}"), move |tx| {
+        Box::pin(read_pipeline(tx, pipeline_id))
+    })
+    .await?;
+    Ok(Option::clone(&rules))
+}
+
+async fn read_pipeline(tx: &mut Tx, pipeline_id: i64) -> Result<Option<PipelineRules>> {
     let p = tx
         .fetch_optional(
             &Query::select()
