@@ -241,13 +241,21 @@ impl Store {
         body: &Map<String, Json>,
         if_match: Option<i64>,
     ) -> Result<Record> {
-        if entity == Entity::Deal && self.moves_deal(id, body).await? {
-            let gate = crate::gates::GateAction::DealMove;
-            self.check_gate(actor, gate, Some(("deal", id))).await?;
-        }
         let customs = self.custom_lookup().await?;
         let ctx = self.ctx(actor, &customs);
         let mut tx = self.pool.begin_write().await?;
+        // A stage move checks its gate in its own transaction (no second transaction for
+        // the check); a refusal ends it before the refusal is logged.
+        if entity == Entity::Deal && crate::gates::moves_deal(&mut tx, id, body).await? {
+            let gate = crate::gates::GateAction::DealMove;
+            let now = plotina_core::value::now();
+            if let Some((g, items)) = crate::gates::holding_gate(&mut tx, actor, gate, now).await? {
+                drop(tx);
+                return Err(self
+                    .refuse(actor, gate, Some(("deal", id)), g, items, now)
+                    .await);
+            }
+        }
         // A deal discount below the pipeline's floor waits for approval (approvals.rs).
         let mut body = body.clone();
         let held = match entity {
