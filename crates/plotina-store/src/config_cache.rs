@@ -1,5 +1,6 @@
 //! Settings that every write reads on its way — automation rules, webhook subscriptions,
-//! custom-field definitions, a pipeline's stages and rules — kept in memory per pool.
+//! custom-field definitions, a pipeline's stages and rules, the notebook gates of an action
+//! — kept in memory per pool.
 //!
 //! Why: a stage change read them all again in its transaction (five statements and the
 //! JSON of every rule parsed anew), although they change a few times a day. Every change

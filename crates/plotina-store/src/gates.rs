@@ -346,13 +346,50 @@ pub(crate) async fn moves_deal(
 
 /// The first active gate of `action` that holds the actor back, with its blocking items;
 /// `None` when the action may go ahead. Cost when no gate exists for the action: one
-/// indexed read of `notebook_gates`.
+/// read of the settings epoch (the gates are kept in the settings cache).
 pub(crate) async fn holding_gate(
     tx: &mut Tx,
     actor: &Actor,
     action: GateAction,
     now: DateTime<Utc>,
 ) -> Result<Option<(Gate, Vec<Json>)>> {
+    let gates = crate::config_cache::cached(tx, &format!("gates:{}", action.code()), move |tx| {
+        Box::pin(active_gates(tx, action))
+    })
+    .await?;
+    if gates.is_empty() {
+        return Ok(None);
+    }
+    // A signed-in user's role came with the actor; a system actor acting for a user
+    // (the command line, jobs) is exempt as that user's role is.
+    let role_id = match actor.role_id {
+        Some(r) => Some(r),
+        None => {
+            let role = Query::select()
+                .column(Alias::new("role_id"))
+                .from(Alias::new("users"))
+                .and_where(col("id").eq(actor.user_id))
+                .to_owned();
+            match tx.fetch_optional(&role).await? {
+                Some(r) => r.i64("role_id")?,
+                None => None,
+            }
+        }
+    };
+    for gate in gates.iter() {
+        if role_id.is_some_and(|r| gate.exempt_role_ids.contains(&r)) {
+            continue;
+        }
+        let items = blocking_items(tx, gate, actor.user_id, now).await?;
+        if !items.is_empty() {
+            return Ok(Some((gate.clone(), items)));
+        }
+    }
+    Ok(None)
+}
+
+/// The active gates of an action, oldest first.
+async fn active_gates(tx: &mut Tx, action: GateAction) -> Result<Vec<Gate>> {
     let q = Query::select()
         .columns(GATE_COLUMNS.map(Alias::new))
         .from(Alias::new("notebook_gates"))
@@ -360,30 +397,7 @@ pub(crate) async fn holding_gate(
         .and_where(col("active").eq(true))
         .order_by(Alias::new("id"), Order::Asc)
         .to_owned();
-    let gates = tx.fetch_all(&q).await?;
-    if gates.is_empty() {
-        return Ok(None);
-    }
-    let role = Query::select()
-        .column(Alias::new("role_id"))
-        .from(Alias::new("users"))
-        .and_where(col("id").eq(actor.user_id))
-        .to_owned();
-    let role_id = match tx.fetch_optional(&role).await? {
-        Some(r) => r.i64("role_id")?,
-        None => None,
-    };
-    for row in &gates {
-        let gate = gate_from_row(row)?;
-        if role_id.is_some_and(|r| gate.exempt_role_ids.contains(&r)) {
-            continue;
-        }
-        let items = blocking_items(tx, &gate, actor.user_id, now).await?;
-        if !items.is_empty() {
-            return Ok(Some((gate, items)));
-        }
-    }
-    Ok(None)
+    tx.fetch_all(&q).await?.iter().map(gate_from_row).collect()
 }
 
 impl Store {
