@@ -1342,6 +1342,7 @@ async fn settings_changed_elsewhere_or_rolled_back_are_never_served_stale() {
         update(&a, admin, Entity::Deal, id, json!({"stage_id": first})).await;
 
         // Another process forbids skipping stages: A refuses the skip at once.
+        let skip_to_third = obj(json!({"stage_id": third}));
         update(
             &b,
             admin,
@@ -1351,13 +1352,7 @@ async fn settings_changed_elsewhere_or_rolled_back_are_never_served_stale() {
         )
         .await;
         let skip = a
-            .update(
-                admin,
-                Entity::Deal,
-                id,
-                &obj(json!({"stage_id": third})),
-                None,
-            )
+            .update(admin, Entity::Deal, id, &skip_to_third, None)
             .await;
         match skip {
             Err(StoreError::Domain(DomainError::Conflict(e))) => {
@@ -1391,13 +1386,7 @@ async fn settings_changed_elsewhere_or_rolled_back_are_never_served_stale() {
         );
         drop(tx);
         let skip = a
-            .update(
-                admin,
-                Entity::Deal,
-                id,
-                &obj(json!({"stage_id": third})),
-                None,
-            )
+            .update(admin, Entity::Deal, id, &skip_to_third, None)
             .await;
         assert!(
             matches!(skip, Err(StoreError::Domain(DomainError::Conflict(_)))),
