@@ -318,44 +318,59 @@ impl Store {
     }
 
     /// Global search across companies, contacts, deals and leads, each within the
-    /// actor's scope.
+    /// actor's scope: up to `per_entity` hits per section, the newest records first (by
+    /// creation), all read in one transaction with one statement per section
+    /// ([`crate::search::hits_statement`]).
     pub async fn search(&self, actor: &Actor, q: &str, per_entity: u64) -> Result<Vec<SearchHit>> {
+        let customs = self.custom_lookup().await?;
+        let ctx = self.ctx(actor, &customs);
+        let sections: Vec<Entity> = [Entity::Company, Entity::Contact, Entity::Deal, Entity::Lead]
+            .into_iter()
+            .filter(|e| actor.can(*e, Action::Read))
+            .collect();
+        let mut statements = Vec::with_capacity(sections.len());
+        for entity in &sections {
+            let visible = ctx.conditions(*entity, Action::Read, &ListParams::default())?;
+            statements.push(crate::search::hits_statement(
+                self.backend(),
+                *entity,
+                q,
+                visible,
+                per_entity,
+            ));
+        }
         let mut hits = Vec::new();
-        for entity in [Entity::Company, Entity::Contact, Entity::Deal, Entity::Lead] {
-            if !actor.can(entity, Action::Read) {
-                continue;
-            }
-            let params = ListParams {
-                q: Some(q.to_string()),
-                limit: Some(per_entity),
-                ..Default::default()
-            };
-            let page = self.list(actor, entity, &params).await?;
-            for rec in page.data {
-                let title = rec
-                    .get(entity.title_field())
-                    .and_then(Json::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                let subtitle = match entity {
-                    Entity::Company => rec.get("inn").and_then(Json::as_str).map(String::from),
-                    Entity::Contact => rec.get("position").and_then(Json::as_str).map(String::from),
-                    Entity::Deal => rec.get("amount").and_then(Json::as_str).map(|a| {
-                        format!(
-                            "{a} {}",
-                            rec.get("currency").and_then(Json::as_str).unwrap_or("RUB")
-                        )
-                    }),
-                    _ => rec.get("status").and_then(Json::as_str).map(String::from),
-                };
-                hits.push(SearchHit {
-                    entity,
-                    id: rec.get("id").and_then(Json::as_i64).unwrap_or_default(),
-                    title,
-                    subtitle,
-                });
+        let mut tx = self.pool.begin().await?;
+        for (entity, stmt) in sections.into_iter().zip(statements) {
+            let columns = crate::search::hit_columns(entity);
+            for row in tx.fetch_all(&stmt).await? {
+                let rec = crate::rows::record_from_columns(entity, &row, columns)?;
+                hits.push(search_hit(entity, &rec));
             }
         }
+        tx.commit().await?;
         Ok(hits)
+    }
+}
+
+/// A search hit from a record read with [`crate::search::hit_columns`].
+fn search_hit(entity: Entity, rec: &Record) -> SearchHit {
+    let text = |field: &str| rec.get(field).and_then(Json::as_str).map(String::from);
+    let subtitle = match entity {
+        Entity::Company => text("inn"),
+        Entity::Contact => text("position"),
+        Entity::Deal => text("amount").map(|a| {
+            format!(
+                "{a} {}",
+                rec.get("currency").and_then(Json::as_str).unwrap_or("RUB")
+            )
+        }),
+        _ => text("status"),
+    };
+    SearchHit {
+        entity,
+        id: rec.get("id").and_then(Json::as_i64).unwrap_or_default(),
+        title: text(entity.title_field()).unwrap_or_default(),
+        subtitle,
     }
 }
