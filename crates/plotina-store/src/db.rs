@@ -412,28 +412,106 @@ macro_rules! get {
     };
 }
 
+/// A column of a [`Row`]: its name, or its position (`usize`) when many rows of one
+/// statement are read (a name is looked up in a hash map for every value).
+pub trait Col: sqlx::ColumnIndex<SqliteRow> + sqlx::ColumnIndex<PgRow> + Copy {}
+impl<T: sqlx::ColumnIndex<SqliteRow> + sqlx::ColumnIndex<PgRow> + Copy> Col for T {}
+
 impl Row {
     pub fn i64(&self, col: &str) -> Result<Option<i64>, sqlx::Error> {
-        get!(self, Option<i64>, col)
+        self.i64_at(col)
     }
     pub fn text(&self, col: &str) -> Result<Option<String>, sqlx::Error> {
-        get!(self, Option<String>, col)
+        self.text_at(col)
     }
     pub fn bool(&self, col: &str) -> Result<bool, sqlx::Error> {
-        Ok(get!(self, Option<bool>, col)?.unwrap_or(false))
+        self.bool_at(col)
     }
     pub fn datetime(&self, col: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-        get!(self, Option<DateTime<Utc>>, col)
+        self.datetime_at(col)
     }
     pub fn date(&self, col: &str) -> Result<Option<NaiveDate>, sqlx::Error> {
-        get!(self, Option<NaiveDate>, col)
+        self.date_at(col)
     }
     pub fn json(&self, col: &str) -> Result<Option<Json>, sqlx::Error> {
-        Ok(get!(self, Option<sqlx::types::Json<Json>>, col)?.map(|j| j.0))
+        self.json_at(col)
     }
     pub fn f64(&self, col: &str) -> Result<Option<f64>, sqlx::Error> {
         get!(self, Option<f64>, col)
     }
+
+    /// The position of a named column, for reading many rows by position.
+    pub fn position(&self, col: &str) -> Option<usize> {
+        use sqlx::Column as _;
+        match self {
+            Row::Sqlite(r) => r.try_column(col).ok().map(|c| c.ordinal()),
+            Row::Postgres(r) => r.try_column(col).ok().map(|c| c.ordinal()),
+        }
+    }
+
+    pub fn i64_at(&self, col: impl Col) -> Result<Option<i64>, sqlx::Error> {
+        get!(self, Option<i64>, col)
+    }
+    pub fn text_at(&self, col: impl Col) -> Result<Option<String>, sqlx::Error> {
+        get!(self, Option<String>, col)
+    }
+    pub fn bool_at(&self, col: impl Col) -> Result<bool, sqlx::Error> {
+        Ok(get!(self, Option<bool>, col)?.unwrap_or(false))
+    }
+    pub fn datetime_at(&self, col: impl Col) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        get!(self, Option<DateTime<Utc>>, col)
+    }
+    /// A timestamp as the API writes it (RFC 3339, milliseconds, `Z`). SQLite keeps
+    /// `2026-11-24T08:15:25.468+00:00`, which only needs its offset rewritten; anything
+    /// else is parsed and formatted.
+    pub fn datetime_text_at(&self, col: impl Col) -> Result<Option<String>, sqlx::Error> {
+        if let Row::Sqlite(r) = self {
+            if let Some(stored) = r.try_get::<Option<&str>, _>(col)? {
+                if let Some(text) = api_datetime(stored) {
+                    return Ok(Some(text));
+                }
+            }
+        }
+        Ok(self
+            .datetime_at(col)?
+            .map(plotina_core::value::format_datetime))
+    }
+    pub fn date_at(&self, col: impl Col) -> Result<Option<NaiveDate>, sqlx::Error> {
+        get!(self, Option<NaiveDate>, col)
+    }
+    pub fn json_at(&self, col: impl Col) -> Result<Option<Json>, sqlx::Error> {
+        if let Row::Sqlite(r) = self {
+            // Most list columns of most records are empty.
+            match r.try_get::<Option<&str>, _>(col)? {
+                None => return Ok(None),
+                Some("[]") => return Ok(Some(Json::Array(Vec::new()))),
+                Some("{}") => return Ok(Some(Json::Object(Default::default()))),
+                Some(_) => {}
+            }
+        }
+        Ok(get!(self, Option<sqlx::types::Json<Json>>, col)?.map(|j| j.0))
+    }
+}
+
+/// `2026-11-24T08:15:25.468+00:00` as `2026-11-24T08:15:25.468Z`; `None` for any other
+/// shape.
+fn api_datetime(stored: &str) -> Option<String> {
+    let b = stored.as_bytes();
+    let shaped = b.len() == 29
+        && stored.ends_with("+00:00")
+        && b[..23].iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'.',
+            _ => c.is_ascii_digit(),
+        });
+    shaped.then(|| {
+        let mut text = String::with_capacity(24);
+        text.push_str(&stored[..23]);
+        text.push('Z');
+        text
+    })
 }
 
 /// Row values for `values_panic`, which takes expressions.
@@ -584,6 +662,26 @@ pub async fn insert_values(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_timestamps_read_as_the_api_writes_them() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-24T08:15:25.468+00:00")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(
+            api_datetime("2026-11-24T08:15:25.468+00:00").as_deref(),
+            Some(plotina_core::value::format_datetime(t).as_str())
+        );
+        for other in [
+            "2026-11-24T08:15:25+00:00",
+            "2026-11-24T08:15:25.468+03:00",
+            "2026-11-24 08:15:25.468+00:00",
+            "2026-11-24T08:15:25.4680+0000",
+            "",
+        ] {
+            assert_eq!(api_datetime(other), None, "{other}");
+        }
+    }
 
     /// Write transactions of one process take turns in arrival order; reads do not wait.
     #[tokio::test]
