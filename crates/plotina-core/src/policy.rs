@@ -154,6 +154,8 @@ pub struct Actor {
     pub login: String,
     pub name: String,
     pub is_admin: bool,
+    /// The user's role (`None` for the system actor).
+    pub role_id: Option<i64>,
     /// The user's department and all departments below it.
     pub department_subtree: Vec<i64>,
     pub permissions: Permissions,
@@ -192,6 +194,7 @@ impl Actor {
             login: "system".into(),
             name: "system".into(),
             is_admin: true,
+            role_id: None,
             department_subtree: Vec::new(),
             permissions: Permissions::uniform(
                 &Entity::BUSINESS

@@ -70,6 +70,7 @@ async fn actor_in(tx: &mut crate::db::Tx, user_id: i64) -> Result<Option<Actor>>
             (Alias::new("u"), Alias::new("login")),
             (Alias::new("u"), Alias::new("name")),
             (Alias::new("u"), Alias::new("department_id")),
+            (Alias::new("u"), Alias::new("role_id")),
             (Alias::new("u"), Alias::new("language")),
             (Alias::new("u"), Alias::new("time_zone")),
         ])
@@ -129,6 +130,7 @@ async fn actor_in(tx: &mut crate::db::Tx, user_id: i64) -> Result<Option<Actor>>
         login: row.text("login")?.unwrap_or_default(),
         name: row.text("name")?.unwrap_or_default(),
         is_admin: row.bool("is_admin")?,
+        role_id: row.i64("role_id")?,
         department_subtree: subtree,
         permissions,
         language: row.text("language")?.unwrap_or_else(|| "ru".into()),

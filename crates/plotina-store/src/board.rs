@@ -49,45 +49,12 @@ impl Store {
         actor: &Actor,
         params: &ListParams,
     ) -> Result<Vec<StageTotal>> {
-        let unfiltered = params.filter.as_deref().is_none_or(|f| f.trim().is_empty())
-            && params.q.as_deref().is_none_or(|q| q.trim().is_empty())
-            && !params.trash;
-        if unfiltered {
-            if let Some(eqs) = plain_equalities(params) {
-                let known = eqs
-                    .iter()
-                    .all(|(f, _)| matches!(*f, "pipeline_id" | "owner_id"));
-                if known && eqs.iter().any(|(f, _)| *f == "pipeline_id") {
-                    return self.maintained_totals(actor, &eqs).await;
-                }
-            }
-        }
         let customs = self.custom_lookup().await?;
-        let ctx = QueryCtx {
-            backend: self.backend(),
-            actor,
-            custom: &customs,
-        };
-        let cond = ctx.conditions(Entity::Deal, Action::Read, params)?;
-        let q = Query::select()
-            .column(Alias::new("stage_id"))
-            .column(Alias::new("currency"))
-            .expr_as(SqlExpr::cust("COUNT(*)"), Alias::new("n"))
-            .expr_as(
-                SqlExpr::cust("CAST(COALESCE(SUM(amount), 0) AS BIGINT)"),
-                Alias::new("total"),
-            )
-            .from(Alias::new("deals"))
-            .cond_where(cond)
-            .group_by_col(Alias::new("stage_id"))
-            .group_by_col(Alias::new("currency"))
-            .order_by(Alias::new("stage_id"), Order::Asc)
-            .order_by(Alias::new("currency"), Order::Asc)
-            .to_owned();
+        let ctx = self.query_ctx(actor, &customs);
         let mut tx = self.pool().begin().await?;
-        let rows = tx.fetch_all(&q).await?;
+        let totals = totals_in(&mut tx, &ctx, params).await?;
         tx.commit().await?;
-        rows.iter().map(total_of).collect()
+        Ok(totals)
     }
 
     /// The first `cards` deals of each stage in `stages` (newest first) among those
@@ -99,57 +66,140 @@ impl Store {
         stages: &[i64],
         cards: u64,
     ) -> Result<Vec<crate::Page>> {
-        let lists: Vec<_> = stages
-            .iter()
-            .map(|stage| {
-                let mut p = params.clone();
-                p.and.push(crate::eq_filter("stage_id", *stage));
-                p.sort = Some("-updated_at".into());
-                p.limit = Some(cards);
-                p.cursor = None;
-                (Entity::Deal, p, None)
-            })
-            .collect();
-        self.list_many(actor, &lists).await
+        self.list_many(actor, &card_lists(params, stages, cards, None))
+            .await
     }
 
-    /// Totals from `deal_stage_totals` for `pipeline_id = N [and owner_id = M]`, within
-    /// the owners the actor may read deals of (the deal scope is owner-based).
-    async fn maintained_totals(
+    /// A kanban in one read transaction: the totals of `params` per stage and currency
+    /// ([`Store::stage_totals`]) and the first `cards` deals of each stage in `stages`
+    /// ([`Store::board_cards`]), each card with only the built-in fields in `columns`
+    /// (whole records when `None`).
+    pub async fn board(
         &self,
         actor: &Actor,
-        eqs: &[(&str, i64)],
-    ) -> Result<Vec<StageTotal>> {
-        let mut cond = Cond::all();
-        for (field, value) in eqs {
-            cond = cond.add(crate::filter_sql::col(field).eq(*value));
-        }
-        // The deal scope is owner-based (deals have no assignee and no privacy rule), so
-        // the same condition applies to the totals' `owner_id` column.
-        if let Some(scope) = crate::scope::visible(actor, Entity::Deal, Action::Read) {
-            cond = cond.add(scope);
-        }
-        let q = Query::select()
-            .column(Alias::new("stage_id"))
-            .column(Alias::new("currency"))
-            .expr_as(SqlExpr::cust("CAST(SUM(deals) AS BIGINT)"), Alias::new("n"))
-            .expr_as(
-                SqlExpr::cust("CAST(SUM(amount) AS BIGINT)"),
-                Alias::new("total"),
-            )
-            .from(Alias::new("deal_stage_totals"))
-            .cond_where(cond)
-            .group_by_col(Alias::new("stage_id"))
-            .group_by_col(Alias::new("currency"))
-            .and_having(SqlExpr::cust("SUM(deals) > 0"))
-            .order_by(Alias::new("stage_id"), Order::Asc)
-            .order_by(Alias::new("currency"), Order::Asc)
-            .to_owned();
+        params: &ListParams,
+        stages: &[i64],
+        cards: u64,
+        columns: Option<&[&str]>,
+    ) -> Result<Board> {
+        let customs = self.custom_lookup().await?;
+        let ctx = self.query_ctx(actor, &customs);
         let mut tx = self.pool().begin().await?;
-        let rows = tx.fetch_all(&q).await?;
+        let totals = totals_in(&mut tx, &ctx, params).await?;
+        let mut pages = Vec::with_capacity(stages.len());
+        for (entity, p, cols) in card_lists(params, stages, cards, columns) {
+            pages.push(
+                crate::listing::list_columns(&mut tx, &ctx, entity, Action::Read, &p, cols).await?,
+            );
+        }
         tx.commit().await?;
-        rows.iter().map(total_of).collect()
+        Ok(Board {
+            totals,
+            columns: pages,
+        })
     }
+}
+
+/// A kanban's numbers and first cards ([`Store::board`]).
+#[derive(Debug, Clone)]
+pub struct Board {
+    pub totals: Vec<StageTotal>,
+    /// One page of cards per requested stage, in the order asked.
+    pub columns: Vec<crate::Page>,
+}
+
+/// The list of each column: the stage's deals among `params`, newest first.
+fn card_lists<'c>(
+    params: &ListParams,
+    stages: &[i64],
+    cards: u64,
+    columns: Option<&'c [&'c str]>,
+) -> Vec<(Entity, ListParams, Option<&'c [&'c str]>)> {
+    stages
+        .iter()
+        .map(|stage| {
+            let mut p = params.clone();
+            p.and.push(crate::eq_filter("stage_id", *stage));
+            p.sort = Some("-updated_at".into());
+            p.limit = Some(cards);
+            p.cursor = None;
+            (Entity::Deal, p, columns)
+        })
+        .collect()
+}
+
+/// Count and sum of the deals matching `params` per stage and currency (see
+/// [`Store::stage_totals`]).
+async fn totals_in(
+    tx: &mut crate::db::Tx,
+    ctx: &QueryCtx<'_>,
+    params: &ListParams,
+) -> Result<Vec<StageTotal>> {
+    let unfiltered = params.filter.as_deref().is_none_or(|f| f.trim().is_empty())
+        && params.q.as_deref().is_none_or(|q| q.trim().is_empty())
+        && !params.trash;
+    if unfiltered {
+        if let Some(eqs) = plain_equalities(params) {
+            let known = eqs
+                .iter()
+                .all(|(f, _)| matches!(*f, "pipeline_id" | "owner_id"));
+            if known && eqs.iter().any(|(f, _)| *f == "pipeline_id") {
+                return maintained_totals(tx, ctx.actor, &eqs).await;
+            }
+        }
+    }
+    let cond = ctx.conditions(Entity::Deal, Action::Read, params)?;
+    let q = Query::select()
+        .column(Alias::new("stage_id"))
+        .column(Alias::new("currency"))
+        .expr_as(SqlExpr::cust("COUNT(*)"), Alias::new("n"))
+        .expr_as(
+            SqlExpr::cust("CAST(COALESCE(SUM(amount), 0) AS BIGINT)"),
+            Alias::new("total"),
+        )
+        .from(Alias::new("deals"))
+        .cond_where(cond)
+        .group_by_col(Alias::new("stage_id"))
+        .group_by_col(Alias::new("currency"))
+        .order_by(Alias::new("stage_id"), Order::Asc)
+        .order_by(Alias::new("currency"), Order::Asc)
+        .to_owned();
+    tx.fetch_all(&q).await?.iter().map(total_of).collect()
+}
+
+/// Totals from `deal_stage_totals` for `pipeline_id = N [and owner_id = M]`, within
+/// the owners the actor may read deals of (the deal scope is owner-based).
+async fn maintained_totals(
+    tx: &mut crate::db::Tx,
+    actor: &Actor,
+    eqs: &[(&str, i64)],
+) -> Result<Vec<StageTotal>> {
+    let mut cond = Cond::all();
+    for (field, value) in eqs {
+        cond = cond.add(crate::filter_sql::col(field).eq(*value));
+    }
+    // The deal scope is owner-based (deals have no assignee and no privacy rule), so
+    // the same condition applies to the totals' `owner_id` column.
+    if let Some(scope) = crate::scope::visible(actor, Entity::Deal, Action::Read) {
+        cond = cond.add(scope);
+    }
+    let q = Query::select()
+        .column(Alias::new("stage_id"))
+        .column(Alias::new("currency"))
+        .expr_as(SqlExpr::cust("CAST(SUM(deals) AS BIGINT)"), Alias::new("n"))
+        .expr_as(
+            SqlExpr::cust("CAST(SUM(amount) AS BIGINT)"),
+            Alias::new("total"),
+        )
+        .from(Alias::new("deal_stage_totals"))
+        .cond_where(cond)
+        .group_by_col(Alias::new("stage_id"))
+        .group_by_col(Alias::new("currency"))
+        .and_having(SqlExpr::cust("SUM(deals) > 0"))
+        .order_by(Alias::new("stage_id"), Order::Asc)
+        .order_by(Alias::new("currency"), Order::Asc)
+        .to_owned();
+    tx.fetch_all(&q).await?.iter().map(total_of).collect()
 }
 
 fn total_of(r: &crate::db::Row) -> Result<StageTotal> {

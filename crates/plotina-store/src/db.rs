@@ -2,6 +2,7 @@
 //! and rendered for the backend at hand; rows are decoded through `Row`.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -15,6 +16,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{PgPool, Postgres, Row as _, Sqlite, SqlitePool, Transaction};
 
+pub use crate::config_cache::ConfigCache;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -23,8 +26,8 @@ pub enum Backend {
 
 #[derive(Clone, Debug)]
 pub enum Pool {
-    Sqlite(SqlitePool, WriteQueue),
-    Postgres(PgPool),
+    Sqlite(SqlitePool, WriteQueue, Arc<ConfigCache>),
+    Postgres(PgPool, Arc<ConfigCache>),
 }
 
 /// SQLite has one writer at a time. Left to its busy handler, writers waiting for the
@@ -105,7 +108,7 @@ impl Pool {
                 .connect_with(opts)
                 .await
                 .context("cannot connect to PostgreSQL")?;
-            Ok(Pool::Postgres(pool))
+            Ok(Pool::Postgres(pool, Arc::default()))
         } else {
             let path = cfg
                 .url
@@ -144,21 +147,25 @@ impl Pool {
                 .await
                 .with_context(|| format!("cannot open SQLite database {path}"))?;
             spawn_checkpointer(pool.clone());
-            Ok(Pool::Sqlite(pool, WriteQueue::default()))
+            Ok(Pool::Sqlite(pool, WriteQueue::default(), Arc::default()))
         }
     }
 
     pub fn backend(&self) -> Backend {
         match self {
             Pool::Sqlite(..) => Backend::Sqlite,
-            Pool::Postgres(_) => Backend::Postgres,
+            Pool::Postgres(..) => Backend::Postgres,
         }
     }
 
     pub async fn begin(&self) -> anyhow::Result<Tx> {
+        Ok(self.begin_read().await?)
+    }
+
+    async fn begin_read(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Pool::Sqlite(p, _) => Tx::Sqlite(p.begin().await?, None),
-            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Pool::Sqlite(p, _, cache) => Tx::Sqlite(p.begin().await?, None, TxConfig::new(cache)),
+            Pool::Postgres(p, cache) => Tx::Postgres(p.begin().await?, TxConfig::new(cache)),
         })
     }
 
@@ -166,13 +173,17 @@ impl Pool {
     /// a deadlock-prone upgrade under concurrency; write transactions take it up front.
     pub async fn begin_write(&self) -> anyhow::Result<Tx> {
         Ok(match self {
-            Pool::Sqlite(p, queue) => {
+            Pool::Sqlite(p, queue, cache) => {
                 let turn = tokio::time::timeout(WRITE_QUEUE_WAIT, queue.clone().lock_owned())
                     .await
                     .map_err(|_| WriteQueueTimeout)?;
-                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+                Tx::Sqlite(
+                    p.begin_with("BEGIN IMMEDIATE").await?,
+                    Some(turn),
+                    TxConfig::new(cache),
+                )
             }
-            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Pool::Postgres(p, cache) => Tx::Postgres(p.begin().await?, TxConfig::new(cache)),
         })
     }
 
@@ -182,41 +193,35 @@ impl Pool {
         stmt: &S,
         column: &str,
     ) -> Result<Option<i64>, sqlx::Error> {
-        let mut tx = match self {
-            Pool::Sqlite(p, _) => Tx::Sqlite(p.begin().await?, None),
-            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
-        };
+        let mut tx = self.begin_read().await?;
         let value = match tx.fetch_optional(stmt).await? {
             Some(row) => row.i64(column)?,
             None => None,
         };
-        match tx {
-            Tx::Sqlite(t, _) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
-        }
+        tx.commit_sqlx().await?;
         Ok(value)
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Pool::Sqlite(p, _) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
-            Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
+            Pool::Sqlite(p, ..) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+            Pool::Postgres(p, _) => sqlx::migrate!("./migrations/postgres").run(p).await?,
         }
         Ok(())
     }
 
     pub async fn close(&self) {
         match self {
-            Pool::Sqlite(p, _) => p.close().await,
-            Pool::Postgres(p) => p.close().await,
+            Pool::Sqlite(p, ..) => p.close().await,
+            Pool::Postgres(p, _) => p.close().await,
         }
     }
 
     /// Readiness: the database answers a trivial query.
     pub async fn ping(&self) -> bool {
         match self {
-            Pool::Sqlite(p, _) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
-            Pool::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
+            Pool::Sqlite(p, ..) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
+            Pool::Postgres(p, _) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
         }
     }
 }
@@ -227,8 +232,25 @@ pub enum Tx {
     Sqlite(
         Transaction<'static, Sqlite>,
         Option<tokio::sync::OwnedMutexGuard<()>>,
+        TxConfig,
     ),
-    Postgres(Transaction<'static, Postgres>),
+    Postgres(Transaction<'static, Postgres>, TxConfig),
+}
+
+/// A transaction's view of its pool's [`ConfigCache`]: the settings epoch it read, kept
+/// until its next statement that is not a plain read (which may have changed settings).
+pub struct TxConfig {
+    cache: Arc<ConfigCache>,
+    epoch: Option<i64>,
+}
+
+impl TxConfig {
+    fn new(cache: &Arc<ConfigCache>) -> TxConfig {
+        TxConfig {
+            cache: cache.clone(),
+            epoch: None,
+        }
+    }
 }
 
 /// A statement rendered for one backend.
@@ -246,16 +268,52 @@ impl Tx {
     pub fn backend(&self) -> Backend {
         match self {
             Tx::Sqlite(..) => Backend::Sqlite,
-            Tx::Postgres(_) => Backend::Postgres,
+            Tx::Postgres(..) => Backend::Postgres,
         }
     }
 
     pub async fn commit(self) -> anyhow::Result<()> {
+        Ok(self.commit_sqlx().await?)
+    }
+
+    async fn commit_sqlx(self) -> Result<(), sqlx::Error> {
         match self {
-            Tx::Sqlite(t, _) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
+            Tx::Sqlite(t, ..) => t.commit().await,
+            Tx::Postgres(t, _) => t.commit().await,
         }
-        Ok(())
+    }
+
+    fn config(&mut self) -> &mut TxConfig {
+        match self {
+            Tx::Sqlite(_, _, c) | Tx::Postgres(_, c) => c,
+        }
+    }
+
+    /// The pool's settings cache and the settings epoch this transaction sees: read once,
+    /// then again only after a statement of this transaction that may have written.
+    pub(crate) async fn config_epoch(&mut self) -> Result<(Arc<ConfigCache>, i64), sqlx::Error> {
+        if let Some(epoch) = self.config().epoch {
+            return Ok((self.config().cache.clone(), epoch));
+        }
+        let rows = self
+            .fetch_all_sql(
+                "SELECT epoch FROM config_epoch WHERE id = 1",
+                SqlxValues(Values(Vec::new())),
+            )
+            .await?;
+        let epoch = match rows.first() {
+            Some(r) => r.i64("epoch")?.unwrap_or_default(),
+            None => 0,
+        };
+        self.config().epoch = Some(epoch);
+        Ok((self.config().cache.clone(), epoch))
+    }
+
+    /// Called for every statement: one that may write forgets the epoch read before it.
+    fn note_statement(&mut self, sql: &str) {
+        if !sql.trim_start().starts_with("SELECT") {
+            self.config().epoch = None;
+        }
     }
 
     pub async fn fetch_all<S: QueryStatementWriter + SqlxBinder>(
@@ -303,14 +361,15 @@ impl Tx {
         sql: &str,
         values: SqlxValues,
     ) -> Result<Vec<Row>, sqlx::Error> {
+        self.note_statement(sql);
         match self {
-            Tx::Sqlite(t, _) => Ok(sqlx::query_with(sql, values)
+            Tx::Sqlite(t, ..) => Ok(sqlx::query_with(sql, values)
                 .fetch_all(&mut **t)
                 .await?
                 .into_iter()
                 .map(Row::Sqlite)
                 .collect()),
-            Tx::Postgres(t) => Ok(sqlx::query_with(sql, values)
+            Tx::Postgres(t, _) => Ok(sqlx::query_with(sql, values)
                 .fetch_all(&mut **t)
                 .await?
                 .into_iter()
@@ -320,12 +379,13 @@ impl Tx {
     }
 
     pub async fn execute_sql(&mut self, sql: &str, values: SqlxValues) -> Result<u64, sqlx::Error> {
+        self.note_statement(sql);
         match self {
-            Tx::Sqlite(t, _) => Ok(sqlx::query_with(sql, values)
+            Tx::Sqlite(t, ..) => Ok(sqlx::query_with(sql, values)
                 .execute(&mut **t)
                 .await?
                 .rows_affected()),
-            Tx::Postgres(t) => Ok(sqlx::query_with(sql, values)
+            Tx::Postgres(t, _) => Ok(sqlx::query_with(sql, values)
                 .execute(&mut **t)
                 .await?
                 .rows_affected()),
@@ -352,28 +412,106 @@ macro_rules! get {
     };
 }
 
+/// A column of a [`Row`]: its name, or its position (`usize`) when many rows of one
+/// statement are read (a name is looked up in a hash map for every value).
+pub trait Col: sqlx::ColumnIndex<SqliteRow> + sqlx::ColumnIndex<PgRow> + Copy {}
+impl<T: sqlx::ColumnIndex<SqliteRow> + sqlx::ColumnIndex<PgRow> + Copy> Col for T {}
+
 impl Row {
     pub fn i64(&self, col: &str) -> Result<Option<i64>, sqlx::Error> {
-        get!(self, Option<i64>, col)
+        self.i64_at(col)
     }
     pub fn text(&self, col: &str) -> Result<Option<String>, sqlx::Error> {
-        get!(self, Option<String>, col)
+        self.text_at(col)
     }
     pub fn bool(&self, col: &str) -> Result<bool, sqlx::Error> {
-        Ok(get!(self, Option<bool>, col)?.unwrap_or(false))
+        self.bool_at(col)
     }
     pub fn datetime(&self, col: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-        get!(self, Option<DateTime<Utc>>, col)
+        self.datetime_at(col)
     }
     pub fn date(&self, col: &str) -> Result<Option<NaiveDate>, sqlx::Error> {
-        get!(self, Option<NaiveDate>, col)
+        self.date_at(col)
     }
     pub fn json(&self, col: &str) -> Result<Option<Json>, sqlx::Error> {
-        Ok(get!(self, Option<sqlx::types::Json<Json>>, col)?.map(|j| j.0))
+        self.json_at(col)
     }
     pub fn f64(&self, col: &str) -> Result<Option<f64>, sqlx::Error> {
         get!(self, Option<f64>, col)
     }
+
+    /// The position of a named column, for reading many rows by position.
+    pub fn position(&self, col: &str) -> Option<usize> {
+        use sqlx::Column as _;
+        match self {
+            Row::Sqlite(r) => r.try_column(col).ok().map(|c| c.ordinal()),
+            Row::Postgres(r) => r.try_column(col).ok().map(|c| c.ordinal()),
+        }
+    }
+
+    pub fn i64_at(&self, col: impl Col) -> Result<Option<i64>, sqlx::Error> {
+        get!(self, Option<i64>, col)
+    }
+    pub fn text_at(&self, col: impl Col) -> Result<Option<String>, sqlx::Error> {
+        get!(self, Option<String>, col)
+    }
+    pub fn bool_at(&self, col: impl Col) -> Result<bool, sqlx::Error> {
+        Ok(get!(self, Option<bool>, col)?.unwrap_or(false))
+    }
+    pub fn datetime_at(&self, col: impl Col) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        get!(self, Option<DateTime<Utc>>, col)
+    }
+    /// A timestamp as the API writes it (RFC 3339, milliseconds, `Z`). SQLite keeps
+    /// `2026-11-24T08:15:25.468+00:00`, which only needs its offset rewritten; anything
+    /// else is parsed and formatted.
+    pub fn datetime_text_at(&self, col: impl Col) -> Result<Option<String>, sqlx::Error> {
+        if let Row::Sqlite(r) = self {
+            if let Some(stored) = r.try_get::<Option<&str>, _>(col)? {
+                if let Some(text) = api_datetime(stored) {
+                    return Ok(Some(text));
+                }
+            }
+        }
+        Ok(self
+            .datetime_at(col)?
+            .map(plotina_core::value::format_datetime))
+    }
+    pub fn date_at(&self, col: impl Col) -> Result<Option<NaiveDate>, sqlx::Error> {
+        get!(self, Option<NaiveDate>, col)
+    }
+    pub fn json_at(&self, col: impl Col) -> Result<Option<Json>, sqlx::Error> {
+        if let Row::Sqlite(r) = self {
+            // Most list columns of most records are empty.
+            match r.try_get::<Option<&str>, _>(col)? {
+                None => return Ok(None),
+                Some("[]") => return Ok(Some(Json::Array(Vec::new()))),
+                Some("{}") => return Ok(Some(Json::Object(Default::default()))),
+                Some(_) => {}
+            }
+        }
+        Ok(get!(self, Option<sqlx::types::Json<Json>>, col)?.map(|j| j.0))
+    }
+}
+
+/// `2026-11-24T08:15:25.468+00:00` as `2026-11-24T08:15:25.468Z`; `None` for any other
+/// shape.
+fn api_datetime(stored: &str) -> Option<String> {
+    let b = stored.as_bytes();
+    let shaped = b.len() == 29
+        && stored.ends_with("+00:00")
+        && b[..23].iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'.',
+            _ => c.is_ascii_digit(),
+        });
+    shaped.then(|| {
+        let mut text = String::with_capacity(24);
+        text.push_str(&stored[..23]);
+        text.push('Z');
+        text
+    })
 }
 
 /// Row values for `values_panic`, which takes expressions.
@@ -524,6 +662,26 @@ pub async fn insert_values(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_timestamps_read_as_the_api_writes_them() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-24T08:15:25.468+00:00")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(
+            api_datetime("2026-11-24T08:15:25.468+00:00").as_deref(),
+            Some(plotina_core::value::format_datetime(t).as_str())
+        );
+        for other in [
+            "2026-11-24T08:15:25+00:00",
+            "2026-11-24T08:15:25.468+03:00",
+            "2026-11-24 08:15:25.468+00:00",
+            "2026-11-24T08:15:25.4680+0000",
+            "",
+        ] {
+            assert_eq!(api_datetime(other), None, "{other}");
+        }
+    }
 
     /// Write transactions of one process take turns in arrival order; reads do not wait.
     #[tokio::test]

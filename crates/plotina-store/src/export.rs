@@ -24,7 +24,7 @@ use crate::error::{fail, Result};
 use crate::filter_sql::col;
 use crate::gates::GateAction;
 use crate::listing::{ListParams, QueryCtx};
-use crate::rows::record_from_row;
+use crate::rows::RecordReader;
 use crate::Store;
 
 /// Rows fetched per query while streaming.
@@ -541,12 +541,17 @@ impl Store {
         loop {
             let mut q = ctx.select(entity, cond.clone().add(col("id").gt(last_id)));
             q.order_by(Alias::new("id"), Order::Asc).limit(BATCH);
-            let batch = tx
-                .fetch_all(&q)
-                .await?
-                .iter()
-                .map(|r| record_from_row(entity, r))
-                .collect::<Result<Vec<_>, _>>()?;
+            let fetched = tx.fetch_all(&q).await?;
+            let batch = match fetched.first() {
+                Some(first) => {
+                    let reader = RecordReader::new(entity, first, None);
+                    fetched
+                        .iter()
+                        .map(|r| reader.read(r))
+                        .collect::<Result<Vec<_>, _>>()?
+                }
+                None => Vec::new(),
+            };
             let Some(last) = batch.last() else { break };
             last_id = last.get("id").and_then(Json::as_i64).unwrap_or(i64::MAX);
             let titles = match req.format {

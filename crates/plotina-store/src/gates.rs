@@ -317,31 +317,93 @@ pub struct GateBlock {
     pub blocked_at: DateTime<Utc>,
 }
 
-impl Store {
-    /// Whether an update body would move a deal to another stage (so `DealMove` gates
-    /// apply); a form that resends the current stage is an edit, not a move.
-    pub async fn moves_deal(&self, id: i64, body: &serde_json::Map<String, Json>) -> Result<bool> {
-        let Some(wanted) = body.get("stage_id") else {
-            return Ok(false);
-        };
-        let q = Query::select()
-            .column(Alias::new("stage_id"))
-            .from(Alias::new("deals"))
-            .and_where(col("id").eq(id))
-            .to_owned();
-        let current = self.pool().fetch_i64(&q, "stage_id").await?;
-        let wanted = match wanted {
-            Json::Number(n) => n.as_i64(),
-            Json::String(s) => s.trim().parse().ok(),
-            _ => None,
-        };
-        Ok(current.is_some() && wanted != current)
-    }
+/// Whether an update body would move a deal to another stage (so `DealMove` gates
+/// apply); a form that resends the current stage is an edit, not a move.
+pub(crate) async fn moves_deal(
+    tx: &mut Tx,
+    id: i64,
+    body: &serde_json::Map<String, Json>,
+) -> Result<bool> {
+    let Some(wanted) = body.get("stage_id") else {
+        return Ok(false);
+    };
+    let q = Query::select()
+        .column(Alias::new("stage_id"))
+        .from(Alias::new("deals"))
+        .and_where(col("id").eq(id))
+        .to_owned();
+    let current = match tx.fetch_optional(&q).await? {
+        Some(r) => r.i64("stage_id")?,
+        None => None,
+    };
+    let wanted = match wanted {
+        Json::Number(n) => n.as_i64(),
+        Json::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    Ok(current.is_some() && wanted != current)
+}
 
+/// The first active gate of `action` that holds the actor back, with its blocking items;
+/// `None` when the action may go ahead. Cost when no gate exists for the action: one
+/// read of the settings epoch (the gates are kept in the settings cache).
+pub(crate) async fn holding_gate(
+    tx: &mut Tx,
+    actor: &Actor,
+    action: GateAction,
+    now: DateTime<Utc>,
+) -> Result<Option<(Gate, Vec<Json>)>> {
+    let gates = crate::config_cache::cached(tx, &format!("gates:{}", action.code()), move |tx| {
+        Box::pin(active_gates(tx, action))
+    })
+    .await?;
+    if gates.is_empty() {
+        return Ok(None);
+    }
+    // A signed-in user's role came with the actor; a system actor acting for a user
+    // (the command line, jobs) is exempt as that user's role is.
+    let role_id = match actor.role_id {
+        Some(r) => Some(r),
+        None => {
+            let role = Query::select()
+                .column(Alias::new("role_id"))
+                .from(Alias::new("users"))
+                .and_where(col("id").eq(actor.user_id))
+                .to_owned();
+            match tx.fetch_optional(&role).await? {
+                Some(r) => r.i64("role_id")?,
+                None => None,
+            }
+        }
+    };
+    for gate in gates.iter() {
+        if role_id.is_some_and(|r| gate.exempt_role_ids.contains(&r)) {
+            continue;
+        }
+        let items = blocking_items(tx, gate, actor.user_id, now).await?;
+        if !items.is_empty() {
+            return Ok(Some((gate.clone(), items)));
+        }
+    }
+    Ok(None)
+}
+
+/// The active gates of an action, oldest first.
+async fn active_gates(tx: &mut Tx, action: GateAction) -> Result<Vec<Gate>> {
+    let q = Query::select()
+        .columns(GATE_COLUMNS.map(Alias::new))
+        .from(Alias::new("notebook_gates"))
+        .and_where(col("action").eq(action.code()))
+        .and_where(col("active").eq(true))
+        .order_by(Alias::new("id"), Order::Asc)
+        .to_owned();
+    tx.fetch_all(&q).await?.iter().map(gate_from_row).collect()
+}
+
+impl Store {
     /// Refuses `action` with `DomainError::Locked` while a gate applies to the actor;
     /// logs the refusal. `record` names what the action is about (`("deal", 7)`).
     /// Call it before the action's own transaction: the log must survive the refusal.
-    /// Cost when no gate exists for the action: one indexed read of `notebook_gates`.
     pub async fn check_gate(
         &self,
         actor: &Actor,
@@ -350,43 +412,51 @@ impl Store {
     ) -> Result<()> {
         let now = plotina_core::value::now();
         let mut tx = self.pool().begin().await?;
-        let q = Query::select()
-            .columns(GATE_COLUMNS.map(Alias::new))
-            .from(Alias::new("notebook_gates"))
-            .and_where(col("action").eq(action.code()))
-            .and_where(col("active").eq(true))
-            .order_by(Alias::new("id"), Order::Asc)
-            .to_owned();
-        let gates = tx.fetch_all(&q).await?;
-        if gates.is_empty() {
-            tx.commit().await?;
-            return Ok(());
-        }
-        let role = Query::select()
-            .column(Alias::new("role_id"))
-            .from(Alias::new("users"))
-            .and_where(col("id").eq(actor.user_id))
-            .to_owned();
-        let role_id = match tx.fetch_optional(&role).await? {
-            Some(r) => r.i64("role_id")?,
-            None => None,
-        };
-        let mut refusal = None;
-        for row in &gates {
-            let gate = gate_from_row(row)?;
-            if role_id.is_some_and(|r| gate.exempt_role_ids.contains(&r)) {
-                continue;
-            }
-            let items = blocking_items(&mut tx, &gate, actor.user_id, now).await?;
-            if !items.is_empty() {
-                refusal = Some((gate, items));
-                break;
-            }
-        }
+        let holding = holding_gate(&mut tx, actor, action, now).await?;
         tx.commit().await?;
-        let Some((gate, items)) = refusal else {
-            return Ok(());
-        };
+        match holding {
+            Some((gate, items)) => Err(self.refuse(actor, action, record, gate, items, now).await),
+            None => Ok(()),
+        }
+    }
+
+    /// Logs a gate's refusal in its own transaction (the refused action's transaction,
+    /// if any, must have ended) and gives the refusal as `DomainError::Locked`, or the
+    /// error that kept it from being logged.
+    pub(crate) async fn refuse(
+        &self,
+        actor: &Actor,
+        action: GateAction,
+        record: Option<(&str, i64)>,
+        gate: Gate,
+        items: Vec<Json>,
+        now: DateTime<Utc>,
+    ) -> crate::StoreError {
+        match self
+            .log_refusal(actor, action, record, &gate, items.len(), now)
+            .await
+        {
+            Ok(()) => DomainError::Locked(Box::new(GateRefusal {
+                reason: FieldError::new("", "notebook_gate_blocked")
+                    .with("gate", &gate.name)
+                    .with("action", action.code())
+                    .with("count", items.len()),
+                items: Json::Array(items),
+            }))
+            .into(),
+            Err(e) => e,
+        }
+    }
+
+    async fn log_refusal(
+        &self,
+        actor: &Actor,
+        action: GateAction,
+        record: Option<(&str, i64)>,
+        gate: &Gate,
+        item_count: usize,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let mut tx = self.pool().begin_write().await?;
         let mut ins = Query::insert();
         ins.into_table(Alias::new("notebook_gate_blocks"))
@@ -410,18 +480,12 @@ impl Store {
                 action.code().into(),
                 record.map(|(e, _)| e.to_string()).into(),
                 record.map(|(_, id)| id).into(),
-                (items.len() as i64).into(),
+                (item_count as i64).into(),
                 now.into(),
             ]));
         tx.insert_id(&mut ins).await?;
         tx.commit().await?;
-        fail(DomainError::Locked(Box::new(GateRefusal {
-            reason: FieldError::new("", "notebook_gate_blocked")
-                .with("gate", &gate.name)
-                .with("action", action.code())
-                .with("count", items.len()),
-            items: Json::Array(items),
-        })))
+        Ok(())
     }
 
     pub async fn gates(&self, actor: &Actor) -> Result<Vec<Gate>> {

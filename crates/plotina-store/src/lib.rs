@@ -9,6 +9,7 @@ pub mod board;
 pub mod bootstrap;
 pub mod bulk;
 pub mod calendar;
+pub mod config_cache;
 pub mod copy;
 pub mod db;
 pub mod demo;

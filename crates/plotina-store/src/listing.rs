@@ -15,7 +15,7 @@ use serde_json::{json, Value as Json};
 use crate::db::{Backend, Row};
 use crate::error::{fail, Result};
 use crate::filter_sql::{col, FilterCtx};
-use crate::rows::{record_from_row, Record};
+use crate::rows::{Record, RecordReader};
 use crate::scope::visible;
 use crate::search::{IndexUse, DENSE_MATCHES};
 
@@ -421,10 +421,13 @@ pub async fn list_columns(
     let more = rows.len() as u64 > limit;
     let mut data = Vec::with_capacity(rows.len().min(limit as usize));
     let mut next_cursor = None;
+    let reader = rows
+        .first()
+        .map(|first| RecordReader::new(entity, first, projection.as_deref()));
     for (i, row) in rows.iter().enumerate().take(limit as usize) {
-        let rec = match &projection {
-            None => record_from_row(entity, row)?,
-            Some(cols) => crate::rows::record_from_columns(entity, row, cols)?,
+        let rec = match &reader {
+            Some(reader) => reader.read(row)?,
+            None => break,
         };
         if more && i + 1 == limit as usize {
             let values = keys

@@ -59,22 +59,33 @@ pub async fn fetch(
     })
 }
 
+/// The columns a record is read from: its fields, the id, and the custom values.
+fn record_columns(entity: Entity) -> Vec<Alias> {
+    let mut cols: Vec<Alias> = entity.fields().map(|f| Alias::new(f.name)).collect();
+    if !entity.fields().any(|f| f.name == "id") {
+        cols.push(Alias::new("id"));
+    }
+    if entity.is_business() {
+        cols.push(Alias::new("custom"));
+    }
+    cols
+}
+
 /// Reads a record with no permission check (after a write, inside its transaction).
 pub async fn fetch_unscoped(tx: &mut Tx, entity: Entity, id: i64) -> Result<Record> {
     let mut q = Query::select();
     q.from(Alias::new(entity.table()))
+        .columns(record_columns(entity))
         .and_where(col("id").eq(id));
-    for f in entity.fields() {
-        q.column(Alias::new(f.name));
-    }
-    if entity.is_business() {
-        q.column(Alias::new("custom"));
-    }
     let row = tx.fetch_optional(&q).await?.ok_or(DomainError::NotFound)?;
     Ok(record_from_row(entity, &row)?)
 }
 
 /// 404 when the record is not visible, 403 when visible but the action is not allowed.
+///
+/// One statement: the record is read within the read scope, and whether the action's
+/// scope also holds comes back as a column of the same row. A record deleted meanwhile
+/// is missing from both at once (404), never "visible but forbidden".
 pub async fn fetch_for(
     tx: &mut Tx,
     ctx: &QueryCtx<'_>,
@@ -83,17 +94,27 @@ pub async fn fetch_for(
     action: Action,
     trash: bool,
 ) -> Result<Record> {
-    // The action's scope is checked before the read scope: a record deleted in between
-    // is then missing from the second look too (404), never "visible but forbidden".
-    let allowed =
-        action == Action::Read || fetch(tx, ctx, entity, id, action, trash).await?.is_some();
-    let rec = fetch(tx, ctx, entity, id, Action::Read, trash)
-        .await?
-        .ok_or(DomainError::NotFound)?;
-    if !allowed {
+    let params = ListParams {
+        trash,
+        ..Default::default()
+    };
+    let cond = ctx
+        .conditions(entity, Action::Read, &params)?
+        .add(col("id").eq(id));
+    let mut q = ctx.select(entity, cond);
+    let action_scope = match action {
+        Action::Read => None,
+        _ => crate::scope::visible(ctx.actor, entity, action),
+    };
+    if let Some(scope) = &action_scope {
+        // A boolean column; NULL (an empty owner) counts as false, as in a WHERE.
+        q.expr_as(scope.clone(), Alias::new("action_allowed"));
+    }
+    let row = tx.fetch_optional(&q).await?.ok_or(DomainError::NotFound)?;
+    if action_scope.is_some() && !row.bool("action_allowed")? {
         return fail(DomainError::Forbidden("forbidden_action"));
     }
-    Ok(rec)
+    Ok(record_from_row(entity, &row)?)
 }
 
 fn changes_to_json(changes: &Changes) -> Map<String, Json> {
@@ -344,14 +365,7 @@ pub async fn insert_many(
             for p in &prepared[start..start + size] {
                 q.values_panic(p.cols.iter().map(|(_, v)| SqlExpr::val(v.clone()).into()));
             }
-            let mut back: Vec<Alias> = entity.fields().map(|f| Alias::new(f.name)).collect();
-            if !entity.fields().any(|f| f.name == "id") {
-                back.push(Alias::new("id"));
-            }
-            if entity.is_business() {
-                back.push(Alias::new("custom"));
-            }
-            q.returning(Query::returning().columns(back));
+            q.returning(Query::returning().columns(record_columns(entity)));
             let mut new: Vec<(i64, Record)> = Vec::with_capacity(size);
             for row in tx.fetch_all(&q).await? {
                 new.push((
@@ -521,8 +535,10 @@ pub async fn apply(
         SqlExpr::col(Alias::new("version")).add(1),
     )
     .and_where(col("id").eq(id))
-    .and_where(col("version").eq(version));
-    if tx.execute(&q).await? == 0 {
+    .and_where(col("version").eq(version))
+    // The record as written comes back with the write (no trigger changes its row).
+    .returning(Query::returning().columns(record_columns(entity)));
+    let Some(row) = tx.fetch_optional(&q).await? else {
         // Someone else wrote between our read and our write.
         let current = fetch_unscoped(tx, entity, id).await?;
         return fail(DomainError::Stale {
@@ -531,8 +547,8 @@ pub async fn apply(
                 .and_then(Json::as_i64)
                 .unwrap_or(version),
         });
-    }
-    let rec = fetch_unscoped(tx, entity, id).await?;
+    };
+    let rec = record_from_row(entity, &row)?;
     let diff = history::diff(Some(old), &rec);
     if !diff.is_empty() {
         history::write(

@@ -241,13 +241,21 @@ impl Store {
         body: &Map<String, Json>,
         if_match: Option<i64>,
     ) -> Result<Record> {
-        if entity == Entity::Deal && self.moves_deal(id, body).await? {
-            let gate = crate::gates::GateAction::DealMove;
-            self.check_gate(actor, gate, Some(("deal", id))).await?;
-        }
         let customs = self.custom_lookup().await?;
         let ctx = self.ctx(actor, &customs);
         let mut tx = self.pool.begin_write().await?;
+        // A stage move checks its gate in its own transaction (no second transaction for
+        // the check); a refusal ends it before the refusal is logged.
+        if entity == Entity::Deal && crate::gates::moves_deal(&mut tx, id, body).await? {
+            let gate = crate::gates::GateAction::DealMove;
+            let now = plotina_core::value::now();
+            if let Some((g, items)) = crate::gates::holding_gate(&mut tx, actor, gate, now).await? {
+                drop(tx);
+                return Err(self
+                    .refuse(actor, gate, Some(("deal", id)), g, items, now)
+                    .await);
+            }
+        }
         // A deal discount below the pipeline's floor waits for approval (approvals.rs).
         let mut body = body.clone();
         let held = match entity {
@@ -310,44 +318,59 @@ impl Store {
     }
 
     /// Global search across companies, contacts, deals and leads, each within the
-    /// actor's scope.
+    /// actor's scope: up to `per_entity` hits per section, the newest records first (by
+    /// creation), all read in one transaction with one statement per section
+    /// ([`crate::search::hits_statement`]).
     pub async fn search(&self, actor: &Actor, q: &str, per_entity: u64) -> Result<Vec<SearchHit>> {
+        let customs = self.custom_lookup().await?;
+        let ctx = self.ctx(actor, &customs);
+        let sections: Vec<Entity> = [Entity::Company, Entity::Contact, Entity::Deal, Entity::Lead]
+            .into_iter()
+            .filter(|e| actor.can(*e, Action::Read))
+            .collect();
+        let mut statements = Vec::with_capacity(sections.len());
+        for entity in &sections {
+            let visible = ctx.conditions(*entity, Action::Read, &ListParams::default())?;
+            statements.push(crate::search::hits_statement(
+                self.backend(),
+                *entity,
+                q,
+                visible,
+                per_entity,
+            ));
+        }
         let mut hits = Vec::new();
-        for entity in [Entity::Company, Entity::Contact, Entity::Deal, Entity::Lead] {
-            if !actor.can(entity, Action::Read) {
-                continue;
-            }
-            let params = ListParams {
-                q: Some(q.to_string()),
-                limit: Some(per_entity),
-                ..Default::default()
-            };
-            let page = self.list(actor, entity, &params).await?;
-            for rec in page.data {
-                let title = rec
-                    .get(entity.title_field())
-                    .and_then(Json::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                let subtitle = match entity {
-                    Entity::Company => rec.get("inn").and_then(Json::as_str).map(String::from),
-                    Entity::Contact => rec.get("position").and_then(Json::as_str).map(String::from),
-                    Entity::Deal => rec.get("amount").and_then(Json::as_str).map(|a| {
-                        format!(
-                            "{a} {}",
-                            rec.get("currency").and_then(Json::as_str).unwrap_or("RUB")
-                        )
-                    }),
-                    _ => rec.get("status").and_then(Json::as_str).map(String::from),
-                };
-                hits.push(SearchHit {
-                    entity,
-                    id: rec.get("id").and_then(Json::as_i64).unwrap_or_default(),
-                    title,
-                    subtitle,
-                });
+        let mut tx = self.pool.begin().await?;
+        for (entity, stmt) in sections.into_iter().zip(statements) {
+            let columns = crate::search::hit_columns(entity);
+            for row in tx.fetch_all(&stmt).await? {
+                let rec = crate::rows::record_from_columns(entity, &row, columns)?;
+                hits.push(search_hit(entity, &rec));
             }
         }
+        tx.commit().await?;
         Ok(hits)
+    }
+}
+
+/// A search hit from a record read with [`crate::search::hit_columns`].
+fn search_hit(entity: Entity, rec: &Record) -> SearchHit {
+    let text = |field: &str| rec.get(field).and_then(Json::as_str).map(String::from);
+    let subtitle = match entity {
+        Entity::Company => text("inn"),
+        Entity::Contact => text("position"),
+        Entity::Deal => text("amount").map(|a| {
+            format!(
+                "{a} {}",
+                rec.get("currency").and_then(Json::as_str).unwrap_or("RUB")
+            )
+        }),
+        _ => text("status"),
+    };
+    SearchHit {
+        entity,
+        id: rec.get("id").and_then(Json::as_i64).unwrap_or_default(),
+        title: text(entity.title_field()).unwrap_or_default(),
+        subtitle,
     }
 }

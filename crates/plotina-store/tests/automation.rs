@@ -1297,3 +1297,102 @@ async fn a_delete_rule_runs_in_the_deletion_transaction() {
     })
     .await;
 }
+
+/// Rules and pipeline rules are kept in memory per pool (the settings cache). A change
+/// made through another pool on the same database (another process) counts at the next
+/// write; a transaction sees its own settings changes; a rolled-back change is never
+/// served afterwards.
+#[tokio::test]
+async fn settings_changed_elsewhere_or_rolled_back_are_never_served_stale() {
+    for db in testing::all().await {
+        eprintln!("backend: {}", db.name());
+        let (a, fx) = testing::seeded_store(&db).await;
+        let b = Store::open(&db.config()).await.expect("second pool");
+        let admin = &fx.admin;
+        let (first, second, third) = (fx.stages[0].1, fx.stages[1].1, fx.stages[2].1);
+        let deal = create(
+            &a,
+            admin,
+            Entity::Deal,
+            json!({"title": "Кэш настроек", "pipeline_id": fx.pipeline, "stage_id": first}),
+        )
+        .await;
+        let id = id(&deal);
+        // A's cache now holds the pipeline and the (empty) rule list.
+        update(&a, admin, Entity::Deal, id, json!({"stage_id": second})).await;
+        update(&a, admin, Entity::Deal, id, json!({"stage_id": first})).await;
+
+        // Another process adds a rule: A's next move runs it.
+        rule(
+            &b,
+            admin,
+            json!({"name": "Метка из другого процесса", "entity": "deal",
+                   "trigger": {"type": "stage_entered", "stage_id": second},
+                   "actions": [{"type": "add_tag", "tag": "из-другого-процесса"}]}),
+        )
+        .await;
+        update(&a, admin, Entity::Deal, id, json!({"stage_id": second})).await;
+        let moved = a.get(admin, Entity::Deal, id).await.expect("read deal");
+        assert_eq!(
+            moved["tags"],
+            json!(["из-другого-процесса"]),
+            "{}: the rule saved through the other pool did not run",
+            db.name()
+        );
+        update(&a, admin, Entity::Deal, id, json!({"stage_id": first})).await;
+
+        // Another process forbids skipping stages: A refuses the skip at once.
+        let skip_to_third = obj(json!({"stage_id": third}));
+        update(
+            &b,
+            admin,
+            Entity::Pipeline,
+            fx.pipeline,
+            json!({"forbid_skip": true}),
+        )
+        .await;
+        let skip = a
+            .update(admin, Entity::Deal, id, &skip_to_third, None)
+            .await;
+        match skip {
+            Err(StoreError::Domain(DomainError::Conflict(e))) => {
+                assert_eq!(e.code, "stage_skip_forbidden", "{}", db.name())
+            }
+            other => panic!("{}: the skip was not refused: {other:?}", db.name()),
+        }
+
+        // A transaction sees its own change of the pipeline, and its rollback leaves
+        // nothing behind in the cache.
+        let mut tx = a.pool().begin_write().await.expect("begin");
+        let before = plotina_store::rules::load_pipeline(&mut tx, fx.pipeline)
+            .await
+            .expect("read pipeline")
+            .expect("pipeline");
+        assert!(before.forbid_skip, "{}", db.name());
+        tx.raw(&format!(
+            "UPDATE pipelines SET forbid_skip = FALSE WHERE id = {}",
+            fx.pipeline
+        ))
+        .await
+        .expect("change inside the transaction");
+        let inside = plotina_store::rules::load_pipeline(&mut tx, fx.pipeline)
+            .await
+            .expect("read pipeline")
+            .expect("pipeline");
+        assert!(
+            !inside.forbid_skip,
+            "{}: the transaction did not see its own change",
+            db.name()
+        );
+        drop(tx);
+        let skip = a
+            .update(admin, Entity::Deal, id, &skip_to_third, None)
+            .await;
+        assert!(
+            matches!(skip, Err(StoreError::Domain(DomainError::Conflict(_)))),
+            "{}: a rolled-back change was served: {skip:?}",
+            db.name()
+        );
+        b.pool().close().await;
+    }
+}

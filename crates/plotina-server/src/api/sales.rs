@@ -112,8 +112,26 @@ struct BoardQuery {
     cards: Option<u64>,
 }
 
+/// One column of the board as the API answers it.
+#[derive(serde::Serialize)]
+struct BoardColumn {
+    stage: Value,
+    count: i64,
+    totals: Vec<Value>,
+    deals: Vec<plotina_store::Record>,
+    next_cursor: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct BoardBody {
+    pipeline: Value,
+    columns: Vec<BoardColumn>,
+}
+
 /// `GET /api/v1/deals/board?pipeline=ID`: the kanban in one request: each stage with the
-/// count and sum of its deals (per currency) and its first cards, newest first.
+/// count and sum of its deals (per currency) and its first cards, newest first. The
+/// pipeline and its stages are read in one transaction, the totals and cards in another
+/// (`Store::board`).
 async fn board(
     State(s): State<AppState>,
     auth: Auth,
@@ -124,48 +142,65 @@ async fn board(
     if cards == 0 || cards > 100 {
         return Err(crate::error::ApiError::malformed("cards", "limit_range"));
     }
-    let pipeline = s
-        .store
-        .get(&auth.actor, Entity::Pipeline, q.pipeline)
-        .await?;
+    let pipeline_filter = ListParams {
+        and: vec![eq_filter("id", q.pipeline)],
+        limit: Some(1),
+        ..Default::default()
+    };
     let stage_filter = ListParams {
-        filter: Some(format!("pipeline_id = {}", q.pipeline)),
+        and: vec![eq_filter("pipeline_id", q.pipeline)],
         sort: Some("position".into()),
         limit: Some(100),
         ..Default::default()
     };
-    let stages = s
+    let mut org = s
         .store
-        .list(&auth.actor, Entity::Stage, &stage_filter)
+        .list_many(
+            &auth.actor,
+            &[
+                (Entity::Pipeline, pipeline_filter, None),
+                (Entity::Stage, stage_filter, None),
+            ],
+        )
         .await?
-        .data;
+        .into_iter();
+    let (Some(pipeline), Some(stages)) = (org.next(), org.next()) else {
+        return Err(plotina_store::StoreError::not_found().into());
+    };
+    let Some(pipeline) = pipeline.data.into_iter().next() else {
+        return Err(plotina_store::StoreError::not_found().into());
+    };
+    let stages = stages.data;
     let base = ListParams {
         filter: q.filter.clone(),
         q: q.q.clone(),
         and: vec![eq_filter("pipeline_id", q.pipeline)],
         ..Default::default()
     };
-    let totals = s.store.stage_totals(&auth.actor, &base).await?;
     let ids: Vec<i64> = stages
         .iter()
         .map(|st| st.get("id").and_then(Value::as_i64).unwrap_or_default())
         .collect();
-    let pages = s.store.board_cards(&auth.actor, &base, &ids, cards).await?;
+    let board = s.store.board(&auth.actor, &base, &ids, cards, None).await?;
+    let totals = board.totals;
     let mut columns = Vec::with_capacity(stages.len());
-    for ((stage, stage_id), page) in stages.into_iter().zip(ids).zip(pages) {
-        let sums: Vec<Value> = totals
-            .iter()
-            .filter(|t| t.stage_id == stage_id)
-            .map(|t| json!({"currency": t.currency, "count": t.count, "sum": plotina_core::types::Money::from_minor(t.sum_minor).to_string()}))
-            .collect();
-        let count: i64 = totals
-            .iter()
-            .filter(|t| t.stage_id == stage_id)
-            .map(|t| t.count)
-            .sum();
-        columns.push(json!({"stage": stage, "count": count, "totals": sums, "deals": page.data, "next_cursor": page.next_cursor}));
+    for ((stage, stage_id), page) in stages.into_iter().zip(ids).zip(board.columns) {
+        let mine = || totals.iter().filter(|t| t.stage_id == stage_id);
+        columns.push(BoardColumn {
+            stage: Value::Object(stage),
+            count: mine().map(|t| t.count).sum(),
+            totals: mine()
+                .map(|t| json!({"currency": t.currency, "count": t.count, "sum": plotina_core::types::Money::from_minor(t.sum_minor).to_string()}))
+                .collect(),
+            deals: page.data,
+            next_cursor: page.next_cursor,
+        });
     }
-    Ok(Json(json!({"pipeline": pipeline, "columns": columns})).into_response())
+    Ok(Json(BoardBody {
+        pipeline: Value::Object(pipeline),
+        columns,
+    })
+    .into_response())
 }
 
 pub fn router() -> Router<AppState> {

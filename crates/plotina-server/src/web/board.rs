@@ -25,6 +25,17 @@ use plotina_store::Record;
 
 const CARDS_PER_COLUMN: u64 = 20;
 
+/// The fields a card shows (`card_view`), the only ones the board reads of each deal.
+const CARD_FIELDS: &[&str] = &[
+    "title",
+    "company_id",
+    "amount",
+    "currency",
+    "owner_id",
+    "stage_changed_at",
+    "created_at",
+];
+
 #[derive(Debug, Clone)]
 pub struct CardView {
     pub id: i64,
@@ -174,30 +185,30 @@ async fn build(
             .unwrap_or_default(),
         ..Default::default()
     };
-    let totals = match s.store.stage_totals(&web.actor, &params).await {
-        Ok(t) => t,
+    let stages: Vec<StageRef> = lk.stages_of(pipeline).cloned().collect();
+    let ids: Vec<i64> = stages.iter().map(|st| st.id).collect();
+    let (totals, pages) = match s
+        .store
+        .board(
+            &web.actor,
+            &params,
+            &ids,
+            CARDS_PER_COLUMN,
+            Some(CARD_FIELDS),
+        )
+        .await
+    {
+        Ok(b) => (b.totals, b.columns),
         Err(StoreError::Domain(d @ DomainError::BadFilter(_))) => {
             view.error = super::fields::FormErrors::from_domain(ctx, Entity::Deal, &d, &[])
                 .general
                 .join(" ");
-            Vec::new()
+            (Vec::new(), Vec::new())
         }
         Err(e) => return Err(e.into()),
     };
     let now = chrono::Utc::now();
-    let stages: Vec<StageRef> = lk.stages_of(pipeline).cloned().collect();
-    let mut pages = if view.error.is_empty() {
-        let ids: Vec<i64> = stages.iter().map(|st| st.id).collect();
-        s.store
-            .board_cards(&web.actor, &params, &ids, CARDS_PER_COLUMN)
-            .await?
-            .into_iter()
-            .map(|p| p.data)
-            .collect()
-    } else {
-        Vec::new()
-    }
-    .into_iter();
+    let mut pages = pages.into_iter().map(|p| p.data);
     let per_stage: Vec<(StageRef, Vec<Record>)> = stages
         .into_iter()
         .map(|st| (st, pages.next().unwrap_or_default()))

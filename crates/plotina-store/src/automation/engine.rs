@@ -29,6 +29,7 @@ use serde_json::{json, Map, Value as Json};
 use super::actions;
 use super::rules::{load_active, StoredRule};
 use super::webhooks::Subscription;
+use crate::config_cache;
 use crate::db::{Backend, Tx};
 use crate::error::Result;
 use crate::filter_sql::{col, FilterCtx};
@@ -70,11 +71,27 @@ fn remember(put: impl FnOnce(&mut Reads)) {
     let _ = READS.try_with(|r| put(&mut r.lock().unwrap_or_else(|e| e.into_inner())));
 }
 
+/// The enabled rules of an entity from the pool's settings cache (see `config_cache`).
+async fn settings_rules(tx: &mut Tx, entity: Entity) -> Result<Arc<Vec<StoredRule>>> {
+    config_cache::cached(tx, &format!("active_rules:{}", entity.code()), move |tx| {
+        Box::pin(load_active(tx, entity))
+    })
+    .await
+}
+
+/// The enabled webhook subscriptions from the pool's settings cache.
+async fn settings_subscriptions(tx: &mut Tx) -> Result<Arc<Vec<Subscription>>> {
+    config_cache::cached(tx, "enabled_subscriptions", |tx| {
+        Box::pin(super::webhooks::subscriptions(tx, true))
+    })
+    .await
+}
+
 async fn active_rules(tx: &mut Tx, entity: Entity) -> Result<Arc<Vec<StoredRule>>> {
     if let Some(rules) = cached(|r| r.rules.get(&entity).cloned()) {
         return Ok(rules);
     }
-    let rules = Arc::new(load_active(tx, entity).await?);
+    let rules = settings_rules(tx, entity).await?;
     remember(|r| {
         r.rules.insert(entity, rules.clone());
     });
@@ -85,7 +102,10 @@ async fn custom_fields(tx: &mut Tx) -> Result<Arc<CustomDefs>> {
     if let Some(defs) = cached(|r| r.custom_fields.clone()) {
         return Ok(defs);
     }
-    let defs = Arc::new(crate::rules::load_custom_defs(tx).await?);
+    let defs = config_cache::cached(tx, "custom_fields", |tx| {
+        Box::pin(crate::rules::load_custom_defs(tx))
+    })
+    .await?;
     remember(|r| r.custom_fields = Some(defs.clone()));
     Ok(defs)
 }
@@ -94,7 +114,7 @@ async fn enabled_subscriptions(tx: &mut Tx) -> Result<Arc<Vec<Subscription>>> {
     if let Some(subs) = cached(|r| r.subscriptions.clone()) {
         return Ok(subs);
     }
-    let subs = Arc::new(super::webhooks::subscriptions(tx, true).await?);
+    let subs = settings_subscriptions(tx).await?;
     remember(|r| r.subscriptions = Some(subs.clone()));
     Ok(subs)
 }
@@ -238,7 +258,8 @@ pub async fn may_act(tx: &mut Tx, entity: Entity) -> Result<bool> {
     if !entity.is_business() {
         return Ok(false);
     }
-    Ok(super::webhooks::any_enabled(tx).await? || !load_active(tx, entity).await?.is_empty())
+    Ok(!settings_subscriptions(tx).await?.is_empty()
+        || !settings_rules(tx, entity).await?.is_empty())
 }
 
 /// Called by the record engine after every write, in its transaction.

@@ -118,11 +118,6 @@ fn sub_from_row(r: &Row) -> Result<Subscription> {
     })
 }
 
-/// Whether any enabled subscription exists (then every write may emit an event).
-pub(crate) async fn any_enabled(tx: &mut Tx) -> Result<bool> {
-    Ok(!subscriptions(tx, true).await?.is_empty())
-}
-
 pub(super) async fn subscriptions(tx: &mut Tx, only_enabled: bool) -> Result<Vec<Subscription>> {
     let mut q = Query::select();
     q.columns(SUB_COLUMNS.map(Alias::new))

@@ -15,14 +15,14 @@ struct LiveColumn {
     pk: i64,
 }
 
-/// Full-text indexes (`fts_*` virtual tables and their shadow tables) and the kanban
-/// totals (`deal_stage_totals`) are derived from the record tables by triggers, which
-/// fill them in the target as the records are copied; they are neither compared nor
-/// copied.
+/// Full-text indexes (`fts_*` virtual tables and their shadow tables), the kanban totals
+/// (`deal_stage_totals`) and the settings epoch (`config_epoch`) are derived from the
+/// record tables by triggers, which fill them in the target as the records are copied;
+/// they are neither compared nor copied.
 const SQLITE_COLUMNS: &str = "SELECT m.name AS tbl, p.name AS col, p.type AS ty, p.pk AS pk \
      FROM sqlite_master m JOIN pragma_table_info(m.name) p \
      WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND m.name <> '_sqlx_migrations' \
-     AND m.name NOT LIKE 'fts\\_%' ESCAPE '\\' AND m.name <> 'deal_stage_totals' \
+     AND m.name NOT LIKE 'fts\\_%' ESCAPE '\\' AND m.name NOT IN ('deal_stage_totals', 'config_epoch') \
      ORDER BY m.name, p.cid";
 
 /// Ordinary and partitioned tables of the current schema (partitions are part of their
@@ -35,7 +35,7 @@ const POSTGRES_COLUMNS: &str = "SELECT c.relname::text AS tbl, a.attname::text A
      JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
      JOIN pg_type t ON t.oid = a.atttypid \
      WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname <> '_sqlx_migrations' \
-     AND c.relname <> 'deal_stage_totals' \
+     AND c.relname NOT IN ('deal_stage_totals', 'config_epoch') \
      ORDER BY c.relname, a.attnum";
 
 async fn live_columns(pool: &Pool) -> anyhow::Result<Vec<LiveColumn>> {

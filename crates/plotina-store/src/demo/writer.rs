@@ -493,12 +493,12 @@ impl Writer {
             // A batch's last statement per table has a one-off shape: it is neither kept
             // here nor in the connection's statement cache.
             let result = match (&mut tx, st.args) {
-                (Tx::Sqlite(t, _), Args::Sqlite(args)) => sqlx::query_with(sql, args)
+                (Tx::Sqlite(t, ..), Args::Sqlite(args)) => sqlx::query_with(sql, args)
                     .persistent(st.full)
                     .execute(&mut **t)
                     .await
                     .map(|_| ()),
-                (Tx::Postgres(t), Args::Postgres(args)) => sqlx::query_with(sql, args)
+                (Tx::Postgres(t, _), Args::Postgres(args)) => sqlx::query_with(sql, args)
                     .persistent(st.full)
                     .execute(&mut **t)
                     .await

@@ -363,10 +363,7 @@ pub const SCENARIOS: &[Scenario] = &[
                     and: vec![eq("pipeline_id", fx.pipeline)],
                     ..Default::default()
                 };
-                s.stage_totals(&fx.actor, &base)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                s.board_cards(&fx.actor, &base, &fx.stages, 20)
+                s.board(&fx.actor, &base, &fx.stages, 20, None)
                     .await
                     .map(|_| ())
                     .map_err(|e| e.to_string())
