@@ -89,8 +89,8 @@ pub async fn write(
     write_many(tx, entity, &[(id, action, changes)], at, by).await
 }
 
-/// The columns of a history row, as both writers fill them.
-const HISTORY_COLUMNS: [&str; 8] = [
+/// The columns of a history row, as the writers here and the demo generator fill them.
+pub(crate) const HISTORY_COLUMNS: [&str; 8] = [
     "entity",
     "record_id",
     "action",

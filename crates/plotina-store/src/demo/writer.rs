@@ -35,16 +35,6 @@ pub const BULK: [Entity; 4] = [
 ];
 
 const LOOKUP_COLS: [&str; 5] = ["entity", "record_id", "field", "kind", "value"];
-const HISTORY_COLS: [&str; 8] = [
-    "entity",
-    "record_id",
-    "action",
-    "field",
-    "old_value",
-    "new_value",
-    "changed_at",
-    "changed_by",
-];
 const STAGE_COLS: [&str; 7] = [
     "deal_id",
     "pipeline_id",
@@ -251,7 +241,11 @@ impl Sink {
                 .map(|e| (*e, Rows::new(e.table(), record_columns(*e), text_columns)))
                 .collect(),
             lookups: Rows::new("record_lookup", LOOKUP_COLS.to_vec(), text_columns),
-            history: Rows::new("history", HISTORY_COLS.to_vec(), text_columns),
+            history: Rows::new(
+                "history",
+                crate::history::HISTORY_COLUMNS.to_vec(),
+                text_columns,
+            ),
             stages: Rows::new("stage_changes", STAGE_COLS.to_vec(), text_columns),
             next_id: first_ids,
             backend,
