@@ -1,6 +1,7 @@
 //! `plotina`: the one binary. Serves the CRM, migrates, fills demo data, manages users
 //! and tokens, copies databases between engines and benchmarks a running server.
 
+mod allocator;
 mod bench;
 mod commands;
 mod copy;
@@ -196,6 +197,7 @@ pub enum DbCommand {
 }
 
 fn main() -> std::process::ExitCode {
+    allocator::configure();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
