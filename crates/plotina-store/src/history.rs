@@ -86,7 +86,13 @@ pub async fn write(
     at: DateTime<Utc>,
     by: i64,
 ) -> Result<()> {
-    write_many(tx, entity, &[(id, action, changes)], at, by).await
+    let rows = if action == CREATE {
+        vec![created_row(entity, id, changes.to_vec(), at, by)]
+    } else {
+        changed_rows(entity, id, action, changes, at, by)
+    };
+    crate::db::insert_values(tx, "history", &HISTORY_COLUMNS, rows).await?;
+    Ok(())
 }
 
 /// The columns of a history row, as the writers here and the demo generator fill them.
@@ -101,6 +107,9 @@ pub(crate) const HISTORY_COLUMNS: [&str; 8] = [
     "changed_by",
 ];
 
+/// The action of a record's creation: stored as one row (see [`created_row`]).
+const CREATE: &str = "create";
+
 /// A value as stored in `old_value`/`new_value`: JSON null is SQL NULL.
 fn json_value(v: Json) -> sea_query::Value {
     if v.is_null() {
@@ -110,56 +119,69 @@ fn json_value(v: Json) -> sea_query::Value {
     }
 }
 
-/// One write's history for [`write_many`]: record id, action, changed fields.
-pub type Entry<'a> = (i64, &'a str, &'a [(String, Json, Json)]);
-
-/// The history of several writes at once, `(record id, action, changes)` in order: the
-/// same rows `write` gives each of them, in multi-row INSERTs (the import's bulk path).
-pub async fn write_many(
-    tx: &mut Tx,
+/// One row per changed field; a write that changed no field (a merge, a restore) is one
+/// row without a field.
+fn changed_rows(
     entity: Entity,
-    entries: &[Entry<'_>],
+    id: i64,
+    action: &str,
+    changes: &[(String, Json, Json)],
     at: DateTime<Utc>,
     by: i64,
-) -> Result<()> {
-    let json = |v: &Json| json_value(v.clone());
-    let mut rows = Vec::new();
-    for (id, action, changes) in entries {
-        if changes.is_empty() {
-            rows.push(crate::db::vals([
-                entity.code().into(),
-                (*id).into(),
-                (*action).into(),
-                sea_query::Value::String(None),
-                json(&Json::Null),
-                json(&Json::Null),
-                at.into(),
-                by.into(),
-            ]));
-        }
-        for (field, old, new) in changes.iter() {
-            rows.push(crate::db::vals([
-                entity.code().into(),
-                (*id).into(),
-                (*action).into(),
-                field.clone().into(),
-                json(old),
-                json(new),
-                at.into(),
-                by.into(),
-            ]));
-        }
+) -> Vec<Vec<sea_query::Value>> {
+    let row = |field: Option<&String>, old: &Json, new: &Json| {
+        vec![
+            entity.code().into(),
+            id.into(),
+            action.into(),
+            sea_query::Value::String(field.map(|f| Box::new(f.clone()))),
+            json_value(old.clone()),
+            json_value(new.clone()),
+            at.into(),
+            by.into(),
+        ]
+    };
+    if changes.is_empty() {
+        return vec![row(None, &Json::Null, &Json::Null)];
     }
-    crate::db::insert_rows(tx, "history", &HISTORY_COLUMNS, rows).await?;
-    Ok(())
+    changes
+        .iter()
+        .map(|(field, old, new)| row(Some(field), old, new))
+        .collect()
+}
+
+/// A creation is one row: no field, and the values set, in the order [`diff`] gives
+/// them, as one JSON object in `new_value` (every old value of a creation is empty).
+/// [`read`] lists it field by field, as the rows of any other write. One row instead of
+/// one per field (ten or so for an imported contact) is most of what an import writes.
+fn created_row(
+    entity: Entity,
+    id: i64,
+    changes: Diff,
+    at: DateTime<Utc>,
+    by: i64,
+) -> Vec<sea_query::Value> {
+    let values: serde_json::Map<String, Json> = changes
+        .into_iter()
+        .map(|(field, _, new)| (field, new))
+        .collect();
+    vec![
+        entity.code().into(),
+        id.into(),
+        CREATE.into(),
+        sea_query::Value::String(None),
+        json_value(Json::Null),
+        json_value(Json::Object(values)),
+        at.into(),
+        by.into(),
+    ]
 }
 
 /// A record's changed fields: (field, old value, new value), as [`diff`] gives them.
 pub type Diff = Vec<(String, Json, Json)>;
 
-/// The `create` rows of many new records, from their diffs taken by value (the bulk
-/// import writes ten or so a record, so the values are moved, not cloned): the same rows
-/// as [`write_many`].
+/// The creation rows of many new records (the import's bulk path), from their diffs
+/// taken by value: the same rows as [`write`] gives each of them.
 pub async fn write_created(
     tx: &mut Tx,
     entity: Entity,
@@ -167,39 +189,33 @@ pub async fn write_created(
     at: DateTime<Utc>,
     by: i64,
 ) -> Result<()> {
-    let json = json_value;
-    let row = |id: i64, field: Option<String>, old: Json, new: Json| {
-        vec![
-            entity.code().into(),
-            id.into(),
-            "create".into(),
-            sea_query::Value::String(field.map(Box::new)),
-            json(old),
-            json(new),
-            at.into(),
-            by.into(),
-        ]
-    };
-    let mut rows = Vec::new();
-    for (id, changes) in records {
-        if changes.is_empty() {
-            rows.push(row(id, None, Json::Null, Json::Null));
-        }
-        for (field, old, new) in changes {
-            rows.push(row(id, Some(field), old, new));
-        }
-    }
+    let rows = records
+        .into_iter()
+        .map(|(id, changes)| created_row(entity, id, changes, at, by))
+        .collect();
     crate::db::insert_values(tx, "history", &HISTORY_COLUMNS, rows).await?;
     Ok(())
 }
 
+/// A page of a record's history, newest first.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HistoryPage {
+    pub entries: Vec<HistoryEntry>,
+    /// The history id to continue before, when the page was full.
+    pub next_before: Option<i64>,
+}
+
+/// Up to `limit` history rows of a record, newest first, before the row `before_id`.
+/// A creation stored as one row ([`created_row`]) is listed as one entry per field, all
+/// with the row's id, so a page may hold more than `limit` entries; the older form (a
+/// row per field) reads the same.
 pub async fn read(
     tx: &mut Tx,
     entity: Entity,
     id: i64,
     before_id: Option<i64>,
     limit: u64,
-) -> Result<Vec<HistoryEntry>> {
+) -> Result<HistoryPage> {
     let mut q = Query::select();
     q.columns(
         [
@@ -222,9 +238,11 @@ pub async fn read(
         q.and_where(col("id").lt(b));
     }
     let rows = tx.fetch_all(&q).await?;
-    let mut out = Vec::with_capacity(rows.len());
+    let full = rows.len() as u64 == limit;
+    let mut entries = Vec::with_capacity(rows.len());
+    let mut last = None;
     for r in rows {
-        out.push(HistoryEntry {
+        let entry = HistoryEntry {
             id: r.i64("id")?.unwrap_or_default(),
             action: r.text("action")?.unwrap_or_default(),
             field: r.text("field")?,
@@ -235,7 +253,53 @@ pub async fn read(
                 .map(plotina_core::value::format_datetime)
                 .unwrap_or_default(),
             changed_by: r.i64("changed_by")?,
-        });
+        };
+        last = Some(entry.id);
+        expand_into(&mut entries, entry);
     }
-    Ok(out)
+    Ok(HistoryPage {
+        entries,
+        next_before: if full { last } else { None },
+    })
+}
+
+/// Appends an entry, a creation row as one entry per field it set (none set: the row
+/// itself, without a field and values).
+fn expand_into(out: &mut Vec<HistoryEntry>, entry: HistoryEntry) {
+    match entry {
+        HistoryEntry {
+            id,
+            action,
+            field: None,
+            new_value: Json::Object(values),
+            changed_at,
+            changed_by,
+            ..
+        } if action == CREATE => {
+            if values.is_empty() {
+                out.push(HistoryEntry {
+                    id,
+                    action,
+                    field: None,
+                    old_value: Json::Null,
+                    new_value: Json::Null,
+                    changed_at,
+                    changed_by,
+                });
+                return;
+            }
+            for (field, value) in values {
+                out.push(HistoryEntry {
+                    id,
+                    action: action.clone(),
+                    field: Some(field),
+                    old_value: Json::Null,
+                    new_value: value,
+                    changed_at: changed_at.clone(),
+                    changed_by,
+                });
+            }
+        }
+        other => out.push(other),
+    }
 }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::db::{Backend, Pool};
 use crate::error::Result;
-use crate::history::HistoryEntry;
+use crate::history::{HistoryEntry, HistoryPage};
 use crate::listing::{self, ListParams, Page, QueryCtx};
 use crate::records::{self, IdempotencyKey};
 use crate::rows::Record;
@@ -297,7 +297,8 @@ impl Store {
         Ok(rec)
     }
 
-    /// The change history of a record the actor may read, newest first.
+    /// The change history of a record the actor may read, newest first: up to `limit`
+    /// history rows before the row `before_id` (see [`crate::history::read`]).
     pub async fn history(
         &self,
         actor: &Actor,
@@ -306,6 +307,21 @@ impl Store {
         before_id: Option<i64>,
         limit: u64,
     ) -> Result<Vec<HistoryEntry>> {
+        Ok(self
+            .history_page(actor, entity, id, before_id, limit)
+            .await?
+            .entries)
+    }
+
+    /// [`Store::history`] with the id to continue before when more rows may follow.
+    pub async fn history_page(
+        &self,
+        actor: &Actor,
+        entity: Entity,
+        id: i64,
+        before_id: Option<i64>,
+        limit: u64,
+    ) -> Result<HistoryPage> {
         let customs = self.custom_lookup().await?;
         let ctx = self.ctx(actor, &customs);
         let mut tx = self.pool.begin().await?;

@@ -256,7 +256,7 @@ fn entity_paths(e: Entity, paths: &mut Map<String, Value>) {
         "post": op("Restore from the trash", tag, vec![id_param()], None, vec![("200", ok(sref(&name), "Restored"))]),
     }));
     paths.insert(format!("{base}/{{id}}/history"), json!({
-        "get": op("Field history, newest first", tag, vec![id_param(), qp("before", json!({"type": "integer"}), "History id to continue before"), qp("limit", json!({"type": "integer", "minimum": 1, "maximum": 500}), "Page size")], None,
+        "get": op("Field history, newest first", tag, vec![id_param(), qp("before", json!({"type": "integer"}), "History id to continue before"), qp("limit", json!({"type": "integer", "minimum": 1, "maximum": 500}), "Page size in history rows: a record's creation is one row, listed as one entry per field it set (all with the row's id), so a page may hold more entries than rows")], None,
             vec![("200", ok(json!({"type": "object", "properties": {"data": {"type": "array", "items": sref("HistoryEntry")}, "next_before": {"type": ["integer", "null"]}}, "required": ["data"]}), "History"))]),
     }));
 }

@@ -233,14 +233,11 @@ async fn history(
     if limit == 0 || limit > 500 {
         return Err(ApiError::malformed("limit", "limit_range"));
     }
-    let entries = state
+    let page = state
         .store
-        .history(&auth.actor, entity, id, q.before, limit)
+        .history_page(&auth.actor, entity, id, q.before, limit)
         .await?;
-    let next = (entries.len() as u64 == limit)
-        .then(|| entries.last().map(|e| e.id))
-        .flatten();
-    Ok(Json(json!({"data": entries, "next_before": next})).into_response())
+    Ok(Json(json!({"data": page.entries, "next_before": page.next_before})).into_response())
 }
 
 /// Routes for one entity. Handlers are closures over the entity, so each route has its

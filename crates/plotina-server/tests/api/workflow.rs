@@ -246,6 +246,54 @@ async fn custom_fields_history_and_trash() {
             .iter()
             .all(|(f, _, _)| f != "version" && f != "updated_at"));
 
+        // Pages count history rows: the update is two rows, the creation one row listed
+        // field by field, and the page after the last full one is never lost.
+        let (_, p1) = json(
+            app.get("m1", &format!("/api/v1/deals/{id}/history?limit=2"))
+                .await,
+        )
+        .await;
+        let p1_fields: Vec<&str> = p1["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(p1_fields.len(), 2, "{p1}");
+        assert!(p1["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["action"] == "update"));
+        let next = p1["next_before"].as_i64().expect("a full page continues");
+        let (_, p2) = json(
+            app.get(
+                "m1",
+                &format!("/api/v1/deals/{id}/history?limit=2&before={next}"),
+            )
+            .await,
+        )
+        .await;
+        let created: std::collections::BTreeMap<&str, &Value> = p2["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                assert_eq!(e["action"], "create", "{p2}");
+                assert_eq!(e["old_value"], Value::Null);
+                (e["field"].as_str().unwrap(), &e["new_value"])
+            })
+            .collect();
+        assert_eq!(created["title"], &json!("Склад"), "{p2}");
+        assert_eq!(created["custom.region"], &json!("Урал"));
+        assert_eq!(created["custom.area"], &json!(1200));
+        assert!(created.len() > 2, "one row, every field: {p2}");
+        assert_eq!(
+            p2["next_before"],
+            Value::Null,
+            "one row is less than a page"
+        );
+
         let r = app.delete("admin", &format!("/api/v1/deals/{id}")).await;
         assert_eq!(r.status(), 204);
         assert_eq!(
