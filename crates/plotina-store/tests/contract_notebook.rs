@@ -469,15 +469,8 @@ mod cases {
         let m1 = &t.fx.m1;
         let now = Utc::now();
         let mut tx = t.store.pool().begin_write().await.unwrap();
-        // Timestamps are RFC 3339 text on SQLite and typed on PostgreSQL.
-        let at = |when: chrono::DateTime<Utc>| -> sea_query::Value {
-            match tx.backend() {
-                plotina_store::db::Backend::Sqlite => {
-                    plotina_core::value::format_datetime(when).into()
-                }
-                plotina_store::db::Backend::Postgres => when.into(),
-            }
-        };
+        // Bound as instants: the text SQLite stores them as is the driver's encoding.
+        let at = |when: chrono::DateTime<Utc>| -> sea_query::Value { when.into() };
         let rows: Vec<Vec<sea_query::SimpleExpr>> = (0..2345)
             .map(|i| {
                 plotina_store::db::vals([

@@ -17,12 +17,11 @@ fn obj(v: Json) -> Map<String, Json> {
     v.as_object().cloned().unwrap_or_default()
 }
 
-fn ts(backend: Backend, s: &str) -> SqlValue {
+/// An instant as the engines store it: bound as an instant, so SQLite gets the same
+/// text every writer of the application stores (`2026-03-01T05:00:00+00:00`).
+fn ts(_backend: Backend, s: &str) -> SqlValue {
     let t: DateTime<Utc> = s.parse().expect("timestamp");
-    match backend {
-        Backend::Sqlite => plotina_core::value::format_datetime(t).into(),
-        Backend::Postgres => t.into(),
-    }
+    t.into()
 }
 
 /// Creates a deal in its final stage, then replaces its stage history by `path`: the
@@ -949,11 +948,7 @@ async fn set_times(store: &Store, table: &str, id: i64, values: &[(&str, DateTim
     let mut q = Query::update();
     q.table(Alias::new(table));
     for (column, t) in values {
-        let v: SqlValue = match store.backend() {
-            Backend::Sqlite => plotina_core::value::format_datetime(*t).into(),
-            Backend::Postgres => (*t).into(),
-        };
-        q.value(Alias::new(*column), v);
+        q.value(Alias::new(*column), SqlValue::from(*t));
     }
     q.and_where(sea_query::Expr::col(Alias::new("id")).eq(id));
     tx.execute(&q).await.expect("set times");
@@ -2399,8 +2394,10 @@ async fn forecast_actuals_fall_in_the_month_of_the_actors_time_zone() {
         // so before the report's first month; 1 March 06:00 — March there; 31 March
         // 23:30 — March there; 1 April 03:30 — 31 March there. At the span's outer
         // edges: 28 February 22:00 — February in New York, 1 March in Moscow; 1 May
-        // 02:00 — 30 April in New York, May in Moscow.
+        // 02:00 — 30 April in New York, May in Moscow. And 1 March 05:00, New York's
+        // midnight exactly: the report's first instant there, so March.
         let plan = [
+            ("2026-03-01T05:00:00Z", "6400"),
             ("2026-03-01T03:00:00Z", "100"),
             ("2026-03-01T06:00:00Z", "200"),
             ("2026-03-31T23:30:00Z", "400"),
@@ -2436,15 +2433,16 @@ async fn forecast_actuals_fall_in_the_month_of_the_actors_time_zone() {
             .iter()
             .map(|m| (m.month.as_str(), m.actual))
             .collect();
-        // March: 200 + 400 + 800 ₽; April: 3,200 ₽ (its last evening). Kopecks.
-        assert_eq!(actual, [("2026-03", 140_000), ("2026-04", 320_000)]);
+        // March: 6,400 + 200 + 400 + 800 ₽; April: 3,200 ₽ (its last evening). Kopecks.
+        assert_eq!(actual, [("2026-03", 780_000), ("2026-04", 320_000)]);
         // In Moscow (UTC+3) 31 March 23:30 and 1 April 03:30 UTC are April deals
         // (1 April 02:30 and 06:30 there), 28 February 22:00 UTC is 1 March 01:00 there
-        // and 1 May 02:00 UTC is May: 1,600 + 100 + 200 ₽ in March, 400 + 800 ₽ in April.
+        // and 1 May 02:00 UTC is May: 1,600 + 100 + 6,400 + 200 ₽ in March, 400 + 800 ₽
+        // in April.
         let mut east = fx.admin.clone();
         east.time_zone = chrono_tz::Europe::Moscow;
         let f = store.report_forecast(&east, &params).await.unwrap();
         let actual: Vec<i64> = f.months.iter().map(|m| m.actual).collect();
-        assert_eq!(actual, [190_000, 120_000]);
+        assert_eq!(actual, [830_000, 120_000]);
     }
 }

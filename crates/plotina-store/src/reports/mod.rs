@@ -125,13 +125,14 @@ impl ReportParams {
     }
 }
 
-/// A timestamp as a bound value of the engine at hand (RFC 3339 text on SQLite, where
-/// timestamps are stored as such text).
-pub(crate) fn ts_value(backend: Backend, t: DateTime<Utc>) -> SqlValue {
-    match backend {
-        Backend::Sqlite => plotina_core::value::format_datetime(t).into(),
-        Backend::Postgres => t.into(),
-    }
+/// A timestamp as a bound value. SQLite keeps timestamps as RFC 3339 text and compares
+/// them as text, so a bound must be written exactly as the stored values are: through
+/// the driver's own encoding of an instant (`2026-03-01T05:00:00+00:00`, fractions only
+/// when there are any), as every writer stores them. The API's notation
+/// (`…T05:00:00.000Z`) sorts before the stored text of the same instant (`.` after `+`),
+/// which put a record made exactly at a period's first instant into the period before.
+pub(crate) fn ts_value(_backend: Backend, t: DateTime<Utc>) -> SqlValue {
+    t.into()
 }
 
 /// The ids of a department and every department below it.
