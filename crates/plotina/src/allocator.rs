@@ -6,12 +6,9 @@
 //! `_int_free`, `malloc_consolidate`); see BENCHMARKS.md.
 //!
 //! Memory: with mimalloc's defaults the server's peak RSS under the 16-client bench was
-//! about 50 % higher than with glibc, because freed memory goes back to the system only
-//! after a delay (1 s in mimalloc 3). A long-running server therefore returns it at once
-//! ([`for_server`]); the option is set here rather than through the environment so that
-//! an operator need not know it. Batch commands (import, demo, copy) keep the delay: at
-//! once, the import spent twice the system time in `madvise` (2.6 → 5.2–5.9 s for 100k
-//! rows) for 10 % less peak memory.
+//! about 50 % higher than with glibc (freed memory is given back to the system only after
+//! a delay). The options that fixed that were once set through environment variables; an
+//! operator should not have to know them, so they are set here, first thing in `main`.
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -20,10 +17,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// 3; the `-sys` crate names only some of the options).
 const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Freed memory goes back to the system at once, which keeps the server's resident size
-/// near what it uses. mimalloc reads the option whenever it purges, so setting it after
-/// start-up takes effect.
-pub fn for_server() {
+/// Gives freed memory back to the system at once instead of after mimalloc's default
+/// delay (1 s in version 3), which keeps the resident size near what is in use. Read by
+/// mimalloc whenever it purges, so setting it after start-up takes effect.
+pub fn configure() {
     // SAFETY: `mi_option_set` only stores an integer in mimalloc's option table.
     unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 0) };
 }

@@ -197,10 +197,8 @@ pub enum DbCommand {
 }
 
 fn main() -> std::process::ExitCode {
+    allocator::configure();
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Serve { .. }) {
-        allocator::for_server();
-    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PLOTINA_LOG").unwrap_or_else(|_| {
