@@ -1,7 +1,6 @@
 //! `plotina`: the one binary. Serves the CRM, migrates, fills demo data, manages users
 //! and tokens, copies databases between engines and benchmarks a running server.
 
-mod allocator;
 mod bench;
 mod commands;
 mod copy;
@@ -197,7 +196,6 @@ pub enum DbCommand {
 }
 
 fn main() -> std::process::ExitCode {
-    allocator::configure();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
