@@ -185,9 +185,10 @@ pub fn score(rows: &mut [ManagerRow], weights: &Weights) {
     }
 }
 
-/// Whose an activity is for the rating: its assignee, else its owner. The same
-/// expression is indexed (`activities_kind_person_idx`), so it must stay as written.
-const PERSON: &str = "COALESCE(assignee_id, owner_id)";
+/// Whose an activity is for the rating and the dashboard: its assignee, else its owner.
+/// The same expression is indexed (`activities_kind_person_idx`), so it must stay as
+/// written.
+pub(super) const PERSON: &str = "COALESCE(assignee_id, owner_id)";
 
 /// A won deal's cycle in whole days (truncated, at least 0), `NULL` for other stages and
 /// for deals without both dates: the same figure as `(closed - created).num_days()`.
