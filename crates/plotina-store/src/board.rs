@@ -66,8 +66,12 @@ impl Store {
         stages: &[i64],
         cards: u64,
     ) -> Result<Vec<crate::Page>> {
-        self.list_many(actor, &card_lists(params, stages, cards, None))
-            .await
+        let customs = self.custom_lookup().await?;
+        let ctx = self.query_ctx(actor, &customs);
+        let mut tx = self.pool().begin().await?;
+        let pages = cards_in(&mut tx, &ctx, params, stages, cards, None).await?;
+        tx.commit().await?;
+        Ok(pages)
     }
 
     /// A kanban in one read transaction: the totals of `params` per stage and currency
@@ -86,12 +90,7 @@ impl Store {
         let ctx = self.query_ctx(actor, &customs);
         let mut tx = self.pool().begin().await?;
         let totals = totals_in(&mut tx, &ctx, params).await?;
-        let mut pages = Vec::with_capacity(stages.len());
-        for (entity, p, cols) in card_lists(params, stages, cards, columns) {
-            pages.push(
-                crate::listing::list_columns(&mut tx, &ctx, entity, Action::Read, &p, cols).await?,
-            );
-        }
+        let pages = cards_in(&mut tx, &ctx, params, stages, cards, columns).await?;
         tx.commit().await?;
         Ok(Board {
             totals,
@@ -108,24 +107,31 @@ pub struct Board {
     pub columns: Vec<crate::Page>,
 }
 
-/// The list of each column: the stage's deals among `params`, newest first.
-fn card_lists<'c>(
+/// The first `cards` deals of each stage in `stages` among `params`, newest first, in one
+/// statement ([`crate::listing::list_grouped`]).
+async fn cards_in(
+    tx: &mut crate::db::Tx,
+    ctx: &QueryCtx<'_>,
     params: &ListParams,
     stages: &[i64],
     cards: u64,
-    columns: Option<&'c [&'c str]>,
-) -> Vec<(Entity, ListParams, Option<&'c [&'c str]>)> {
-    stages
-        .iter()
-        .map(|stage| {
-            let mut p = params.clone();
-            p.and.push(crate::eq_filter("stage_id", *stage));
-            p.sort = Some("-updated_at".into());
-            p.limit = Some(cards);
-            p.cursor = None;
-            (Entity::Deal, p, columns)
-        })
-        .collect()
+    columns: Option<&[&str]>,
+) -> Result<Vec<crate::Page>> {
+    let mut p = params.clone();
+    p.sort = Some("-updated_at".into());
+    p.limit = Some(cards);
+    p.cursor = None;
+    crate::listing::list_grouped(
+        tx,
+        ctx,
+        Entity::Deal,
+        Action::Read,
+        &p,
+        "stage_id",
+        stages,
+        columns,
+    )
+    .await
 }
 
 /// Count and sum of the deals matching `params` per stage and currency (see
