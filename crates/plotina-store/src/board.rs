@@ -12,6 +12,23 @@ use crate::error::Result;
 use crate::listing::{ListParams, QueryCtx};
 use crate::store::Store;
 
+/// The fields of a kanban card as the API answers it unless asked for more: what a board
+/// shows (title, amount, company, owner, days in the stage) and what a client needs to
+/// move the card (`stage_id`, `version`).
+pub const CARD_FIELDS: &[&str] = &[
+    "id",
+    "version",
+    "title",
+    "amount",
+    "currency",
+    "stage_id",
+    "company_id",
+    "owner_id",
+    "close_date",
+    "stage_changed_at",
+    "updated_at",
+];
+
 /// One stage's total in one currency.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StageTotal {

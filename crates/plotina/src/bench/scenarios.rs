@@ -363,7 +363,8 @@ pub const SCENARIOS: &[Scenario] = &[
                     and: vec![eq("pipeline_id", fx.pipeline)],
                     ..Default::default()
                 };
-                s.board(&fx.actor, &base, &fx.stages, 20, None)
+                let cards = Some(plotina_store::board::CARD_FIELDS);
+                s.board(&fx.actor, &base, &fx.stages, 20, cards)
                     .await
                     .map(|_| ())
                     .map_err(|e| e.to_string())
