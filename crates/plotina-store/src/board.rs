@@ -114,6 +114,68 @@ impl Store {
             columns: pages,
         })
     }
+
+    /// [`Store::board`] of a pipeline's stages, with the pipeline and its stages read in
+    /// the same transaction (the board API: one transaction per request). `NotFound` when
+    /// the pipeline does not exist or the actor may not read it.
+    pub async fn pipeline_board(
+        &self,
+        actor: &Actor,
+        pipeline: i64,
+        params: &ListParams,
+        cards: u64,
+        columns: Option<&[&str]>,
+    ) -> Result<PipelineBoard> {
+        let customs = self.custom_lookup().await?;
+        let ctx = self.query_ctx(actor, &customs);
+        let mut tx = self.pool().begin().await?;
+        let one = ListParams {
+            and: vec![crate::eq_filter("id", pipeline)],
+            limit: Some(1),
+            ..Default::default()
+        };
+        let Some(record) =
+            crate::listing::list(&mut tx, &ctx, Entity::Pipeline, Action::Read, &one)
+                .await?
+                .data
+                .pop()
+        else {
+            return Err(crate::StoreError::not_found());
+        };
+        let of_pipeline = ListParams {
+            and: vec![crate::eq_filter("pipeline_id", pipeline)],
+            sort: Some("position".into()),
+            limit: Some(100),
+            ..Default::default()
+        };
+        let stages = crate::listing::list(&mut tx, &ctx, Entity::Stage, Action::Read, &of_pipeline)
+            .await?
+            .data;
+        let ids: Vec<i64> = stages
+            .iter()
+            .filter_map(|st| st.get("id").and_then(serde_json::Value::as_i64))
+            .collect();
+        let totals = totals_in(&mut tx, &ctx, params).await?;
+        let pages = cards_in(&mut tx, &ctx, params, &ids, cards, columns).await?;
+        tx.commit().await?;
+        Ok(PipelineBoard {
+            pipeline: record,
+            stages,
+            board: Board {
+                totals,
+                columns: pages,
+            },
+        })
+    }
+}
+
+/// A pipeline's whole kanban ([`Store::pipeline_board`]).
+#[derive(Debug, Clone)]
+pub struct PipelineBoard {
+    pub pipeline: crate::Record,
+    /// The pipeline's stages in their order, each with its page in `board.columns`.
+    pub stages: Vec<crate::Record>,
+    pub board: Board,
 }
 
 /// A kanban's numbers and first cards ([`Store::board`]).

@@ -156,9 +156,7 @@ struct BoardBody {
 
 /// `GET /api/v1/deals/board?pipeline=ID`: the kanban in one request: each stage with the
 /// count and sum of its deals (per currency) and its first cards, newest first, each card
-/// with the fields of [`card_fields`] only. The
-/// pipeline and its stages are read in one transaction, the totals and cards in another
-/// (`Store::board`).
+/// with the fields of [`card_fields`] only; one transaction (`Store::pipeline_board`).
 async fn board(
     State(s): State<AppState>,
     auth: Auth,
@@ -170,52 +168,21 @@ async fn board(
         return Err(crate::error::ApiError::malformed("cards", "limit_range"));
     }
     let columns = card_fields(q.fields.as_deref())?;
-    let pipeline_filter = ListParams {
-        and: vec![eq_filter("id", q.pipeline)],
-        limit: Some(1),
-        ..Default::default()
-    };
-    let stage_filter = ListParams {
-        and: vec![eq_filter("pipeline_id", q.pipeline)],
-        sort: Some("position".into()),
-        limit: Some(100),
-        ..Default::default()
-    };
-    let mut org = s
-        .store
-        .list_many(
-            &auth.actor,
-            &[
-                (Entity::Pipeline, pipeline_filter, None),
-                (Entity::Stage, stage_filter, None),
-            ],
-        )
-        .await?
-        .into_iter();
-    let (Some(pipeline), Some(stages)) = (org.next(), org.next()) else {
-        return Err(plotina_store::StoreError::not_found().into());
-    };
-    let Some(pipeline) = pipeline.data.into_iter().next() else {
-        return Err(plotina_store::StoreError::not_found().into());
-    };
-    let stages = stages.data;
     let base = ListParams {
         filter: q.filter.clone(),
         q: q.q.clone(),
         and: vec![eq_filter("pipeline_id", q.pipeline)],
         ..Default::default()
     };
-    let ids: Vec<i64> = stages
-        .iter()
-        .map(|st| st.get("id").and_then(Value::as_i64).unwrap_or_default())
-        .collect();
-    let board = s
+    let whole = s
         .store
-        .board(&auth.actor, &base, &ids, cards, columns.as_deref())
+        .pipeline_board(&auth.actor, q.pipeline, &base, cards, columns.as_deref())
         .await?;
+    let (pipeline, stages, board) = (whole.pipeline, whole.stages, whole.board);
     let totals = board.totals;
     let mut columns = Vec::with_capacity(stages.len());
-    for ((stage, stage_id), page) in stages.into_iter().zip(ids).zip(board.columns) {
+    for (stage, page) in stages.into_iter().zip(board.columns) {
+        let stage_id = stage.get("id").and_then(Value::as_i64).unwrap_or_default();
         let mine = || totals.iter().filter(|t| t.stage_id == stage_id);
         columns.push(BoardColumn {
             stage: Value::Object(stage),
