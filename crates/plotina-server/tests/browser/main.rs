@@ -276,7 +276,7 @@ async fn a_card_moves_through_the_boards_one_move_form() {
     );
 
     // The card's button opens the form for that card, on its current stage.
-    k.click(&format!("[data-deal-id='{first}'] [data-testid=card-move]"))
+    k.click(&format!("[data-deal-id='{first}'] [data-move]"))
         .await;
     k.wait_js(
         "the move dialog to open",
@@ -297,7 +297,7 @@ async fn a_card_moves_through_the_boards_one_move_form() {
 
     // A lost stage takes the reason from the same form.
     k.click(&format!(
-        "[data-deal-id='{second}'] [data-testid=card-move]"
+        "[data-deal-id='{second}'] [data-move]"
     ))
     .await;
     k.wait_js(

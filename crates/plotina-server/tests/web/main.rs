@@ -395,7 +395,7 @@ async fn kanban_shows_columns_with_counts_and_moves_deals() {
                 .count(),
             1
         );
-        assert_eq!(board.body.matches("data-testid=\"card-move\"").count(), 2);
+        assert_eq!(board.body.matches("#stage-bar\" data-move>").count(), 2);
         let first_id = column
             .split("data-deal-id=\"")
             .nth(1)
