@@ -296,10 +296,8 @@ async fn a_card_moves_through_the_boards_one_move_form() {
     assert_eq!(k.column_of(second).await, Some(new), "only that card moved");
 
     // A lost stage takes the reason from the same form.
-    k.click(&format!(
-        "[data-deal-id='{second}'] [data-move]"
-    ))
-    .await;
+    k.click(&format!("[data-deal-id='{second}'] [data-move]"))
+        .await;
     k.wait_js(
         "the move dialog to open",
         "return document.getElementById('move-dialog').open;",
