@@ -238,18 +238,38 @@
         on(col, "dragleave", function (e) { if (!col.contains(e.relatedTarget)) col.classList.remove("drop-target"); });
         on(col, "drop", function (e) { e.preventDefault(); col.classList.remove("drop-target"); if (dragged) move(dragged, col); });
       });
-      $$("[data-move-form]", root).forEach(function (f) {
-        on(f, "submit", function (e) {
-          e.preventDefault();
-          var stage = f.elements.stage_id, opt = stage.options[stage.selectedIndex];
-          var reason = f.elements.lost_reason ? f.elements.lost_reason.value : "";
-          var card = f.closest(".deal-card"), id = card.getAttribute("data-deal-id");
-          if (opt.getAttribute("data-kind") === "lost" && !reason) {
-            askReason(function (r) { if (r) send(id, stage.value, r); });
-          } else {
-            send(id, stage.value, reason);
-          }
-        });
+    }
+
+    // One move form for the board: a card's "Move" link opens it for that card (without
+    // scripts the link leads to the deal's own stage bar).
+    var mover = $("#move-dialog"), moveForm = mover && $("[data-move-form]", mover), moving = null;
+    if (moveForm && typeof mover.showModal === "function") {
+      on(doc, "click", function (e) {
+        var link = e.target.closest && e.target.closest("[data-move]");
+        if (!link || !root.contains(link)) return;
+        e.preventDefault();
+        moving = link.closest(".deal-card");
+        var col = moving.closest(".column");
+        moveForm.action = "/deals/" + moving.getAttribute("data-deal-id") + "/move";
+        moveForm.elements.stage_id.value = col.getAttribute("data-stage-id");
+        moveForm.elements.lost_reason.value = "";
+        var title = $(".deal-title", moving), slot = $("[data-move-title]", mover);
+        if (slot) slot.textContent = title ? "«" + title.textContent + "»" : "";
+        mover.showModal();
+      });
+      on($("[data-move-cancel]", mover), "click", function () { mover.close(); });
+      on(moveForm, "submit", function (e) {
+        e.preventDefault();
+        if (!moving) { mover.close(); return; }
+        var stage = moveForm.elements.stage_id, opt = stage.options[stage.selectedIndex];
+        var reason = moveForm.elements.lost_reason.value.trim();
+        var id = moving.getAttribute("data-deal-id");
+        mover.close(); moving = null;
+        if (opt.getAttribute("data-kind") === "lost" && !reason) {
+          askReason(function (r) { if (r) send(id, stage.value, r); });
+        } else {
+          send(id, stage.value, reason);
+        }
       });
     }
     wire();

@@ -12,6 +12,23 @@ use crate::error::Result;
 use crate::listing::{ListParams, QueryCtx};
 use crate::store::Store;
 
+/// The fields of a kanban card as the API answers it unless asked for more: what a board
+/// shows (title, amount, company, owner, days in the stage) and what a client needs to
+/// move the card (`stage_id`, `version`).
+pub const CARD_FIELDS: &[&str] = &[
+    "id",
+    "version",
+    "title",
+    "amount",
+    "currency",
+    "stage_id",
+    "company_id",
+    "owner_id",
+    "close_date",
+    "stage_changed_at",
+    "updated_at",
+];
+
 /// One stage's total in one currency.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StageTotal {
@@ -66,8 +83,12 @@ impl Store {
         stages: &[i64],
         cards: u64,
     ) -> Result<Vec<crate::Page>> {
-        self.list_many(actor, &card_lists(params, stages, cards, None))
-            .await
+        let customs = self.custom_lookup().await?;
+        let ctx = self.query_ctx(actor, &customs);
+        let mut tx = self.pool().begin().await?;
+        let pages = cards_in(&mut tx, &ctx, params, stages, cards, None).await?;
+        tx.commit().await?;
+        Ok(pages)
     }
 
     /// A kanban in one read transaction: the totals of `params` per stage and currency
@@ -86,18 +107,75 @@ impl Store {
         let ctx = self.query_ctx(actor, &customs);
         let mut tx = self.pool().begin().await?;
         let totals = totals_in(&mut tx, &ctx, params).await?;
-        let mut pages = Vec::with_capacity(stages.len());
-        for (entity, p, cols) in card_lists(params, stages, cards, columns) {
-            pages.push(
-                crate::listing::list_columns(&mut tx, &ctx, entity, Action::Read, &p, cols).await?,
-            );
-        }
+        let pages = cards_in(&mut tx, &ctx, params, stages, cards, columns).await?;
         tx.commit().await?;
         Ok(Board {
             totals,
             columns: pages,
         })
     }
+
+    /// [`Store::board`] of a pipeline's stages, with the pipeline and its stages read in
+    /// the same transaction (the board API: one transaction per request). `NotFound` when
+    /// the pipeline does not exist or the actor may not read it.
+    pub async fn pipeline_board(
+        &self,
+        actor: &Actor,
+        pipeline: i64,
+        params: &ListParams,
+        cards: u64,
+        columns: Option<&[&str]>,
+    ) -> Result<PipelineBoard> {
+        let customs = self.custom_lookup().await?;
+        let ctx = self.query_ctx(actor, &customs);
+        let mut tx = self.pool().begin().await?;
+        let one = ListParams {
+            and: vec![crate::eq_filter("id", pipeline)],
+            limit: Some(1),
+            ..Default::default()
+        };
+        let Some(record) =
+            crate::listing::list(&mut tx, &ctx, Entity::Pipeline, Action::Read, &one)
+                .await?
+                .data
+                .pop()
+        else {
+            return Err(crate::StoreError::not_found());
+        };
+        let of_pipeline = ListParams {
+            and: vec![crate::eq_filter("pipeline_id", pipeline)],
+            sort: Some("position".into()),
+            limit: Some(100),
+            ..Default::default()
+        };
+        let stages = crate::listing::list(&mut tx, &ctx, Entity::Stage, Action::Read, &of_pipeline)
+            .await?
+            .data;
+        let ids: Vec<i64> = stages
+            .iter()
+            .filter_map(|st| st.get("id").and_then(serde_json::Value::as_i64))
+            .collect();
+        let totals = totals_in(&mut tx, &ctx, params).await?;
+        let pages = cards_in(&mut tx, &ctx, params, &ids, cards, columns).await?;
+        tx.commit().await?;
+        Ok(PipelineBoard {
+            pipeline: record,
+            stages,
+            board: Board {
+                totals,
+                columns: pages,
+            },
+        })
+    }
+}
+
+/// A pipeline's whole kanban ([`Store::pipeline_board`]).
+#[derive(Debug, Clone)]
+pub struct PipelineBoard {
+    pub pipeline: crate::Record,
+    /// The pipeline's stages in their order, each with its page in `board.columns`.
+    pub stages: Vec<crate::Record>,
+    pub board: Board,
 }
 
 /// A kanban's numbers and first cards ([`Store::board`]).
@@ -108,24 +186,31 @@ pub struct Board {
     pub columns: Vec<crate::Page>,
 }
 
-/// The list of each column: the stage's deals among `params`, newest first.
-fn card_lists<'c>(
+/// The first `cards` deals of each stage in `stages` among `params`, newest first, in one
+/// statement ([`crate::listing::list_grouped`]).
+async fn cards_in(
+    tx: &mut crate::db::Tx,
+    ctx: &QueryCtx<'_>,
     params: &ListParams,
     stages: &[i64],
     cards: u64,
-    columns: Option<&'c [&'c str]>,
-) -> Vec<(Entity, ListParams, Option<&'c [&'c str]>)> {
-    stages
-        .iter()
-        .map(|stage| {
-            let mut p = params.clone();
-            p.and.push(crate::eq_filter("stage_id", *stage));
-            p.sort = Some("-updated_at".into());
-            p.limit = Some(cards);
-            p.cursor = None;
-            (Entity::Deal, p, columns)
-        })
-        .collect()
+    columns: Option<&[&str]>,
+) -> Result<Vec<crate::Page>> {
+    let mut p = params.clone();
+    p.sort = Some("-updated_at".into());
+    p.limit = Some(cards);
+    p.cursor = None;
+    crate::listing::list_grouped(
+        tx,
+        ctx,
+        Entity::Deal,
+        Action::Read,
+        &p,
+        "stage_id",
+        stages,
+        columns,
+    )
+    .await
 }
 
 /// Count and sum of the deals matching `params` per stage and currency (see

@@ -36,7 +36,7 @@ pub struct ListParams {
     pub and: Vec<Expr>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Page {
     pub data: Vec<Record>,
     pub next_cursor: Option<String>,
@@ -439,6 +439,125 @@ pub async fn list_columns(
         data.push(rec);
     }
     Ok(Page { data, next_cursor })
+}
+
+/// The lists of `params` for each value of the built-in field `split` in `values` (a
+/// kanban's columns: `stage_id` per stage), one page each, in the order of `values`: the
+/// same pages as one [`list_columns`] per value with `split = value` added to `params`,
+/// read with ONE statement (`UNION ALL` of one bounded select per value), so the
+/// conditions, the order and the record reader are built once, not per value.
+#[allow(clippy::too_many_arguments)]
+pub async fn list_grouped(
+    tx: &mut crate::db::Tx,
+    ctx: &QueryCtx<'_>,
+    entity: Entity,
+    action: Action,
+    params: &ListParams,
+    split: &'static str,
+    values: &[i64],
+    columns: Option<&[&str]>,
+) -> Result<Vec<Page>> {
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return fail(bad("limit", "limit_range"));
+    }
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let customs = (ctx.custom)(entity);
+    let sort_text = params.sort.clone().unwrap_or_default();
+    let keys = sort_keys(ctx.backend, entity, &customs, params.sort.as_deref())?;
+    let plan = search_plan(tx, ctx.backend, entity, params, &keys).await?;
+    let mut cond = ctx.conditions_with(entity, action, params, plan)?;
+    if let Some(c) = params.cursor.as_deref().filter(|c| !c.is_empty()) {
+        let values = decode_cursor(c, &sort_text)?;
+        cond = cond.add(after_cursor(ctx.backend, &keys, &values)?);
+    }
+    let custom_order = keys.iter().any(|k| k.name.starts_with("custom."));
+    let projection: Option<Vec<&str>> = columns.filter(|_| !custom_order).map(|c| {
+        let mut all: Vec<&str> = c.to_vec();
+        all.extend(["id", split]);
+        for k in &keys {
+            let name = k.name.trim_end_matches("#null");
+            if let Some(f) = entity.field(name) {
+                all.push(f.name);
+            }
+        }
+        all
+    });
+    let mut statement: Option<SelectStatement> = None;
+    for (i, value) in values.iter().enumerate() {
+        let mut q = ctx.select_columns(
+            entity,
+            cond.clone().add(col(split).eq(*value)),
+            projection.as_deref(),
+        );
+        for k in &keys {
+            q.order_by_expr(
+                k.expr.clone().into(),
+                if k.desc { Order::Desc } else { Order::Asc },
+            );
+        }
+        q.limit(limit + 1);
+        // Each part is a subquery: both engines keep its ORDER BY and LIMIT inside a
+        // UNION ALL only that way.
+        let part = Query::select()
+            .column(sea_query::Asterisk)
+            .from_subquery(q, Alias::new(format!("g{i}")))
+            .to_owned();
+        match statement.as_mut() {
+            None => statement = Some(part),
+            Some(all) => {
+                all.union(sea_query::UnionType::All, part);
+            }
+        }
+    }
+    let Some(statement) = statement else {
+        return Ok(Vec::new());
+    };
+    let rows = tx.fetch_all(&statement).await?;
+    let Some(first) = rows.first() else {
+        return Ok(values.iter().map(|_| Page::default()).collect());
+    };
+    let reader = RecordReader::new(entity, first, projection.as_deref());
+    let at = first.position(split);
+    let mut groups: Vec<Vec<&Row>> = vec![Vec::new(); values.len()];
+    let mut last = 0;
+    for row in &rows {
+        let Some(v) = (match at {
+            Some(i) => row.i64_at(i)?,
+            None => row.i64(split)?,
+        }) else {
+            continue;
+        };
+        // The parts mostly come in the order of `values`: the previous row's group first.
+        if values[last] != v {
+            match values.iter().position(|x| *x == v) {
+                Some(g) => last = g,
+                None => continue,
+            }
+        }
+        groups[last].push(row);
+    }
+    let mut pages = Vec::with_capacity(values.len());
+    for group in groups {
+        let more = group.len() as u64 > limit;
+        let mut data = Vec::with_capacity(group.len().min(limit as usize));
+        let mut next_cursor = None;
+        for (i, row) in group.into_iter().enumerate().take(limit as usize) {
+            let rec = reader.read(row)?;
+            if more && i + 1 == limit as usize {
+                let values = keys
+                    .iter()
+                    .map(|k| key_value(k, row, &rec))
+                    .collect::<Result<Vec<_>>>()?;
+                next_cursor = Some(encode_cursor(&sort_text, values));
+            }
+            data.push(rec);
+        }
+        pages.push(Page { data, next_cursor });
+    }
+    Ok(pages)
 }
 
 /// How a search should use its word index in a list (see [`IndexUse`]). Walking the

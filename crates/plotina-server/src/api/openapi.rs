@@ -159,6 +159,21 @@ fn entity_schemas(e: Entity, schemas: &mut Map<String, Value>) {
     );
 }
 
+/// A kanban card: the fields of `plotina_store::board::CARD_FIELDS` always, any other
+/// deal field (and `custom`) when the board's `fields` asks for it.
+fn deal_card_schema() -> Value {
+    let mut props = Map::new();
+    for f in Entity::Deal.fields() {
+        props.insert(f.name.into(), output_schema(f));
+    }
+    props.insert(
+        "custom".into(),
+        json!({"type": "object", "description": "Custom field values by key (with `fields=*`)"}),
+    );
+    json!({"type": "object", "properties": props, "required": plotina_store::board::CARD_FIELDS,
+        "description": "A deal as a kanban card: the fields a board shows; `fields` adds others"})
+}
+
 fn ok(schema: Value, description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": schema}}})
 }
@@ -276,6 +291,7 @@ pub fn document() -> Value {
     schemas.insert("HistoryEntry".into(), json!({"type": "object", "properties": {
         "id": {"type": "integer"}, "action": {"type": "string"}, "field": {"type": ["string", "null"]}, "old_value": {}, "new_value": {},
         "changed_at": {"type": "string", "format": "date-time"}, "changed_by": {"type": ["integer", "null"]}}, "required": ["id", "action", "changed_at"]}));
+    schemas.insert("DealCard".into(), deal_card_schema());
     let any_obj = json!({"type": "object"});
     paths.insert("/api/v1/deals/{id}/move".into(), json!({"post": op("Move a deal to a stage (kanban)", "deals", vec![id_param(), header("If-Match", "Version")],
         Some(json!({"type": "object", "properties": {"stage_id": {"type": "integer", "minimum": 1}, "lost_reason": {"type": ["string", "null"]}}, "required": ["stage_id"], "additionalProperties": false})),
@@ -284,10 +300,13 @@ pub fn document() -> Value {
         vec![json!({"name": "pipeline", "in": "query", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 1}}),
              qp("filter", json!({"type": "string", "maxLength": 4000}), "Filter language"),
              qp("q", json!({"type": "string", "maxLength": 200}), "Search"),
-             qp("cards", json!({"type": "integer", "minimum": 1, "maximum": 100}), "Cards per column (default 20)")], None,
+             qp("cards", json!({"type": "integer", "minimum": 1, "maximum": 100}), "Cards per column (default 20)"),
+             qp("fields", json!({"type": "string", "maxLength": 1000}), "More deal fields per card, comma-separated (`*`: whole records with custom fields); an unknown name answers 400")], None,
         vec![("200", ok(json!({"type": "object", "properties": {"pipeline": sref("Pipeline"), "columns": {"type": "array", "items": {"type": "object", "properties": {
-            "stage": sref("Stage"), "count": {"type": "integer"}, "totals": {"type": "array"}, "deals": {"type": "array", "items": sref("Deal")}, "next_cursor": {"type": ["string", "null"]}},
-            "required": ["stage", "count", "totals", "deals"]}}}, "required": ["pipeline", "columns"]}), "Board"))])}));
+            "stage": sref("Stage"), "count": {"type": "integer"},
+            "totals": {"type": "array", "items": {"type": "object", "properties": {"currency": {"type": "string"}, "count": {"type": "integer"}, "sum": {"type": "string", "pattern": "^-?[0-9]+\\.[0-9]{2}$"}}, "required": ["currency", "count", "sum"]}},
+            "deals": {"type": "array", "items": sref("DealCard")}, "next_cursor": {"type": ["string", "null"]}},
+            "required": ["stage", "count", "totals", "deals", "next_cursor"]}}}, "required": ["pipeline", "columns"]}), "Board"))])}));
     paths.insert("/api/v1/deals/{id}/stage-history".into(), json!({"get": op("Stage changes of a deal", "deals", vec![id_param()], None,
         vec![("200", ok(json!({"type": "object", "properties": {"data": {"type": "array", "items": any_obj}}, "required": ["data"]}), "Stage changes"))])}));
     paths.insert("/api/v1/deals/{id}/children".into(), json!({"get": op("Child deals in other pipelines", "deals", vec![id_param(), qp("limit", json!({"type": "integer", "minimum": 1, "maximum": 500}), "Page size")], None,

@@ -110,6 +110,32 @@ struct BoardQuery {
     filter: Option<String>,
     q: Option<String>,
     cards: Option<u64>,
+    fields: Option<String>,
+}
+
+/// The deal fields each card carries: [`plotina_store::board::CARD_FIELDS`] and the
+/// built-in fields named in `fields` (comma-separated); `None` (whole records, custom
+/// fields too) when `fields` has `*`. An unknown name answers 400.
+fn card_fields(fields: Option<&str>) -> ApiResult<Option<Vec<&'static str>>> {
+    let mut out: Vec<&'static str> = plotina_store::board::CARD_FIELDS.to_vec();
+    for name in fields.unwrap_or("").split(',').map(str::trim) {
+        match name {
+            "" => {}
+            "*" => return Ok(None),
+            _ => {
+                let Some(f) = Entity::Deal.field(name) else {
+                    return Err(DomainError::BadRequest(
+                        plotina_core::FieldError::new("fields", "unknown_field").with("name", name),
+                    )
+                    .into());
+                };
+                if !out.contains(&f.name) {
+                    out.push(f.name);
+                }
+            }
+        }
+    }
+    Ok(Some(out))
 }
 
 /// One column of the board as the API answers it.
@@ -129,9 +155,8 @@ struct BoardBody {
 }
 
 /// `GET /api/v1/deals/board?pipeline=ID`: the kanban in one request: each stage with the
-/// count and sum of its deals (per currency) and its first cards, newest first. The
-/// pipeline and its stages are read in one transaction, the totals and cards in another
-/// (`Store::board`).
+/// count and sum of its deals (per currency) and its first cards, newest first, each card
+/// with the fields of [`card_fields`] only; one transaction (`Store::pipeline_board`).
 async fn board(
     State(s): State<AppState>,
     auth: Auth,
@@ -142,49 +167,22 @@ async fn board(
     if cards == 0 || cards > 100 {
         return Err(crate::error::ApiError::malformed("cards", "limit_range"));
     }
-    let pipeline_filter = ListParams {
-        and: vec![eq_filter("id", q.pipeline)],
-        limit: Some(1),
-        ..Default::default()
-    };
-    let stage_filter = ListParams {
-        and: vec![eq_filter("pipeline_id", q.pipeline)],
-        sort: Some("position".into()),
-        limit: Some(100),
-        ..Default::default()
-    };
-    let mut org = s
-        .store
-        .list_many(
-            &auth.actor,
-            &[
-                (Entity::Pipeline, pipeline_filter, None),
-                (Entity::Stage, stage_filter, None),
-            ],
-        )
-        .await?
-        .into_iter();
-    let (Some(pipeline), Some(stages)) = (org.next(), org.next()) else {
-        return Err(plotina_store::StoreError::not_found().into());
-    };
-    let Some(pipeline) = pipeline.data.into_iter().next() else {
-        return Err(plotina_store::StoreError::not_found().into());
-    };
-    let stages = stages.data;
+    let columns = card_fields(q.fields.as_deref())?;
     let base = ListParams {
         filter: q.filter.clone(),
         q: q.q.clone(),
         and: vec![eq_filter("pipeline_id", q.pipeline)],
         ..Default::default()
     };
-    let ids: Vec<i64> = stages
-        .iter()
-        .map(|st| st.get("id").and_then(Value::as_i64).unwrap_or_default())
-        .collect();
-    let board = s.store.board(&auth.actor, &base, &ids, cards, None).await?;
+    let whole = s
+        .store
+        .pipeline_board(&auth.actor, q.pipeline, &base, cards, columns.as_deref())
+        .await?;
+    let (pipeline, stages, board) = (whole.pipeline, whole.stages, whole.board);
     let totals = board.totals;
     let mut columns = Vec::with_capacity(stages.len());
-    for ((stage, stage_id), page) in stages.into_iter().zip(ids).zip(board.columns) {
+    for (stage, page) in stages.into_iter().zip(board.columns) {
+        let stage_id = stage.get("id").and_then(Value::as_i64).unwrap_or_default();
         let mine = || totals.iter().filter(|t| t.stage_id == stage_id);
         columns.push(BoardColumn {
             stage: Value::Object(stage),

@@ -501,6 +501,132 @@ async fn attachments_are_served_only_to_readers() {
 }
 
 #[tokio::test]
+async fn board_cards_carry_the_card_fields_and_more_on_request() {
+    for app in apps().await {
+        let p = app.fx.pipeline;
+        let company = app
+            .create("m1", "companies", json!({"name": "ООО «Доска»"}))
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        let deal = app
+            .create(
+                "m1",
+                "deals",
+                json!({"title": "Карточка", "pipeline_id": p, "amount": "1500.25",
+                    "company_id": company, "close_date": "2026-12-31",
+                    "description": "Длинное описание", "probability": 40}),
+            )
+            .await;
+        let (s, board) = json(
+            app.get("m1", &format!("/api/v1/deals/board?pipeline={p}"))
+                .await,
+        )
+        .await;
+        assert_eq!(s, 200, "{board}");
+        let card = &board["columns"][0]["deals"][0];
+        let mut keys: Vec<&str> = card
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "amount",
+                "close_date",
+                "company_id",
+                "currency",
+                "id",
+                "owner_id",
+                "stage_changed_at",
+                "stage_id",
+                "title",
+                "updated_at",
+                "version"
+            ],
+            "{card} on {}",
+            app.backend
+        );
+        assert_eq!(card["id"], deal["id"]);
+        assert_eq!(card["title"], "Карточка");
+        assert_eq!(card["amount"], "1500.25");
+        assert_eq!(card["currency"], "RUB");
+        assert_eq!(card["company_id"], json!(company));
+        assert_eq!(card["close_date"], "2026-12-31");
+        assert_eq!(card["stage_id"], json!(app.fx.stage("Новая")));
+        assert_eq!(card["version"], 1);
+        assert_eq!(board["columns"][0]["next_cursor"], Value::Null);
+
+        // More fields on request; a name twice or a default one changes nothing.
+        let (s, board) = json(
+            app.get(
+                "m1",
+                &format!("/api/v1/deals/board?pipeline={p}&fields=description,%20probability,title,description"),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(s, 200, "{board}");
+        let card = &board["columns"][0]["deals"][0];
+        assert_eq!(card.as_object().unwrap().len(), 13, "{card}");
+        assert_eq!(card["description"], "Длинное описание");
+        assert_eq!(card["probability"], 40);
+        assert!(card.get("custom").is_none() && card.get("pipeline_id").is_none());
+
+        // `*`: whole records.
+        let (_, board) = json(
+            app.get("m1", &format!("/api/v1/deals/board?pipeline={p}&fields=*"))
+                .await,
+        )
+        .await;
+        let card = &board["columns"][0]["deals"][0];
+        assert_eq!(card["pipeline_id"], json!(p));
+        assert_eq!(card["custom"], json!({}));
+        assert_eq!(card["created_by"], deal["created_by"]);
+
+        // An unknown field is the caller's mistake, said in their language.
+        let r = app
+            .req(
+                "m1",
+                reqwest::Method::GET,
+                &format!("/api/v1/deals/board?pipeline={p}&fields=title,secret_sauce"),
+            )
+            .header("Accept-Language", "ru")
+            .send()
+            .await
+            .unwrap();
+        let (s, body) = json(r).await;
+        assert_eq!(s, 400, "{body}");
+        assert_eq!(body["errors"][0]["field"], "fields");
+        assert_eq!(body["errors"][0]["code"], "unknown_field");
+        assert_eq!(
+            body["errors"][0]["message"],
+            "fields: Неизвестное поле «secret_sauce»"
+        );
+
+        // The document names the same card fields as required.
+        let (_, doc) = json(app.get("m1", "/api/v1/openapi.json").await).await;
+        let mut required: Vec<&str> = doc["components"]["schemas"]["DealCard"]["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        required.sort_unstable();
+        assert_eq!(required, keys);
+        assert_eq!(
+            doc["paths"]["/api/v1/deals/board"]["get"]["responses"]["200"]["content"]
+                ["application/json"]["schema"]["properties"]["columns"]["items"]["properties"]
+                ["deals"]["items"]["$ref"],
+            "#/components/schemas/DealCard"
+        );
+    }
+}
+
+#[tokio::test]
 async fn board_counts_and_sums_only_what_the_viewer_may_see() {
     for app in apps().await {
         let p = app.fx.pipeline;

@@ -237,6 +237,101 @@ async fn a_deal_moves_on_the_kanban_by_drag_and_drop_and_by_keys() {
 }
 
 #[tokio::test]
+async fn a_card_moves_through_the_boards_one_move_form() {
+    let Some(k) = Kit::start().await else { return };
+    let fx = k.app.fx.clone();
+    let (new, qual, lost) = (
+        fx.stage("Новая"),
+        fx.stage("Квалификация"),
+        fx.stage("Проиграна"),
+    );
+    let first = k
+        .app
+        .create(
+            "m1",
+            Entity::Deal,
+            json!({"title": "Первая на доске", "pipeline_id": fx.pipeline}),
+        )
+        .await;
+    let second = k
+        .app
+        .create(
+            "m1",
+            Entity::Deal,
+            json!({"title": "Вторая на доске", "pipeline_id": fx.pipeline}),
+        )
+        .await;
+    k.login("m1").await;
+    k.goto(&format!("/deals/board?pipeline={}", fx.pipeline))
+        .await;
+    k.wait_card_in(first, new).await;
+    assert_eq!(
+        k.js(
+            "return document.querySelectorAll('[data-move-form]').length;",
+            vec![]
+        )
+        .await,
+        json!(1),
+        "one move form for the whole board"
+    );
+
+    // The card's button opens the form for that card, on its current stage.
+    k.click(&format!("[data-deal-id='{first}'] [data-move]"))
+        .await;
+    k.wait_js(
+        "the move dialog to open",
+        "return document.getElementById('move-dialog').open;",
+        vec![],
+    )
+    .await;
+    assert_eq!(k.value("#move-stage").await, new.to_string());
+    k.wait_text("#move-dialog h2", "Первая на доске").await;
+    k.js(
+        "document.getElementById('move-stage').value = String(arguments[0]);",
+        vec![json!(qual)],
+    )
+    .await;
+    k.click("[data-testid=move-submit]").await;
+    k.wait_card_in(first, qual).await;
+    assert_eq!(k.column_of(second).await, Some(new), "only that card moved");
+
+    // A lost stage takes the reason from the same form.
+    k.click(&format!("[data-deal-id='{second}'] [data-move]"))
+        .await;
+    k.wait_js(
+        "the move dialog to open",
+        "return document.getElementById('move-dialog').open;",
+        vec![],
+    )
+    .await;
+    k.js(
+        "document.getElementById('move-stage').value = String(arguments[0]);",
+        vec![json!(lost)],
+    )
+    .await;
+    k.js(
+        "document.getElementById('move-reason').value = 'Дорого';",
+        vec![],
+    )
+    .await;
+    assert_eq!(k.value("#move-reason").await, "Дорого");
+    k.click("[data-testid=move-submit]").await;
+    k.wait_card_in(second, lost).await;
+    k.reload().await;
+    k.wait_card_in(first, qual).await;
+    k.wait_card_in(second, lost).await;
+    let stored = k
+        .app
+        .store
+        .get(k.app.actor("m1"), Entity::Deal, second)
+        .await
+        .expect("the deal");
+    assert_eq!(stored["stage_id"], json!(lost));
+    assert_eq!(stored["lost_reason"], json!("Дорого"));
+    k.finish().await;
+}
+
+#[tokio::test]
 async fn a_forbidden_stage_skip_is_refused_with_its_reason() {
     let Some(k) = Kit::start().await else { return };
     let fx = k.app.fx.clone();

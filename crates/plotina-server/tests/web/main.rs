@@ -385,6 +385,28 @@ async fn kanban_shows_columns_with_counts_and_moves_deals() {
             "the column's sum"
         );
         assert!(board.has("data-deal-id="));
+        // One move form for the board, not one per card; without scripts a card's
+        // "Move" leads to the deal's own stage bar.
+        assert_eq!(board.body.matches("data-move-form").count(), 1);
+        assert_eq!(
+            board
+                .body
+                .matches("<select id=\"move-stage\" name=\"stage_id\">")
+                .count(),
+            1
+        );
+        assert_eq!(board.body.matches("#stage-bar\" data-move>").count(), 2);
+        let first_id = column
+            .split("data-deal-id=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap();
+        assert!(
+            column.contains(&format!("href=\"/deals/{first_id}#stage-bar\" data-move")),
+            "{column}"
+        );
+        let card_page = b.get(&format!("/deals/{first_id}")).await;
+        assert!(card_page.has("id=\"stage-bar\""));
 
         let id = app
             .create(

@@ -769,6 +769,66 @@ pub async fn projected_lists_and_board_columns_match_whole_lists(t: &T) {
             .iter()
             .all(|d| d["owner_id"] == json!(m1.user_id) && d["stage_id"] == json!(stage)));
     }
+    let titles = |pages: &[plotina_store::Page]| -> Vec<Vec<String>> {
+        pages
+            .iter()
+            .map(|p| {
+                p.data
+                    .iter()
+                    .map(|d| d["title"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .collect()
+    };
+    // m1's deals, newest first: Новая has 3, 6, 9 (titles 9, 6, 3), and so on.
+    assert_eq!(
+        titles(&columns),
+        [
+            vec!["Сделка 3", "Сделка 6"],
+            vec!["Сделка 2", "Сделка 5"],
+            vec!["Сделка 1", "Сделка 7"]
+        ]
+    );
+
+    // The board with only a card's columns, an empty stage among the others.
+    let with_empty = [ids[0], t.fx.stage("Договор"), ids[1], ids[2]];
+    let board = t
+        .store
+        .board(m1, &base, &with_empty, 2, Some(&["title"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        titles(&board.columns),
+        [
+            vec!["Сделка 3", "Сделка 6"],
+            vec![],
+            vec!["Сделка 2", "Сделка 5"],
+            vec!["Сделка 1", "Сделка 7"]
+        ]
+    );
+    assert_eq!(board.columns[1].next_cursor, None);
+    for (narrow, whole) in [0, 2, 3].iter().map(|i| &board.columns[*i]).zip(&columns) {
+        assert_eq!(narrow.next_cursor, whole.next_cursor);
+        for (n, w) in narrow.data.iter().zip(&whole.data) {
+            let keys: BTreeSet<&str> = n.keys().map(String::as_str).collect();
+            assert_eq!(
+                keys,
+                BTreeSet::from(["id", "title", "stage_id", "updated_at"]),
+                "the asked column, the id, the stage and the order's field"
+            );
+            for k in keys {
+                assert_eq!(n[k], w[k], "{k}");
+            }
+        }
+    }
+    // Three deals of m1 in Новая: the totals count them all, the cards stop at two.
+    let new_total: i64 = board
+        .totals
+        .iter()
+        .filter(|t| t.stage_id == ids[0])
+        .map(|t| t.count)
+        .sum();
+    assert_eq!(new_total, 3);
 }
 
 /// Board totals of the default pipeline as (stage name, count, sum in kopecks), read the

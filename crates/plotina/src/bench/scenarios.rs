@@ -363,7 +363,9 @@ pub const SCENARIOS: &[Scenario] = &[
                     and: vec![eq("pipeline_id", fx.pipeline)],
                     ..Default::default()
                 };
-                s.board(&fx.actor, &base, &fx.stages, 20, None)
+                // The store's part of the API's board: pipeline, stages, totals, cards.
+                let cards = Some(plotina_store::board::CARD_FIELDS);
+                s.pipeline_board(&fx.actor, fx.pipeline, &base, 20, cards)
                     .await
                     .map(|_| ())
                     .map_err(|e| e.to_string())
