@@ -4,14 +4,37 @@
 //! Names: each query word is reduced to its Snowball stem (Russian or English) and must
 //! occur in the record's `search_text` (lower-cased, ё→е), so «поставки» finds
 //! «Поставка». Phones and e-mails go through `record_lookup`.
+//!
+//! Everything that is not a name is an indexed look-up on both engines, never a scan:
+//!
+//! | typed | finds | how |
+//! |---|---|---|
+//! | `ivanov@mail.ru`, `ivanov@`, `ivanov@ma` | the e-mails starting with it (a whole address finds itself; equality would break search-as-you-type between `ivanov@mail.r` and `ivanov@mail.ru`) | range of `record_lookup (kind, value, entity)`, kind `email` |
+//! | `@mail.ru`, `@mail` | the e-mails whose domain starts with what follows the `@` | same range, kind `email_domain` ([`crate::lookup::EMAIL_DOMAIN`]) |
+//! | `8 916 123-45-67`, `+79161234567` | that number | equality, kind `phone` |
+//! | `45-67`, `123-45-67` (5+ digits, not a whole number) | the numbers ending with those digits (the last 10 when more are typed) | range of the reversed digits, kind `phone_rev` ([`crate::lookup::PHONE_REVERSED`]) |
+//! | `+7 916 12` (a `+` first, not a whole number) | the numbers starting with it | range, kind `phone` |
+//! | `7707083893` (10 or 12 digits) | that INN | equality on `inn` (`companies_inn_idx`, `leads_inn_idx`) |
+//! | `77070` (5–9 digits) | INNs starting with it, and numbers ending with it | range `inn >= '77070' AND inn < '77071'` |
+//!
+//! A range is `value >= p AND value < p || U+10FFFF`, not `LIKE 'p%'`: SQLite serves a
+//! LIKE from an index only when it is case-sensitive, PostgreSQL only under the "C"
+//! collation or `text_pattern_ops`. Look-up values are lower-cased keys compared byte by
+//! byte on both engines (`record_lookup.value` is `COLLATE "C"` on PostgreSQL, migration
+//! 0034), so the range is exact. An INN range needs no collation care: the upper bound
+//! is the prefix with its last digit raised ([`digits_after`]), and strings of digits
+//! sort alike under every collation.
 
 use plotina_core::schema::{Entity, FieldKind};
 use plotina_core::types::{search_text, Phone};
 use rust_stemmers::{Algorithm, Stemmer};
-use sea_query::{Alias, Cond, Expr, JoinType, LikeExpr, Order, Query, SelectStatement, SimpleExpr};
+use sea_query::{
+    Alias, Cond, Expr, JoinType, LikeExpr, Order, Query, SelectStatement, SimpleExpr, UnionType,
+};
 
 use crate::db::Backend;
 use crate::filter_sql::{col, escape_like, like_ci};
+use crate::lookup::{EMAIL_DOMAIN, PHONE_REVERSED};
 
 /// The stem of one lower-cased word; short words are kept whole (stemming "ип" or "ао"
 /// would match everything).
@@ -39,15 +62,109 @@ fn phone_fields(entity: Entity) -> bool {
         .any(|f| matches!(f.kind, FieldKind::Phones | FieldKind::Phone))
 }
 
-fn lookup_match(entity: Entity, kind: &str, value_cond: SimpleExpr) -> SimpleExpr {
-    let sub = Query::select()
+/// The largest code point: no look-up value holds it, so every string starting with `p`
+/// sorts before `p` followed by it.
+const LAST_CHAR: char = '\u{10FFFF}';
+
+/// `column` starts with `p`, as a range an index serves: `column >= p AND column < p||U+10FFFF`.
+fn starts_with(column: &str, p: &str) -> SimpleExpr {
+    col(column)
+        .gte(p.to_string())
+        .and(col(column).lt(format!("{p}{LAST_CHAR}")))
+}
+
+/// The smallest string of digits above every string starting with the digits `p`: `p`
+/// with its last digit raised (`12349` → `1235`), or none when `p` is all nines.
+fn digits_after(p: &str) -> Option<String> {
+    let mut d: Vec<u8> = p.bytes().collect();
+    while let Some(last) = d.pop() {
+        if last < b'9' {
+            d.push(last + 1);
+            return String::from_utf8(d).ok();
+        }
+    }
+    None
+}
+
+/// The INN starts with the digits `p`: `inn >= p AND inn < digits_after(p)`.
+fn inn_prefix(p: &str) -> SimpleExpr {
+    let from = col("inn").gte(p.to_string());
+    match digits_after(p) {
+        Some(to) => from.and(col("inn").lt(to)),
+        None => from,
+    }
+}
+
+/// The record has a look-up row of `kind` whose value meets `value_cond`:
+/// `id IN (SELECT record_id …)` driven by the `(kind, value, entity)` index, or, for
+/// [`IndexUse::Filter`], `EXISTS (… record_id = <table>.id)` checked on each row of the
+/// list's ordered walk through `record_lookup_record_idx` (a domain shared by thousands of
+/// records: reading all their ids and sorting them would cost more than the walk).
+/// `SELECT record_id FROM record_lookup WHERE entity = ? AND kind = ? AND <value_cond>`.
+fn lookup_ids(entity: Entity, kind: &str, value_cond: SimpleExpr) -> SelectStatement {
+    Query::select()
         .column(Alias::new("record_id"))
         .from(Alias::new("record_lookup"))
         .and_where(col("entity").eq(entity.code()))
         .and_where(col("kind").eq(kind))
         .and_where(value_cond)
+        .to_owned()
+}
+
+fn lookup_match(
+    backend: Backend,
+    entity: Entity,
+    kind: &str,
+    value_cond: SimpleExpr,
+    plan: IndexUse,
+) -> SimpleExpr {
+    match plan {
+        IndexUse::Drive => col("id").in_subquery(lookup_ids(entity, kind, value_cond)),
+        IndexUse::Filter => Expr::exists(
+            Query::select()
+                .from(Alias::new("record_lookup"))
+                .and_where(col("entity").eq(entity.code()))
+                .and_where(value_cond)
+                .and_where(match backend {
+                    // `+kind` keeps SQLite from reading the value range for every row: the
+                    // record's few rows are the ones to check.
+                    Backend::Sqlite => Expr::cust_with_values("+kind = ?", [kind]),
+                    Backend::Postgres => col("kind").eq(kind),
+                })
+                .expr(Expr::cust("1"))
+                .and_where(
+                    Expr::col((Alias::new("record_lookup"), Alias::new("record_id")))
+                        .equals((Alias::new(entity.table()), Alias::new("id"))),
+                )
+                .to_owned(),
+        ),
+    }
+}
+
+/// For a query by an e-mail domain (`@mail.ru`, `@m`) on an entity with e-mails: a
+/// statement counting its look-up rows up to [`DENSE_MATCHES`] + 1 (column `n`), which
+/// tells whether the search should walk the list instead of reading every match
+/// ([`IndexUse::Filter`]). A free-mail domain may hold a third of the base.
+pub fn dense_probe(entity: Entity, q: &str) -> Option<SelectStatement> {
+    let q = clean(q);
+    if phone_digits(&q).is_some() {
+        return None;
+    }
+    let domain = email_part(entity, &q)?.strip_prefix('@')?.to_string();
+    let inner = Query::select()
+        .expr(Expr::cust("1"))
+        .from(Alias::new("record_lookup"))
+        .and_where(col("kind").eq(EMAIL_DOMAIN))
+        .and_where(starts_with("value", &domain))
+        .and_where(col("entity").eq(entity.code()))
+        .limit(DENSE_MATCHES as u64 + 1)
         .to_owned();
-    col("id").in_subquery(sub)
+    Some(
+        Query::select()
+            .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+            .from_subquery(inner, Alias::new("matches"))
+            .to_owned(),
+    )
 }
 
 /// How a search's word-index condition takes part in the query plan (SQLite).
@@ -122,13 +239,19 @@ pub fn hit_columns(entity: Entity) -> &'static [&'static str] {
     }
 }
 
+/// The e-mail part of a query on an entity with e-mails: its first word holding an `@`,
+/// lower-cased like the look-up values (`ivanov@mail.ru`, `ivanov@`, `@mail.ru`).
+fn email_part(entity: Entity, q: &str) -> Option<String> {
+    let has_emails = entity
+        .fields()
+        .any(|f| matches!(f.kind, FieldKind::Emails | FieldKind::Email));
+    let word = q.split_whitespace().find(|w| w.contains('@'))?;
+    (has_emails && word != "@").then(|| word.to_lowercase())
+}
+
 /// Whether a query on `entity` is a search of words only (no phone, INN or e-mail part).
 fn words_only(entity: Entity, q: &str) -> bool {
-    phone_digits(q).is_none()
-        && !(q.contains('@')
-            && entity
-                .fields()
-                .any(|f| matches!(f.kind, FieldKind::Emails | FieldKind::Email)))
+    phone_digits(q).is_none() && email_part(entity, q).is_none()
 }
 
 /// The statement of one section of the global search: the newest `limit` records of
@@ -140,13 +263,15 @@ fn words_only(entity: Entity, q: &str) -> bool {
 /// prefix index without collecting the matches first), joins each to its row for the
 /// scope and trash conditions and stops after `limit` rows. A common prefix
 /// («Воро»: 17,000 deals) therefore costs about what a rare one costs. Any other query
-/// (phones, INN, e-mail, PostgreSQL) is a plain condition in the same order.
+/// (phones, INN, e-mail, PostgreSQL) is a plain condition in the same order, its
+/// look-ups used as `plan` says ([`dense_probe`] decides it for e-mail domains).
 pub fn hits_statement(
     backend: Backend,
     entity: Entity,
     q: &str,
     visible: Cond,
     limit: u64,
+    plan: IndexUse,
 ) -> SelectStatement {
     let table = Alias::new(entity.table());
     let mut stmt = Query::select();
@@ -171,7 +296,7 @@ pub fn hits_statement(
         }
         None => {
             stmt.from(table.clone())
-                .cond_where(visible.add(condition(backend, entity, q, IndexUse::Drive)))
+                .cond_where(visible.add(condition(backend, entity, q, plan)))
                 .order_by((table, Alias::new("id")), Order::Desc);
         }
     }
@@ -185,51 +310,68 @@ pub fn condition(backend: Backend, entity: Entity, q: &str, plan: IndexUse) -> S
     let q = q.as_str();
     let mut any = Cond::any();
     if let Some(digits) = phone_digits(q) {
+        // Every look-up of the digits is one id source; their union is one `id IN (…)`
+        // (PostgreSQL cannot OR a subquery with an index condition into one bitmap, and
+        // would walk the whole table by id instead).
+        let mut sources: Vec<SelectStatement> = Vec::new();
+        let inn_ids = |cond: SimpleExpr| {
+            Query::select()
+                .column(Alias::new("id"))
+                .from(Alias::new(entity.table()))
+                .and_where(cond)
+                .to_owned()
+        };
         if entity.field("inn").is_some()
             && (digits.len() == 10 || digits.len() == 12)
             && digits == q
         {
-            any = any.add(col("inn").eq(digits.clone()));
+            sources.push(inn_ids(col("inn").eq(digits.clone())));
         }
         if phone_fields(entity) {
-            match Phone::parse(q) {
+            let (kind, value) = match Phone::parse(q) {
                 // A whole number is an exact, indexed look-up.
-                Ok(p) => any = any.add(lookup_match(entity, "phone", col("value").eq(p.as_str()))),
-                // A fragment of a number ("345-67-89") matches by its digits (a scan of the
-                // phone rows, so only when the input is not a whole number).
-                Err(_) => {
-                    let tail = if digits.len() > 10 {
-                        &digits[digits.len() - 10..]
-                    } else {
-                        &digits[..]
-                    };
-                    let pattern = format!("%{}%", escape_like(tail));
-                    any = any.add(lookup_match(
-                        entity,
-                        "phone",
-                        col("value").like(LikeExpr::new(pattern).escape('\\')),
-                    ));
+                Ok(p) => ("phone", col("value").eq(p.as_str())),
+                // The beginning of a number in international form ("+7 916 12").
+                Err(_) if q.starts_with('+') => {
+                    ("phone", starts_with("value", &format!("+{digits}")))
                 }
-            }
+                // A fragment of a number ("45-67", "123-45-67") is its tail: a prefix of
+                // the reversed digits.
+                Err(_) => {
+                    let tail = &digits[digits.len().saturating_sub(10)..];
+                    let reversed: String = tail.chars().rev().collect();
+                    (PHONE_REVERSED, starts_with("value", &reversed))
+                }
+            };
+            sources.push(lookup_ids(entity, kind, value));
         }
         if entity.field("inn").is_some() && digits.len() < 10 {
-            any = any.add(
-                col("inn").like(LikeExpr::new(format!("{}%", escape_like(&digits))).escape('\\')),
-            );
+            sources.push(inn_ids(inn_prefix(&digits)));
         }
-        return any.into();
+        let mut sources = sources.into_iter();
+        let Some(mut union) = sources.next() else {
+            // Nothing of this entity is found by digits.
+            return Expr::cust("1 = 0");
+        };
+        for s in sources {
+            union.union(UnionType::All, s);
+        }
+        return col("id").in_subquery(union);
     }
-    if q.contains('@')
-        && entity
-            .fields()
-            .any(|f| matches!(f.kind, FieldKind::Emails | FieldKind::Email))
-    {
-        let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
-        any = any.add(lookup_match(
-            entity,
-            "email",
-            col("value").like(LikeExpr::new(pattern).escape('\\')),
-        ));
+    if let Some(email) = email_part(entity, q) {
+        // A query with an `@` is an e-mail search only: the pieces of an address are no
+        // names (and an OR with the word search would keep PostgreSQL from driving the
+        // query from the look-up).
+        return match email.strip_prefix('@') {
+            Some(domain) => lookup_match(
+                backend,
+                entity,
+                EMAIL_DOMAIN,
+                starts_with("value", domain),
+                plan,
+            ),
+            None => lookup_match(backend, entity, "email", starts_with("value", &email), plan),
+        };
     }
     let words = name_words(q);
     if !words.is_empty() {
@@ -331,6 +473,14 @@ mod tests {
             assert!(sql.contains(term), "{term} in {sql}");
         }
         assert!(!sql.contains("\\0") && !sql.contains('\''), "{sql}");
+    }
+
+    #[test]
+    fn digit_prefixes_end_where_the_last_digit_is_raised() {
+        assert_eq!(digits_after("77070").as_deref(), Some("77071"));
+        assert_eq!(digits_after("12349").as_deref(), Some("1235"));
+        assert_eq!(digits_after("0999").as_deref(), Some("1"));
+        assert_eq!(digits_after("999"), None);
     }
 
     #[test]

@@ -336,7 +336,8 @@ impl Store {
     /// Global search across companies, contacts, deals and leads, each within the
     /// actor's scope: up to `per_entity` hits per section, the newest records first (by
     /// creation), all read in one transaction with one statement per section
-    /// ([`crate::search::hits_statement`]).
+    /// ([`crate::search::hits_statement`]; an e-mail domain is first counted up to a
+    /// bound, [`crate::search::dense_probe`]).
     pub async fn search(&self, actor: &Actor, q: &str, per_entity: u64) -> Result<Vec<SearchHit>> {
         let customs = self.custom_lookup().await?;
         let ctx = self.ctx(actor, &customs);
@@ -344,20 +345,26 @@ impl Store {
             .into_iter()
             .filter(|e| actor.can(*e, Action::Read))
             .collect();
-        let mut statements = Vec::with_capacity(sections.len());
+        let mut visible = Vec::with_capacity(sections.len());
         for entity in &sections {
-            let visible = ctx.conditions(*entity, Action::Read, &ListParams::default())?;
-            statements.push(crate::search::hits_statement(
-                self.backend(),
-                *entity,
-                q,
-                visible,
-                per_entity,
-            ));
+            visible.push(ctx.conditions(*entity, Action::Read, &ListParams::default())?);
         }
         let mut hits = Vec::new();
         let mut tx = self.pool.begin().await?;
-        for (entity, stmt) in sections.into_iter().zip(statements) {
+        for (entity, visible) in sections.into_iter().zip(visible) {
+            let mut plan = crate::search::IndexUse::Drive;
+            if let Some(probe) = crate::search::dense_probe(entity, q) {
+                let n = tx
+                    .fetch_optional(&probe)
+                    .await?
+                    .and_then(|r| r.i64("n").ok().flatten())
+                    .unwrap_or(0);
+                if n > crate::search::DENSE_MATCHES {
+                    plan = crate::search::IndexUse::Filter;
+                }
+            }
+            let stmt =
+                crate::search::hits_statement(self.backend(), entity, q, visible, per_entity, plan);
             let columns = crate::search::hit_columns(entity);
             for row in tx.fetch_all(&stmt).await? {
                 let rec = crate::rows::record_from_columns(entity, &row, columns)?;

@@ -83,6 +83,9 @@ contract!(
     links_to_invisible_records_fail,
     search_by_phone_word_forms_inn_and_email,
     search_follows_renames_and_the_trash,
+    search_by_email_domain_inn_prefix_and_phone_tail,
+    a_common_domain_gives_the_newest_matches,
+    search_lookups_use_their_indexes,
     common_words_give_the_newest_matches_first,
     projected_lists_and_board_columns_match_whole_lists,
     board_totals_follow_every_change,
@@ -454,6 +457,8 @@ mod organisation;
 mod quality;
 #[path = "contract/rules.rs"]
 mod rules;
+#[path = "contract/search.rs"]
+mod search;
 
 mod cases {
     pub use super::access::*;
@@ -468,4 +473,5 @@ mod cases {
     pub use super::organisation::*;
     pub use super::quality::*;
     pub use super::rules::*;
+    pub use super::search::*;
 }

@@ -2,7 +2,7 @@
 //!
 //! Generators describe each record as the API shows it (a [`Record`]); the [`Sink`] turns
 //! it into the same column values (`rows::sql_value_from_json`), `search_text`
-//! (`search::record_search_text`), `record_lookup` rows (`lookup::values`) and history
+//! (`search::record_search_text`), `record_lookup` rows (`lookup::field_rows`) and history
 //! rows (`history::diff`) that `records::insert` would produce, with explicit ids so
 //! that later records can link to earlier ones without reading anything back. The
 //! rows collect into a [`Batch`]; the [`Writer`] inserts a batch in one transaction with
@@ -295,8 +295,7 @@ impl Sink {
         *self.counts.records.entry(entity.table()).or_default() += 1;
 
         for f in lookup::indexed_fields(entity) {
-            let kind = f.kind.lookup_kind().unwrap_or("value");
-            for v in lookup::values(f.kind, last.get(f.name).unwrap_or(&Json::Null)) {
+            for (kind, v) in lookup::field_rows(f, last.get(f.name).unwrap_or(&Json::Null)) {
                 self.lookups.push([
                     entity.code().into(),
                     id.into(),

@@ -110,13 +110,16 @@ pub async fn fill_contacts(store: &Store, owner: i64, n: u64) -> anyhow::Result<
                 full.to_lowercase().into(),
             ]));
             for (field, kind, v) in [("phones", "phone", &phone), ("emails", "email", &email)] {
-                lookups.values_panic(crate::db::vals([
-                    "contact".into(),
-                    id.into(),
-                    field.into(),
-                    kind.into(),
-                    v.clone().into(),
-                ]));
+                let derived = crate::lookup::derived(kind, v);
+                for (kind, v) in std::iter::once((kind, v.clone())).chain(derived) {
+                    lookups.values_panic(crate::db::vals([
+                        "contact".into(),
+                        id.into(),
+                        field.into(),
+                        kind.into(),
+                        v.into(),
+                    ]));
+                }
             }
             keys.values_panic(crate::db::vals([
                 "contact".into(),

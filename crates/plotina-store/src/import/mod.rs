@@ -1242,6 +1242,9 @@ async fn existing_keys(
 fn keys_written(entity: Entity, rec: &Record) -> Vec<(&'static str, String)> {
     let mut out: Vec<(&'static str, String)> = crate::lookup::rows(entity, rec, None)
         .into_iter()
+        .filter(|(_, kind, _)| {
+            ![crate::lookup::EMAIL_DOMAIN, crate::lookup::PHONE_REVERSED].contains(kind)
+        })
         .map(|(_, kind, value)| (kind, value))
         .collect();
     if let Some(inn) = rec.get("inn").and_then(Json::as_str) {

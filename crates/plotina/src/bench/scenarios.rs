@@ -33,6 +33,13 @@ pub struct Fixture {
     pub managers: Vec<i64>,
     pub companies: Vec<i64>,
     pub phones: Vec<String>,
+    /// The last seven digits of contacts' phones, as people type them ("123-45-67").
+    pub phone_tails: Vec<String>,
+    /// Contacts' e-mails in the three forms people search by, in turn: the whole address,
+    /// its beginning up to the `@` ("ivanov@") and its domain ("@mail.ru").
+    pub emails: Vec<String>,
+    /// The first six digits of companies' INNs.
+    pub inn_prefixes: Vec<String>,
     pub prefixes: Vec<String>,
     pub deals: Vec<i64>,
     pub custom_filter: Option<String>,
@@ -143,12 +150,17 @@ impl Fixture {
         if managers.is_empty() {
             managers.clone_from(&owners);
         }
-        let companies = ids(
-            &list(Entity::Company, "", "-updated_at", 500)
-                .await
-                .map_err(err)?,
-            "id",
-        );
+        let company_page = list(Entity::Company, "", "-updated_at", 500)
+            .await
+            .map_err(err)?;
+        let companies = ids(&company_page, "id");
+        let inn_prefixes = company_page
+            .data
+            .iter()
+            .filter_map(|c| c["inn"].as_str())
+            .filter(|inn| inn.len() >= 10)
+            .map(|inn| inn[..6].to_string())
+            .collect();
         let contacts = list(Entity::Contact, "phones is not null", "-updated_at", 500)
             .await
             .map_err(err)?;
@@ -158,6 +170,31 @@ impl Fixture {
             .filter_map(|c| c["phones"][0].as_str())
             .map(|p| format!("8 {} {}-{}-{}", &p[2..5], &p[5..8], &p[8..10], &p[10..]))
             .filter(|p| p.len() > 12)
+            .collect();
+        let phone_tails = contacts
+            .data
+            .iter()
+            .filter_map(|c| c["phones"][0].as_str())
+            .filter(|p| p.len() >= 8)
+            .map(|p| {
+                let t = &p[p.len() - 7..];
+                format!("{}-{}-{}", &t[..3], &t[3..5], &t[5..])
+            })
+            .collect();
+        let with_emails = list(Entity::Contact, "emails is not null", "-updated_at", 500)
+            .await
+            .map_err(err)?;
+        let emails = with_emails
+            .data
+            .iter()
+            .filter_map(|c| c["emails"][0].as_str())
+            .filter_map(|e| e.split_once('@'))
+            .enumerate()
+            .map(|(n, (local, domain))| match n % 3 {
+                0 => format!("{local}@{domain}"),
+                1 => format!("{local}@"),
+                _ => format!("@{domain}"),
+            })
             .collect();
         let prefixes = contacts
             .data
@@ -179,6 +216,9 @@ impl Fixture {
             managers,
             companies,
             phones,
+            phone_tails,
+            emails,
+            inn_prefixes,
             prefixes,
             deals,
             custom_filter,
@@ -416,6 +456,54 @@ pub const SCENARIOS: &[Scenario] = &[
         direct: Some(|s, fx, i| {
             Box::pin(async move {
                 s.search(&fx.actor, &pick(&fx.phones, i), 10)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        }),
+    },
+    Scenario {
+        name: "search_phone_tail",
+        http: Some(|h, fx, i| {
+            Box::pin(async move {
+                h.get("/api/v1/search", &[("q", pick(&fx.phone_tails, i))])
+                    .await
+            })
+        }),
+        direct: Some(|s, fx, i| {
+            Box::pin(async move {
+                s.search(&fx.actor, &pick(&fx.phone_tails, i), 10)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        }),
+    },
+    Scenario {
+        name: "search_email",
+        http: Some(|h, fx, i| {
+            Box::pin(async move { h.get("/api/v1/search", &[("q", pick(&fx.emails, i))]).await })
+        }),
+        direct: Some(|s, fx, i| {
+            Box::pin(async move {
+                s.search(&fx.actor, &pick(&fx.emails, i), 10)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        }),
+    },
+    Scenario {
+        name: "search_inn",
+        http: Some(|h, fx, i| {
+            Box::pin(async move {
+                h.get("/api/v1/search", &[("q", pick(&fx.inn_prefixes, i))])
+                    .await
+            })
+        }),
+        direct: Some(|s, fx, i| {
+            Box::pin(async move {
+                s.search(&fx.actor, &pick(&fx.inn_prefixes, i), 10)
                     .await
                     .map(|_| ())
                     .map_err(|e| e.to_string())
