@@ -125,6 +125,13 @@ pub fn parse_input(
             continue;
         }
         match parse_field(def.kind, raw) {
+            // The column's default stands in for an empty value on create; it is never
+            // cleared afterwards.
+            Ok(v) if v.is_null() && entity.has_default(def.name) => {
+                if mode == Mode::Update {
+                    errors.push(FieldError::new(def.name, "required"));
+                }
+            }
             Ok(v) => changes.fields.push((def, v)),
             Err(e) => errors.push(field_error(name, e)),
         }
@@ -313,6 +320,24 @@ mod tests {
             parse_input(Entity::Company, &[], &clear, Mode::Update).unwrap_err()[0].code,
             "required"
         );
+    }
+
+    #[test]
+    fn defaulted_fields_take_the_default_on_create_and_are_never_cleared() {
+        let body = obj(json!({"title": "Сделка", "pipeline_id": 1, "currency": null}));
+        let c = parse_input(Entity::Deal, &[], &body, Mode::Create).unwrap();
+        assert!(c.get("currency").is_none(), "the column's default applies");
+        let clear = obj(json!({"currency": null}));
+        let errs = parse_input(Entity::Deal, &[], &clear, Mode::Update).unwrap_err();
+        assert_eq!(
+            (errs[0].field.as_str(), errs[0].code),
+            ("currency", "required")
+        );
+        let clear = obj(json!({"kind": ""}));
+        let errs = parse_input(Entity::Stage, &[], &clear, Mode::Update).unwrap_err();
+        assert_eq!((errs[0].field.as_str(), errs[0].code), ("kind", "required"));
+        let set = obj(json!({"kind": "won"}));
+        assert!(parse_input(Entity::Stage, &[], &set, Mode::Update).is_ok());
     }
 
     #[test]

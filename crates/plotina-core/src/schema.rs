@@ -395,6 +395,13 @@ const PIPELINE: &[FieldDef] = &[
     ),
 ];
 
+/// Fields stored in `NOT NULL` columns with a default (see [`Entity::has_default`]).
+const DEFAULTED: &[(Entity, &str)] = &[
+    (Entity::Stage, "kind"),
+    (Entity::Deal, "currency"),
+    (Entity::Lead, "status"),
+];
+
 const STAGE: &[FieldDef] = &[
     FieldDef {
         access: Access::CreateOnly,
@@ -527,6 +534,12 @@ impl Entity {
 
     pub fn field(self, name: &str) -> Option<&'static FieldDef> {
         self.fields().find(|f| f.name == name)
+    }
+
+    /// Whether a field's column is `NOT NULL` with a default: a create may leave it out
+    /// (or send null) and gets the default, an update may not clear it.
+    pub fn has_default(self, field: &str) -> bool {
+        DEFAULTED.contains(&(self, field))
     }
 
     /// The field that names a record in lists, links and search results.

@@ -213,6 +213,27 @@ async fn invalid_fields_are_named_and_change_nothing() {
             p["errors"][0]["message"],
             "INN: An INN has 10 digits (company) or 12 digits (sole trader)"
         );
+
+        // A field kept with a default (the currency): null on create takes the default,
+        // null on update is refused by name instead of reaching the NOT NULL column.
+        let deal = app
+            .create(
+                "m1",
+                "deals",
+                json!({"title": "Без валюты", "pipeline_id": pipeline, "currency": null}),
+            )
+            .await;
+        assert_eq!(deal["currency"], "RUB", "on {}", app.backend);
+        refused(
+            &app,
+            reqwest::Method::PATCH,
+            &format!("/api/v1/deals/{}", deal["id"]),
+            json!({"currency": null}),
+            422,
+            "currency",
+            "required",
+        )
+        .await;
     }
 }
 
