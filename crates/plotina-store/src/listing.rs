@@ -372,6 +372,81 @@ pub async fn list(
     list_columns(tx, ctx, entity, action, params, None).await
 }
 
+/// The page size asked for, within 1..=[`MAX_LIMIT`].
+fn page_limit(params: &ListParams) -> Result<u64> {
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return fail(bad("limit", "limit_range"));
+    }
+    Ok(limit)
+}
+
+/// What a list statement is built from: the page size, the order (and its text, which
+/// cursors carry), the conditions with the cursor's, and the columns read.
+struct ListQuery<'c> {
+    limit: u64,
+    sort_text: String,
+    keys: Vec<SortKey>,
+    cond: Cond,
+    projection: Option<Vec<&'c str>>,
+}
+
+/// The parts of a list statement shared by [`list_columns`] and [`list_grouped`]. The
+/// columns read are `columns` plus `id`, `extra` and the sort's fields (the order and the
+/// cursor need them); all columns when `columns` is `None` or the order is by a custom
+/// field (its cursor values are kept in `custom`).
+async fn prepare<'c>(
+    tx: &mut crate::db::Tx,
+    ctx: &QueryCtx<'_>,
+    entity: Entity,
+    action: Action,
+    params: &ListParams,
+    columns: Option<&[&'c str]>,
+    extra: Option<&'static str>,
+) -> Result<ListQuery<'c>> {
+    let limit = page_limit(params)?;
+    let customs = (ctx.custom)(entity);
+    let sort_text = params.sort.clone().unwrap_or_default();
+    let keys = sort_keys(ctx.backend, entity, &customs, params.sort.as_deref())?;
+    let plan = search_plan(tx, ctx.backend, entity, params, &keys).await?;
+    let mut cond = ctx.conditions_with(entity, action, params, plan)?;
+    if let Some(c) = params.cursor.as_deref().filter(|c| !c.is_empty()) {
+        let values = decode_cursor(c, &sort_text)?;
+        cond = cond.add(after_cursor(ctx.backend, &keys, &values)?);
+    }
+    let custom_order = keys.iter().any(|k| k.name.starts_with("custom."));
+    let projection = columns.filter(|_| !custom_order).map(|c| {
+        let mut all: Vec<&'c str> = c.to_vec();
+        all.push("id");
+        all.extend(extra);
+        for k in &keys {
+            let name = k.name.trim_end_matches("#null");
+            if let Some(f) = entity.field(name) {
+                all.push(f.name);
+            }
+        }
+        all
+    });
+    Ok(ListQuery {
+        limit,
+        sort_text,
+        keys,
+        cond,
+        projection,
+    })
+}
+
+/// The list's order and one row more than the page (to know whether another follows).
+fn order_page(q: &mut SelectStatement, keys: &[SortKey], limit: u64) {
+    for k in keys {
+        q.order_by_expr(
+            k.expr.clone().into(),
+            if k.desc { Order::Desc } else { Order::Asc },
+        );
+    }
+    q.limit(limit + 1);
+}
+
 /// `list` reading only the built-in fields in `columns` (plus `id` and the sort's
 /// fields, which the order and the cursor need): for pages that show a name, not a
 /// record.
@@ -383,40 +458,15 @@ pub async fn list_columns(
     params: &ListParams,
     columns: Option<&[&str]>,
 ) -> Result<Page> {
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return fail(bad("limit", "limit_range"));
-    }
-    let customs = (ctx.custom)(entity);
-    let sort_text = params.sort.clone().unwrap_or_default();
-    let keys = sort_keys(ctx.backend, entity, &customs, params.sort.as_deref())?;
-    let plan = search_plan(tx, ctx.backend, entity, params, &keys).await?;
-    let mut cond = ctx.conditions_with(entity, action, params, plan)?;
-    if let Some(c) = params.cursor.as_deref().filter(|c| !c.is_empty()) {
-        let values = decode_cursor(c, &sort_text)?;
-        cond = cond.add(after_cursor(ctx.backend, &keys, &values)?);
-    }
-    // A custom-field order keeps its cursor values in `custom`: such lists read it all.
-    let custom_order = keys.iter().any(|k| k.name.starts_with("custom."));
-    let projection: Option<Vec<&str>> = columns.filter(|_| !custom_order).map(|c| {
-        let mut all: Vec<&str> = c.to_vec();
-        all.push("id");
-        for k in &keys {
-            let name = k.name.trim_end_matches("#null");
-            if let Some(f) = entity.field(name) {
-                all.push(f.name);
-            }
-        }
-        all
-    });
+    let ListQuery {
+        limit,
+        sort_text,
+        keys,
+        cond,
+        projection,
+    } = prepare(tx, ctx, entity, action, params, columns, None).await?;
     let mut q = ctx.select_columns(entity, cond, projection.as_deref());
-    for k in &keys {
-        q.order_by_expr(
-            k.expr.clone().into(),
-            if k.desc { Order::Desc } else { Order::Asc },
-        );
-    }
-    q.limit(limit + 1);
+    order_page(&mut q, &keys, limit);
     let rows = tx.fetch_all(&q).await?;
     let more = rows.len() as u64 > limit;
     let mut data = Vec::with_capacity(rows.len().min(limit as usize));
@@ -457,34 +507,17 @@ pub async fn list_grouped(
     values: &[i64],
     columns: Option<&[&str]>,
 ) -> Result<Vec<Page>> {
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return fail(bad("limit", "limit_range"));
-    }
+    page_limit(params)?;
     if values.is_empty() {
         return Ok(Vec::new());
     }
-    let customs = (ctx.custom)(entity);
-    let sort_text = params.sort.clone().unwrap_or_default();
-    let keys = sort_keys(ctx.backend, entity, &customs, params.sort.as_deref())?;
-    let plan = search_plan(tx, ctx.backend, entity, params, &keys).await?;
-    let mut cond = ctx.conditions_with(entity, action, params, plan)?;
-    if let Some(c) = params.cursor.as_deref().filter(|c| !c.is_empty()) {
-        let values = decode_cursor(c, &sort_text)?;
-        cond = cond.add(after_cursor(ctx.backend, &keys, &values)?);
-    }
-    let custom_order = keys.iter().any(|k| k.name.starts_with("custom."));
-    let projection: Option<Vec<&str>> = columns.filter(|_| !custom_order).map(|c| {
-        let mut all: Vec<&str> = c.to_vec();
-        all.extend(["id", split]);
-        for k in &keys {
-            let name = k.name.trim_end_matches("#null");
-            if let Some(f) = entity.field(name) {
-                all.push(f.name);
-            }
-        }
-        all
-    });
+    let ListQuery {
+        limit,
+        sort_text,
+        keys,
+        cond,
+        projection,
+    } = prepare(tx, ctx, entity, action, params, columns, Some(split)).await?;
     let mut statement: Option<SelectStatement> = None;
     for (i, value) in values.iter().enumerate() {
         let mut q = ctx.select_columns(
@@ -492,13 +525,7 @@ pub async fn list_grouped(
             cond.clone().add(col(split).eq(*value)),
             projection.as_deref(),
         );
-        for k in &keys {
-            q.order_by_expr(
-                k.expr.clone().into(),
-                if k.desc { Order::Desc } else { Order::Asc },
-            );
-        }
-        q.limit(limit + 1);
+        order_page(&mut q, &keys, limit);
         // Each part is a subquery: both engines keep its ORDER BY and LIMIT inside a
         // UNION ALL only that way.
         let part = Query::select()
