@@ -468,23 +468,33 @@ pub async fn list_columns(
     let mut q = ctx.select_columns(entity, cond, projection.as_deref());
     order_page(&mut q, &keys, limit);
     let rows = tx.fetch_all(&q).await?;
+    let Some(first) = rows.first() else {
+        return Ok(Page::default());
+    };
+    let reader = RecordReader::new(entity, first, projection.as_deref());
+    page_of(rows.iter(), &reader, &keys, &sort_text, limit)
+}
+
+/// A page from the rows of a list statement (at most one more than `limit`, which only
+/// says that another page follows, with the cursor of the page's last record).
+fn page_of<'r>(
+    rows: impl ExactSizeIterator<Item = &'r Row>,
+    reader: &RecordReader,
+    keys: &[SortKey],
+    sort_text: &str,
+    limit: u64,
+) -> Result<Page> {
     let more = rows.len() as u64 > limit;
     let mut data = Vec::with_capacity(rows.len().min(limit as usize));
     let mut next_cursor = None;
-    let reader = rows
-        .first()
-        .map(|first| RecordReader::new(entity, first, projection.as_deref()));
-    for (i, row) in rows.iter().enumerate().take(limit as usize) {
-        let rec = match &reader {
-            Some(reader) => reader.read(row)?,
-            None => break,
-        };
+    for (i, row) in rows.enumerate().take(limit as usize) {
+        let rec = reader.read(row)?;
         if more && i + 1 == limit as usize {
             let values = keys
                 .iter()
                 .map(|k| key_value(k, row, &rec))
                 .collect::<Result<Vec<_>>>()?;
-            next_cursor = Some(encode_cursor(&sort_text, values));
+            next_cursor = Some(encode_cursor(sort_text, values));
         }
         data.push(rec);
     }
@@ -568,21 +578,13 @@ pub async fn list_grouped(
     }
     let mut pages = Vec::with_capacity(values.len());
     for group in groups {
-        let more = group.len() as u64 > limit;
-        let mut data = Vec::with_capacity(group.len().min(limit as usize));
-        let mut next_cursor = None;
-        for (i, row) in group.into_iter().enumerate().take(limit as usize) {
-            let rec = reader.read(row)?;
-            if more && i + 1 == limit as usize {
-                let values = keys
-                    .iter()
-                    .map(|k| key_value(k, row, &rec))
-                    .collect::<Result<Vec<_>>>()?;
-                next_cursor = Some(encode_cursor(&sort_text, values));
-            }
-            data.push(rec);
-        }
-        pages.push(Page { data, next_cursor });
+        pages.push(page_of(
+            group.into_iter(),
+            &reader,
+            &keys,
+            &sort_text,
+            limit,
+        )?);
     }
     Ok(pages)
 }
