@@ -54,7 +54,6 @@ async fn due_task_page(
     until: DateTime<Utc>,
     after: i64,
 ) -> Result<(Vec<NewItem>, Option<i64>)> {
-    let backend = store.backend();
     let q = Query::select()
         .columns(["id", "subject", "due_at", "assignee_id", "owner_id"].map(Alias::new))
         .from(Alias::new("activities"))
@@ -62,7 +61,7 @@ async fn due_task_page(
         .and_where(col("done").eq(false))
         .and_where(col("deleted_at").is_null())
         .and_where(col("due_at").is_not_null())
-        .and_where(col("due_at").lt(ts_value(backend, until)))
+        .and_where(col("due_at").lt(ts_value(until)))
         .order_by(Alias::new("id"), Order::Asc)
         .limit(PAGE)
         .to_owned();

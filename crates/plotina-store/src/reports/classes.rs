@@ -662,7 +662,6 @@ async fn calculate(
     source: &str,
     period_key: Option<&str>,
 ) -> Result<ClassRun> {
-    let backend = tx.backend();
     let (first, last, window_from, window_to) = settings.window(now);
     let from = window_from.and_time(chrono::NaiveTime::MIN).and_utc();
     let to = (window_to + Duration::days(1))
@@ -676,8 +675,8 @@ async fn calculate(
         .and_where(col("deleted_at").is_null())
         .and_where(col("company_id").is_not_null())
         .and_where(col("stage_id").is_in(won))
-        .and_where(col("closed_at").gte(super::ts_value(backend, from)))
-        .and_where(col("closed_at").lt(super::ts_value(backend, to)))
+        .and_where(col("closed_at").gte(super::ts_value(from)))
+        .and_where(col("closed_at").lt(super::ts_value(to)))
         .and_where(
             col("company_id").in_subquery(
                 Query::select()

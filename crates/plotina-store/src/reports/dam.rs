@@ -244,7 +244,6 @@ impl Store {
                 .unwrap_or(NaiveDate::MIN)
                 .and_time(chrono::NaiveTime::MIN)
                 .and_utc();
-        let backend = self.backend();
         let mut tx = self.pool().begin().await?;
         let base = deal_condition(self, &mut tx, actor, params, PeriodOn::None).await?;
         let stages_of = |kind: &str| {
@@ -262,7 +261,7 @@ impl Store {
             .cond_where(base.clone())
             .and_where(stages_of("won"))
             .and_where(col("company_id").is_not_null())
-            .and_where(col("closed_at").lt(ts_value(backend, end)))
+            .and_where(col("closed_at").lt(ts_value(end)))
             .order_by(Alias::new("closed_at"), Order::Asc)
             .to_owned();
         let mut purchases = Vec::new();
@@ -281,8 +280,8 @@ impl Store {
             .from(Alias::new("deals"))
             .cond_where(base)
             .and_where(stages_of("lost"))
-            .and_where(col("closed_at").gte(ts_value(backend, start)))
-            .and_where(col("closed_at").lt(ts_value(backend, end)))
+            .and_where(col("closed_at").gte(ts_value(start)))
+            .and_where(col("closed_at").lt(ts_value(end)))
             .to_owned();
         let mut reasons: BTreeMap<String, i64> = BTreeMap::new();
         for r in tx.fetch_all(&q).await? {

@@ -175,7 +175,6 @@ impl Store {
         }
         .validate()?;
         let mut tx = self.pool().begin().await?;
-        let b = self.backend();
         let stages = all_stages(&mut tx).await?;
         let mut won = stages_of_kind(&stages, &["won"]);
         let mut lost = stages_of_kind(&stages, &["lost"]);
@@ -242,7 +241,7 @@ impl Store {
             .add(col("kind").eq("task"))
             .add(col("done").eq(false))
             .add(col("deleted_at").is_null())
-            .add(col("due_at").lt(ts_value(b, now)));
+            .add(col("due_at").lt(ts_value(now)));
         if let Some(v) = visible(actor, Entity::Activity, Action::Read) {
             tasks = tasks.add(v);
         }
@@ -290,7 +289,7 @@ impl Store {
             .add(col("stage_id").is_in(won.clone()));
         let mut q = Query::select();
         q.from(Alias::new("deals")).cond_where(cond);
-        let instant = |d: NaiveDate| ts_value(b, d.and_time(chrono::NaiveTime::MIN).and_utc());
+        let instant = |d: NaiveDate| ts_value(d.and_time(chrono::NaiveTime::MIN).and_utc());
         for (i, w) in firsts.windows(2).enumerate() {
             let inside = Cond::all()
                 .add(col("closed_at").gte(instant(w[0])))

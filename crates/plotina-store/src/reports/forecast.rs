@@ -326,7 +326,7 @@ impl Store {
             .iter()
             .copied()
             .chain([after_last])
-            .map(|m| ts_value(backend, local_midnight(actor.time_zone, m)))
+            .map(|m| ts_value(local_midnight(actor.time_zone, m)))
             .collect();
         // `months` is never empty: at least two bounds.
         let (start, end) = (bounds[0].clone(), bounds[bounds.len() - 1].clone());

@@ -131,7 +131,7 @@ impl ReportParams {
 /// when there are any), as every writer stores them. The API's notation
 /// (`…T05:00:00.000Z`) sorts before the stored text of the same instant (`.` after `+`),
 /// which put a record made exactly at a period's first instant into the period before.
-pub(crate) fn ts_value(_backend: Backend, t: DateTime<Utc>) -> SqlValue {
+pub(crate) fn ts_value(t: DateTime<Utc>) -> SqlValue {
     t.into()
 }
 
@@ -224,12 +224,11 @@ pub(crate) async fn deal_condition(
     };
     if let Some(column) = column {
         let (from, to) = params.instants();
-        let backend = store.backend();
         if let Some(from) = from {
-            cond = cond.add(col(column).gte(ts_value(backend, from)));
+            cond = cond.add(col(column).gte(ts_value(from)));
         }
         if let Some(to) = to {
-            cond = cond.add(col(column).lt(ts_value(backend, to)));
+            cond = cond.add(col(column).lt(ts_value(to)));
         }
     }
     Ok(cond)

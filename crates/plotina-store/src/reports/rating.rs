@@ -383,10 +383,10 @@ impl Store {
         let (from, to) = params.instants();
         let mut done = visible_people.clone().add(col("done_at").is_not_null());
         if let Some(f) = from {
-            done = done.add(col("done_at").gte(ts_value(backend, f)));
+            done = done.add(col("done_at").gte(ts_value(f)));
         }
         if let Some(t) = to {
-            done = done.add(col("done_at").lt(ts_value(backend, t)));
+            done = done.add(col("done_at").lt(ts_value(t)));
         }
         let late = match backend {
             // Compared as instants: stored texts may differ in their offset notation.
@@ -431,7 +431,7 @@ impl Store {
             .cond_where(visible_people)
             .and_where(col("kind").eq("task"))
             .and_where(col("done").eq(false))
-            .and_where(col("due_at").lt(ts_value(backend, now)))
+            .and_where(col("due_at").lt(ts_value(now)))
             .add_group_by([Expr::cust(PERSON)])
             .to_owned();
         for r in tx.fetch_all(&q).await? {

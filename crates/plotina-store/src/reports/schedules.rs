@@ -379,7 +379,6 @@ impl Store {
         let frequency = validate(&mut tx, input).await?;
         let tz = actor.time_zone;
         let due = next_due(frequency, input.day as u32, input.hour as u32, tz, now);
-        let b = tx.backend();
         let id = tx
             .insert_id(
                 Query::insert()
@@ -408,10 +407,10 @@ impl Store {
                         input.hour.into(),
                         tz.name().into(),
                         input.enabled.into(),
-                        ts_value(b, due),
+                        ts_value(due),
                         actor.user_id.into(),
-                        ts_value(b, now),
-                        ts_value(b, now),
+                        ts_value(now),
+                        ts_value(now),
                     ])),
             )
             .await?;
@@ -438,7 +437,6 @@ impl Store {
         let frequency = validate(&mut tx, input).await?;
         let tz = actor.time_zone;
         let due = next_due(frequency, input.day as u32, input.hour as u32, tz, now);
-        let b = tx.backend();
         tx.execute(
             Query::update()
                 .table(Alias::new("report_schedules"))
@@ -449,8 +447,8 @@ impl Store {
                 .value(Alias::new("hour"), input.hour)
                 .value(Alias::new("time_zone"), tz.name())
                 .value(Alias::new("enabled"), input.enabled)
-                .value(Alias::new("next_due"), ts_value(b, due))
-                .value(Alias::new("updated_at"), ts_value(b, now))
+                .value(Alias::new("next_due"), ts_value(due))
+                .value(Alias::new("updated_at"), ts_value(now))
                 .and_where(col("id").eq(id)),
         )
         .await?;
@@ -484,7 +482,7 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let mut q = select();
         q.and_where(col("enabled").eq(true))
-            .and_where(col("next_due").lte(ts_value(tx.backend(), now)))
+            .and_where(col("next_due").lte(ts_value(now)))
             .limit(100);
         let out = load(&mut tx, &q).await?;
         tx.commit().await?;
@@ -527,17 +525,16 @@ impl Store {
         mails: &[NewMail],
     ) -> Result<bool> {
         let mut tx = self.pool().begin_write().await?;
-        let b = tx.backend();
         let next = schedule.due_after(now);
         let claimed = tx
             .execute(
                 Query::update()
                     .table(Alias::new("report_schedules"))
-                    .value(Alias::new("next_due"), ts_value(b, next))
-                    .value(Alias::new("last_sent_at"), ts_value(b, now))
+                    .value(Alias::new("next_due"), ts_value(next))
+                    .value(Alias::new("last_sent_at"), ts_value(now))
                     .and_where(col("id").eq(schedule.id))
                     .and_where(col("enabled").eq(true))
-                    .and_where(col("next_due").eq(ts_value(b, schedule.next_due))),
+                    .and_where(col("next_due").eq(ts_value(schedule.next_due))),
             )
             .await?;
         if claimed != 1 {

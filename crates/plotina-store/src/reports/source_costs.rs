@@ -81,7 +81,7 @@ impl Store {
                         source.into(),
                         month.into(),
                         amount.into(),
-                        ts_value(self.backend(), plotina_core::value::now()),
+                        ts_value(plotina_core::value::now()),
                         actor.user_id.into(),
                     ])),
             )

@@ -38,7 +38,7 @@ use serde::Serialize;
 
 use super::stats::ratio;
 use super::{all_stages, deal_condition, stages_of_kind, ts_value, PeriodOn, ReportParams};
-use crate::db::{Backend, Tx};
+use crate::db::Tx;
 use crate::error::Result;
 use crate::filter_sql::col;
 use crate::listing::{ListParams, QueryCtx};
@@ -269,14 +269,14 @@ fn read_deal_counts(rows: Vec<crate::db::Row>) -> Result<Vec<(Option<String>, De
 }
 
 /// A period condition on a deal timestamp column; `1 = 1` without a period.
-fn period_on(backend: Backend, params: &ReportParams, column: &str) -> SimpleExpr {
+fn period_on(params: &ReportParams, column: &str) -> SimpleExpr {
     let (from, to) = params.instants();
     let mut cond = Cond::all();
     if let Some(from) = from {
-        cond = cond.add(col(column).gte(ts_value(backend, from)));
+        cond = cond.add(col(column).gte(ts_value(from)));
     }
     if let Some(to) = to {
-        cond = cond.add(col(column).lt(ts_value(backend, to)));
+        cond = cond.add(col(column).lt(ts_value(to)));
     }
     if cond.is_empty() {
         Expr::cust("1 = 1")
@@ -434,10 +434,10 @@ async fn leads_by_source(
         .add(super::owner_condition(tx, params).await?);
     let (from, to) = params.instants();
     if let Some(from) = from {
-        cond = cond.add(col("created_at").gte(ts_value(store.backend(), from)));
+        cond = cond.add(col("created_at").gte(ts_value(from)));
     }
     if let Some(to) = to {
-        cond = cond.add(col("created_at").lt(ts_value(store.backend(), to)));
+        cond = cond.add(col("created_at").lt(ts_value(to)));
     }
     let converted =
         Expr::case(col("deal_id").is_not_null(), Expr::cust("1")).finally(Expr::cust("0"));
@@ -473,12 +473,11 @@ impl Store {
         let won_stages = stages_of_kind(&stages, &["won"]);
         let leads = leads_by_source(self, &mut tx, actor, params).await?;
         let base = deal_condition(self, &mut tx, actor, params, PeriodOn::None).await?;
-        let backend = self.backend();
         let deals = deals_by_source(
             &mut tx,
             base,
-            period_on(backend, params, "created_at"),
-            period_on(backend, params, "closed_at"),
+            period_on(params, "created_at"),
+            period_on(params, "closed_at"),
             &won_stages,
         )
         .await?;
